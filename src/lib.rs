@@ -1,5 +1,16 @@
 //! eniwatch: validates a node's AWS VPC CNI custom networking.
+//!
+//! Layout, following the flow of data:
+//! - [`model`]: plain data: ids and the [`model::Snapshot`] of one moment.
+//! - `sources`: one module per outside system (IMDS, netlink, Kubernetes API),
+//!   each returning plain data or its own error.
+//! - [`checks`]: pure functions from a snapshot to statuses and findings.
+//! - `report`: the CLI's text and JSON renderings and exit codes.
+//! - [`lab`]: the simulated node the tests and the demo run on.
 #![forbid(unsafe_code)]
+
+pub mod checks;
+pub mod model;
 
 #[cfg(feature = "lab")]
 pub mod lab;

@@ -343,17 +343,26 @@ impl Scenario {
                 return Err(self.invalid(format!("MAC {} is used twice", eni.mac)));
             }
             let subnet = self.subnet(&eni.subnet).ok_or_else(|| {
-                self.invalid(format!("ENI {} names unknown subnet {}", eni.id, eni.subnet))
+                self.invalid(format!(
+                    "ENI {} names unknown subnet {}",
+                    eni.id, eni.subnet
+                ))
             })?;
             if eni.kind == EniKind::EfaOnly {
                 continue;
             }
             let link = eni.link_name();
             if link.len() > 15 || !links.insert(link.clone()) {
-                return Err(self.invalid(format!("ENI {}: link name {link} is too long or used twice", eni.id)));
+                return Err(self.invalid(format!(
+                    "ENI {}: link name {link} is too long or used twice",
+                    eni.id
+                )));
             }
             let Some(first) = eni.ips.first() else {
-                return Err(self.invalid(format!("ENI {} has no ips (only efa-only ENIs may)", eni.id)));
+                return Err(self.invalid(format!(
+                    "ENI {} has no ips (only efa-only ENIs may)",
+                    eni.id
+                )));
             };
             if !subnet.cidr.contains(first) {
                 return Err(self.invalid(format!(
@@ -386,7 +395,9 @@ impl Scenario {
             };
             if let Some(pod) = pod {
                 if self.pod(pod).and_then(|p| p.ip).is_none() {
-                    return Err(self.invalid(format!("break names pod {pod}, which has no IP here")));
+                    return Err(
+                        self.invalid(format!("break names pod {pod}, which has no IP here"))
+                    );
                 }
             }
             if let Some(mac) = mac {

@@ -1,0 +1,316 @@
+//! What every check needs, derived once from the snapshot: the expected subnet
+//! and security groups, each ENI's role and kernel link, and the pods.
+//!
+//! Everything here is pure. A piece that cannot be derived carries the reason
+//! as `Err(String)`, which the checks turn into an *unknown* status.
+
+use std::net::Ipv4Addr;
+
+use ipnet::Ipv4Net;
+use serde::Serialize;
+
+use super::selection::{select_eniconfig, Selection};
+use crate::model::{
+    EniMetadata, Expectation, InstanceMetadata, KernelState, Link, PodInfo, SecurityGroupId,
+    Snapshot, SubnetId, MAIN_TABLE,
+};
+
+/// Node label the VPC resource controller sets when a trunk ENI is attached.
+pub const HAS_TRUNK_LABEL: &str = "vpc.amazonaws.com/has-trunk-attached";
+
+/// What an ENI is for, as far as custom networking is concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EniRole {
+    /// Device 0 on card 0: the node's own address; never used for pods under custom networking.
+    Primary,
+    /// An ENI the CNI allocates pod IPs from.
+    Secondary,
+    /// Security groups for pods: parent of the branch ENIs' VLANs, no pod IPs.
+    Trunk,
+    /// An EFA-only interface: no IPv4 at all.
+    EfaOnly,
+    /// An ENI on a network card > 0 with no addresses for pods (e.g. an EFA with
+    /// an IP set up by the launch template): not the CNI's, so not judged.
+    Unmanaged,
+}
+
+impl EniRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EniRole::Primary => "primary",
+            EniRole::Secondary => "secondary",
+            EniRole::Trunk => "trunk",
+            EniRole::EfaOnly => "efa-only",
+            EniRole::Unmanaged => "unmanaged",
+        }
+    }
+}
+
+/// An ENI with its role and kernel link.
+#[derive(Debug, Clone)]
+pub struct EniView<'a> {
+    pub meta: &'a EniMetadata,
+    pub role: EniRole,
+    /// The link with this MAC (None when the kernel has none, or is unknown).
+    pub link: Option<&'a Link>,
+}
+
+impl EniView<'_> {
+    /// The name findings use: the ENI id, or the MAC when IMDS has no id.
+    pub fn display_name(&self) -> String {
+        match &self.meta.interface_id {
+            Some(id) => id.to_string(),
+            None => self.meta.mac.to_string(),
+        }
+    }
+}
+
+/// The subnet and groups the node's ENIs and pods should be in.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Expected {
+    /// The ENIConfig and why it was chosen; None with `--no-kube`.
+    pub selection: Option<Selection>,
+    pub subnet: SubnetId,
+    /// From IMDS, when an attached ENI is in that subnet.
+    pub subnet_cidr: Option<Ipv4Net>,
+    /// Explicit groups (ENIConfig `securityGroups` or `--expect-security-groups`);
+    /// None means "the primary ENI's groups".
+    pub security_groups: Option<Vec<SecurityGroupId>>,
+}
+
+/// Why the expected subnet is not known.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum NoExpectation {
+    /// The selected ENIConfig does not exist: that is drift in itself.
+    NotFound {
+        selection: Selection,
+        crd_missing: bool,
+    },
+    /// The ENIConfig exists but its `spec.subnet` is empty or malformed.
+    InvalidSubnet { selection: Selection },
+    /// The API server could not be read.
+    Unavailable { reason: String },
+}
+
+pub struct Context<'a> {
+    pub snapshot: &'a Snapshot,
+    pub node_name: String,
+    pub imds: Result<&'a InstanceMetadata, String>,
+    pub kernel: Result<&'a KernelState, String>,
+    pub expected: Result<Expected, NoExpectation>,
+    pub enis: Vec<EniView<'a>>,
+    pub pods: Result<Vec<PodInfo>, String>,
+    /// Pods come from the kernel's routes (`--no-kube`), so route checks are moot.
+    pub pods_from_kernel: bool,
+}
+
+impl<'a> Context<'a> {
+    pub fn new(snapshot: &'a Snapshot) -> Context<'a> {
+        let imds = snapshot.imds.as_ref().map_err(|u| u.reason.clone());
+        let kernel = snapshot.kernel.as_ref().map_err(|u| u.reason.clone());
+        let cluster = match &snapshot.expectation {
+            Expectation::Kubernetes(c) => Some(c.as_ref().map_err(|u| u.reason.clone())),
+            Expectation::Flags(_) => None,
+        };
+        let node_name = match &cluster {
+            Some(Ok(c)) => c.node.name.clone(),
+            _ => snapshot
+                .node_name
+                .clone()
+                .or_else(|| imds.as_ref().ok().map(|m| m.instance_id.clone()))
+                .unwrap_or_else(|| "this-node".to_string()),
+        };
+        let has_trunk_label = matches!(&cluster, Some(Ok(c)) if c.node.labels.get(HAS_TRUNK_LABEL).is_some_and(|v| v == "true"));
+        let enis = match (&imds, &kernel) {
+            (Ok(m), k) => m
+                .enis
+                .iter()
+                .map(|e| {
+                    let link = k.as_ref().ok().and_then(|k| link_for_mac(k, e));
+                    let role = classify(m, e, link, k.as_ref().ok().copied(), has_trunk_label);
+                    EniView {
+                        meta: e,
+                        role,
+                        link,
+                    }
+                })
+                .collect(),
+            (Err(_), _) => Vec::new(),
+        };
+        let expected = expected(snapshot, cluster.as_ref(), imds.as_ref().ok().copied());
+        let (pods, pods_from_kernel) = match (&snapshot.expectation, cluster) {
+            (Expectation::Flags(_), _) => (
+                kernel
+                    .as_ref()
+                    .map(|k| pods_from_routes(k, &snapshot.veth_prefix))
+                    .map_err(|e| e.clone()),
+                true,
+            ),
+            (_, Some(Ok(c))) => (Ok(c.pods.clone()), false),
+            (_, Some(Err(e))) => (Err(e), false),
+            (_, None) => (Err("no pod source".to_string()), false),
+        };
+        Context {
+            snapshot,
+            node_name,
+            imds,
+            kernel,
+            expected,
+            enis,
+            pods,
+            pods_from_kernel,
+        }
+    }
+
+    /// The ENI that carries `ip` for pods (secondary address or prefix).
+    pub fn owner_of(&self, ip: Ipv4Addr) -> Option<&EniView<'a>> {
+        self.enis.iter().find(|e| e.meta.carries(ip))
+    }
+
+    pub fn primary(&self) -> Option<&EniView<'a>> {
+        self.enis.iter().find(|e| e.role == EniRole::Primary)
+    }
+
+    /// Pods whose IP the VPC CNI routes through a host veth: running, with an
+    /// IP, not host-network, not being deleted, not on a branch ENI.
+    pub fn routed_pods(&self) -> Vec<(&PodInfo, Ipv4Addr)> {
+        match &self.pods {
+            Ok(pods) => pods
+                .iter()
+                .filter(|p| !p.host_network && !p.terminal && p.branch.is_none())
+                .filter_map(|p| p.ip.map(|ip| (p, ip)))
+                .collect(),
+            Err(_) => Vec::new(),
+        }
+    }
+}
+
+fn link_for_mac<'k>(kernel: &'k KernelState, eni: &EniMetadata) -> Option<&'k Link> {
+    // VLAN links inherit their parent's MAC: never take one for the ENI itself.
+    let mut candidates = kernel
+        .links
+        .iter()
+        .filter(|l| l.mac == Some(eni.mac) && l.kind.as_deref() != Some("vlan"));
+    let first = candidates.next()?;
+    // Prefer a link without a kind (a real NIC) when several share the MAC.
+    Some(
+        std::iter::once(first)
+            .chain(candidates)
+            .find(|l| l.kind.is_none())
+            .unwrap_or(first),
+    )
+}
+
+fn classify(
+    meta: &InstanceMetadata,
+    eni: &EniMetadata,
+    link: Option<&Link>,
+    kernel: Option<&KernelState>,
+    has_trunk_label: bool,
+) -> EniRole {
+    if eni.mac == meta.primary_mac || (eni.device_number == 0 && eni.network_card == 0) {
+        return EniRole::Primary;
+    }
+    if eni.is_efa_only() {
+        return EniRole::EfaOnly;
+    }
+    let is_vlan_parent = match (link, kernel) {
+        (Some(l), Some(k)) => k
+            .links
+            .iter()
+            .any(|c| c.kind.as_deref() == Some("vlan") && c.parent_index == Some(l.index)),
+        _ => false,
+    };
+    // A trunk carries only its own address; the label says one is attached.
+    if is_vlan_parent || (has_trunk_label && eni.pod_capacity() == 0) {
+        return EniRole::Trunk;
+    }
+    if eni.network_card > 0 && eni.pod_capacity() == 0 {
+        return EniRole::Unmanaged;
+    }
+    EniRole::Secondary
+}
+
+fn expected(
+    snapshot: &Snapshot,
+    cluster: Option<&Result<&crate::model::ClusterView, String>>,
+    imds: Option<&InstanceMetadata>,
+) -> Result<Expected, NoExpectation> {
+    let (selection, subnet, security_groups) = match (&snapshot.expectation, cluster) {
+        (Expectation::Flags(f), _) => (None, f.subnet.clone(), f.security_groups.clone()),
+        (_, Some(Ok(c))) => {
+            let selection = select_eniconfig(&c.node, &snapshot.selection);
+            let found = c
+                .eni_configs
+                .as_ref()
+                .and_then(|list| list.iter().find(|e| e.name == selection.name));
+            let Some(cfg) = found else {
+                return Err(NoExpectation::NotFound {
+                    crd_missing: c.eni_configs.is_none(),
+                    selection,
+                });
+            };
+            let Some(subnet) = cfg.subnet.clone() else {
+                return Err(NoExpectation::InvalidSubnet { selection });
+            };
+            let groups = (!cfg.security_groups.is_empty()).then(|| cfg.security_groups.clone());
+            (Some(selection), subnet, groups)
+        }
+        (_, Some(Err(reason))) => {
+            return Err(NoExpectation::Unavailable {
+                reason: reason.clone(),
+            })
+        }
+        (_, None) => {
+            return Err(NoExpectation::Unavailable {
+                reason: "no expectation source".into(),
+            })
+        }
+    };
+    let subnet_cidr = imds.and_then(|m| {
+        m.enis
+            .iter()
+            .find(|e| e.subnet_id.as_ref() == Some(&subnet))
+            .and_then(|e| e.subnet_cidr)
+    });
+    Ok(Expected {
+        selection,
+        subnet,
+        subnet_cidr,
+        security_groups,
+    })
+}
+
+/// `--no-kube`: every main-table /32 route through a host veth is a pod.
+pub fn pods_from_routes(kernel: &KernelState, veth_prefix: &str) -> Vec<PodInfo> {
+    let mut ips: Vec<Ipv4Addr> = kernel
+        .routes
+        .iter()
+        .filter(|r| r.table == MAIN_TABLE && r.destination.prefix_len() == 32)
+        .filter(|r| {
+            r.out_link
+                .and_then(|i| kernel.links.iter().find(|l| l.index == i))
+                .is_some_and(|l| is_host_veth(l, veth_prefix))
+        })
+        .map(|r| r.destination.addr())
+        .collect();
+    ips.sort();
+    ips.dedup();
+    ips.into_iter()
+        .map(|ip| PodInfo {
+            namespace: None,
+            name: None,
+            ip: Some(ip),
+            host_network: false,
+            terminal: false,
+            branch: None,
+        })
+        .collect()
+}
+
+/// A pod's host-side interface: a veth, or a link named with the CNI's veth prefix.
+pub fn is_host_veth(link: &Link, veth_prefix: &str) -> bool {
+    link.kind.as_deref() == Some("veth") || link.name.starts_with(veth_prefix)
+}

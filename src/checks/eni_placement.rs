@@ -1,0 +1,153 @@
+//! Are the secondary ENIs in the ENIConfig subnet, with the ENIConfig's
+//! security groups?
+//!
+//! Only ENIs the CNI allocates pod IPs from are judged: not the primary, not a
+//! trunk, not EFA-only interfaces, not addressless ENIs on other network cards.
+
+use std::collections::BTreeSet;
+
+use super::context::{Context, EniRole, EniView};
+use super::{no_expectation_detail, Finding, Outcome, Reason, Subject};
+use crate::model::SecurityGroupId;
+
+fn judged<'c, 'a>(ctx: &'c Context<'a>) -> Vec<&'c EniView<'a>> {
+    ctx.enis
+        .iter()
+        .filter(|e| e.role == EniRole::Secondary)
+        .collect()
+}
+
+fn subnet_of(e: &EniView) -> String {
+    match (&e.meta.subnet_id, e.meta.subnet_cidr) {
+        (Some(s), Some(c)) => format!("{s} ({c})"),
+        (Some(s), None) => s.to_string(),
+        (None, _) => "an unknown subnet".to_string(),
+    }
+}
+
+pub(crate) fn eni_subnet(ctx: &Context) -> Outcome {
+    let expected = match (&ctx.expected, &ctx.imds) {
+        (Err(ne), _) => return Outcome::unknown(no_expectation_detail(ne)),
+        (_, Err(reason)) => return Outcome::unknown(format!("IMDS: {reason}")),
+        (Ok(e), Ok(_)) => e,
+    };
+    let enis = judged(ctx);
+    if enis.is_empty() {
+        return Outcome::ok("no secondary ENI attached yet");
+    }
+    let unknown: Vec<String> = enis
+        .iter()
+        .filter(|e| e.meta.subnet_id.is_none())
+        .map(|e| e.display_name())
+        .collect();
+    let right = enis
+        .iter()
+        .filter(|e| e.meta.subnet_id.as_ref() == Some(&expected.subnet))
+        .count();
+    let wrong: Vec<&&EniView> = enis
+        .iter()
+        .filter(|e| matches!(&e.meta.subnet_id, Some(s) if *s != expected.subnet))
+        .collect();
+    let mut out = Outcome::ok(format!(
+        "{right} secondary ENI{} in {}",
+        if right == 1 { "" } else { "s" },
+        expected.subnet
+    ));
+    if !unknown.is_empty() {
+        out.unknown = Some(format!("IMDS has no subnet-id for {}", unknown.join(", ")));
+    }
+    if right == 0 && !wrong.is_empty() {
+        let list: Vec<String> = wrong
+            .iter()
+            .map(|e| format!("{} in {}", e.display_name(), subnet_of(e)))
+            .collect();
+        out.findings.push(Finding::new(
+            "",
+            Reason::CustomNetworkingNotApplied,
+            Subject::node(ctx.node_name.clone()),
+            format!(
+                "none of the {} secondary ENIs is in the ENIConfig subnet {}: {}",
+                wrong.len(),
+                expected.subnet,
+                list.join(", ")
+            ),
+        ));
+        return out;
+    }
+    for e in wrong {
+        out.findings.push(Finding::new(
+            "",
+            Reason::SecondaryENIWrongSubnet,
+            Subject::eni(e.display_name()),
+            format!(
+                "secondary ENI {} (device {}, card {}) is in {}, not in the ENIConfig subnet {}",
+                e.display_name(),
+                e.meta.device_number,
+                e.meta.network_card,
+                subnet_of(e),
+                expected.subnet
+            ),
+        ));
+    }
+    out
+}
+
+fn show(groups: &BTreeSet<&SecurityGroupId>) -> String {
+    let list: Vec<&str> = groups.iter().map(|g| g.as_str()).collect();
+    format!("[{}]", list.join(", "))
+}
+
+pub(crate) fn eni_security_groups(ctx: &Context) -> Outcome {
+    let expected = match (&ctx.expected, &ctx.imds) {
+        (Err(ne), _) => return Outcome::unknown(no_expectation_detail(ne)),
+        (_, Err(reason)) => return Outcome::unknown(format!("IMDS: {reason}")),
+        (Ok(e), Ok(_)) => e,
+    };
+    let (want, origin): (BTreeSet<&SecurityGroupId>, String) = match &expected.security_groups {
+        Some(groups) => (
+            groups.iter().collect(),
+            match &expected.selection {
+                Some(s) => format!("ENIConfig {:?} lists", s.name),
+                None => "--expect-security-groups lists".to_string(),
+            },
+        ),
+        None => match ctx.primary() {
+            Some(p) if !p.meta.security_groups.is_empty() => (
+                p.meta.security_groups.iter().collect(),
+                "the primary ENI has (the ENIConfig lists none)".to_string(),
+            ),
+            _ => return Outcome::unknown(
+                "the ENIConfig lists no security groups and IMDS shows none for the primary ENI",
+            ),
+        },
+    };
+    // ENIs in another subnet are already reported by `eni-subnet`: their
+    // groups follow from the same root cause, so they are not reported twice.
+    let enis: Vec<&EniView> = judged(ctx)
+        .into_iter()
+        .filter(|e| e.meta.subnet_id.as_ref() == Some(&expected.subnet))
+        .collect();
+    let mut out = Outcome::ok(format!(
+        "{} ENI{} in the ENIConfig subnet with {}",
+        enis.len(),
+        if enis.len() == 1 { "" } else { "s" },
+        show(&want)
+    ));
+    for e in enis {
+        let have: BTreeSet<&SecurityGroupId> = e.meta.security_groups.iter().collect();
+        if have != want {
+            out.findings.push(Finding::new(
+                "",
+                Reason::SecondaryENIWrongSecurityGroups,
+                Subject::eni(e.display_name()),
+                format!(
+                    "secondary ENI {} has security groups {}, but {origin} {}",
+                    e.display_name(),
+                    show(&have),
+                    show(&want)
+                ),
+            ));
+        }
+    }
+    out
+}
