@@ -10,7 +10,12 @@
 #![forbid(unsafe_code)]
 
 pub mod checks;
+pub mod cli;
+pub mod config;
+pub mod gather;
 pub mod model;
+pub mod report;
+pub mod sources;
 
 #[cfg(feature = "lab")]
 pub mod lab;

@@ -1,0 +1,178 @@
+//! The command line: `eniwatch check`, `eniwatch reasons`.
+//!
+//! Every option that the VPC CNI also has reads the CNI's own environment
+//! variable, so the agent can be given `aws-node`'s settings unchanged.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::config::{ConfigError, KubeMode, SourceConfig};
+use crate::model::{FlagExpectation, SecurityGroupId, SelectionSettings, SubnetId};
+use crate::sources::imds::{ImdsConfig, DEFAULT_ENDPOINT};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "eniwatch",
+    version,
+    about = "Validates a node's AWS VPC CNI custom networking: pod IPs, ENIs, routes and rules against the ENIConfig.",
+    long_about = "eniwatch compares what a node really has (IMDS: its ENIs and their subnets; the kernel: \
+links, addresses, routes, rules; the Kubernetes API: the node, its pods, the ENIConfigs) with what \
+custom networking should give it: every pod IP from the ENIConfig subnet, every secondary ENI in that \
+subnet with the right security groups and configured in the kernel.\n\n\
+Run `eniwatch check` on a node (host network, root or CAP_NET_ADMIN not needed: reading netlink is \
+unprivileged) to get a report and an exit code: 0 ok, 1 drift, 2 inconclusive, 64 bad usage."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check this node once, print a report and exit with its verdict.
+    #[command(after_help = "Examples:\n  \
+        NODE_NAME=$(hostname -f) eniwatch check\n  \
+        eniwatch check --node-name ip-10-0-1-23.ec2.internal --output json | jq '.findings[]'\n  \
+        eniwatch check --no-kube --expect-subnet subnet-0abc --expect-security-groups sg-1,sg-2\n\n\
+        Exit codes: 0 all ok, 1 drift found, 2 inconclusive (no drift, some check unknown), 64 bad usage.\n\
+        Reasons and fixes: `eniwatch reasons`.")]
+    Check(CheckArgs),
+    /// Print every finding reason with its meaning, likely cause and fix (markdown).
+    Reasons,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Report format.
+    #[arg(long, short, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+    #[command(flatten)]
+    pub sources: SourceArgs,
+}
+
+/// Options shared by every command that reads the node.
+#[derive(Debug, Args)]
+pub struct SourceArgs {
+    /// The Kubernetes node name of this machine (in a DaemonSet: spec.nodeName via the downward API).
+    #[arg(long, env = "NODE_NAME")]
+    pub node_name: Option<String>,
+    /// Kubeconfig to use; default: in-cluster service account, or ~/.kube/config.
+    #[arg(long, env = "KUBECONFIG", value_name = "PATH")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Do not use the Kubernetes API: expect --expect-subnet, find pods from the kernel's routes.
+    #[arg(long, requires = "expect_subnet")]
+    pub no_kube: bool,
+    /// With --no-kube: the subnet pod ENIs must be in (the ENIConfig's spec.subnet).
+    #[arg(long, value_name = "SUBNET_ID", requires = "no_kube")]
+    pub expect_subnet: Option<String>,
+    /// With --no-kube: the security groups pod ENIs must have; default: the primary ENI's.
+    #[arg(
+        long,
+        value_name = "SG_ID,...",
+        value_delimiter = ',',
+        requires = "no_kube"
+    )]
+    pub expect_security_groups: Vec<String>,
+    /// IMDS base URL.
+    #[arg(long, env = "AWS_EC2_METADATA_SERVICE_ENDPOINT", default_value = DEFAULT_ENDPOINT, value_name = "URL")]
+    pub imds_endpoint: String,
+    /// Timeout of one IMDS request, in milliseconds (retries come on top).
+    #[arg(long, default_value_t = 1000, value_name = "MS")]
+    pub imds_timeout_ms: u64,
+    /// Node label whose value names the ENIConfig (the CNI's ENI_CONFIG_LABEL_DEF).
+    #[arg(
+        long,
+        env = "ENI_CONFIG_LABEL_DEF",
+        default_value = "k8s.amazonaws.com/eniConfig"
+    )]
+    pub eni_config_label_def: String,
+    /// Node annotation whose value names the ENIConfig (the CNI's ENI_CONFIG_ANNOTATION_DEF).
+    #[arg(
+        long,
+        env = "ENI_CONFIG_ANNOTATION_DEF",
+        default_value = "k8s.amazonaws.com/eniConfig"
+    )]
+    pub eni_config_annotation_def: String,
+    /// Prefix of the host-side pod veths (the CNI's AWS_VPC_K8S_CNI_VETHPREFIX).
+    #[arg(long, env = "AWS_VPC_K8S_CNI_VETHPREFIX", default_value = "eni")]
+    pub veth_prefix: String,
+    /// Upper bound for reading all sources once, in seconds.
+    #[arg(long, default_value_t = 20, value_name = "SECONDS")]
+    pub gather_timeout: u64,
+}
+
+impl SourceArgs {
+    /// Validates the options into the configuration the sources use.
+    pub fn to_config(&self) -> Result<SourceConfig, ConfigError> {
+        let usage = |m: String| ConfigError::Usage(m);
+        let kube = if self.no_kube {
+            let raw = self.expect_subnet.as_deref().unwrap_or_default();
+            let subnet: SubnetId = raw
+                .parse()
+                .map_err(|e| usage(format!("--expect-subnet: {e}")))?;
+            let groups = self
+                .expect_security_groups
+                .iter()
+                .filter(|g| !g.trim().is_empty())
+                .map(|g| g.parse::<SecurityGroupId>())
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| usage(format!("--expect-security-groups: {e}")))?;
+            KubeMode::Flags(FlagExpectation {
+                subnet,
+                security_groups: (!groups.is_empty()).then_some(groups),
+            })
+        } else {
+            if self
+                .node_name
+                .as_deref()
+                .is_none_or(|n| n.trim().is_empty())
+            {
+                return Err(usage(
+                    "the node name is needed to read the node and its pods: pass --node-name or set NODE_NAME \
+                     (in a DaemonSet, from spec.nodeName via the downward API), or use --no-kube --expect-subnet subnet-..."
+                        .into(),
+                ));
+            }
+            KubeMode::Api {
+                kubeconfig: self
+                    .kubeconfig
+                    .clone()
+                    .filter(|p| !p.as_os_str().is_empty()),
+            }
+        };
+        if self.imds_timeout_ms == 0 || self.gather_timeout == 0 {
+            return Err(usage(
+                "--imds-timeout-ms and --gather-timeout must be above 0".into(),
+            ));
+        }
+        if self.veth_prefix.is_empty()
+            || self.eni_config_label_def.is_empty()
+            || self.eni_config_annotation_def.is_empty()
+        {
+            return Err(usage("--veth-prefix, --eni-config-label-def and --eni-config-annotation-def must not be empty".into()));
+        }
+        Ok(SourceConfig {
+            node_name: self.node_name.clone().map(|n| n.trim().to_string()),
+            imds: ImdsConfig {
+                endpoint: self.imds_endpoint.clone(),
+                request_timeout: Duration::from_millis(self.imds_timeout_ms),
+                ..ImdsConfig::default()
+            },
+            kube,
+            selection: SelectionSettings {
+                label_def: self.eni_config_label_def.clone(),
+                annotation_def: self.eni_config_annotation_def.clone(),
+            },
+            veth_prefix: self.veth_prefix.clone(),
+            gather_timeout: Duration::from_secs(self.gather_timeout),
+        })
+    }
+}

@@ -1,0 +1,61 @@
+//! Gathers one [`Snapshot`] from all sources, concurrently.
+//!
+//! Each source is read independently and bounded by the gather timeout; a
+//! source that fails or times out becomes an [`Unavailable`] part of the
+//! snapshot with the error's text, so the checks that need it say *unknown*
+//! while the others still run.
+
+use std::future::Future;
+use std::time::Duration;
+
+use crate::config::{KubeMode, SourceConfig};
+use crate::model::{Expectation, Observed, Snapshot, Unavailable};
+use crate::sources::{imds, kube, netlink};
+
+async fn bounded<T, E: std::fmt::Display>(
+    source: &'static str,
+    limit: Duration,
+    fut: impl Future<Output = Result<T, E>>,
+) -> Observed<T> {
+    match tokio::time::timeout(limit, fut).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(Unavailable::new(source, e.to_string())),
+        Err(_) => Err(Unavailable::new(
+            source,
+            format!("no answer within {limit:?}"),
+        )),
+    }
+}
+
+/// Reads IMDS, the kernel and (unless `--no-kube`) the Kubernetes API.
+pub async fn gather(config: &SourceConfig) -> Snapshot {
+    let limit = config.gather_timeout;
+    let imds_part = async {
+        let client = imds::ImdsClient::new(config.imds.clone())
+            .map_err(|e| Unavailable::new("imds", e.to_string()))?;
+        bounded("imds", limit, imds::read_instance_metadata(&client)).await
+    };
+    let kernel_part = bounded("kernel", limit, netlink::read_kernel_state());
+    let kube_part = async {
+        match &config.kube {
+            KubeMode::Flags(f) => Expectation::Flags(f.clone()),
+            KubeMode::Api { kubeconfig } => {
+                let read = async {
+                    let node_name = config.node_name.as_deref().unwrap_or_default();
+                    let client = kube::client(kubeconfig.as_ref()).await?;
+                    kube::read_cluster(&client, node_name).await
+                };
+                Expectation::Kubernetes(bounded("kubernetes", limit, read).await)
+            }
+        }
+    };
+    let (imds, kernel, expectation) = tokio::join!(imds_part, kernel_part, kube_part);
+    Snapshot {
+        node_name: config.node_name.clone(),
+        imds,
+        kernel,
+        expectation,
+        selection: config.selection.clone(),
+        veth_prefix: config.veth_prefix.clone(),
+    }
+}

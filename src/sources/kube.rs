@@ -1,0 +1,269 @@
+//! The Kubernetes API: this node, the pods on it, and the ENIConfigs.
+//!
+//! Policy:
+//! - Client from `--kubeconfig` (or `KUBECONFIG`), else the usual inference
+//!   (`~/.kube/config`, then the in-cluster service account). Plain `http://`
+//!   servers work, for emulators and `kubectl proxy`.
+//! - Connect timeout 5 s, read timeout 15 s: a one-shot `check` must end even
+//!   when the API server hangs. No retries here: the daemon's loop retries
+//!   with backoff, and `check` reports the failure as *unknown*.
+//! - Pods are listed with the field selector `spec.nodeName=<node>` in pages
+//!   of 500, and reduced at once to what the checks need.
+//! - ENIConfigs are read as dynamic objects and parsed one by one, so one
+//!   malformed ENIConfig cannot hide the others. A missing CRD (404) is an
+//!   answer ("none exist"), not an error.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::{Node, Pod};
+use kube::api::{ApiResource, DynamicObject, GroupVersionKind, ListParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Api, Client, Config};
+
+use crate::model::{BranchEni, ClusterView, EniConfig, NodeInfo, PodInfo};
+
+pub const POD_ENI_ANNOTATION: &str = "vpc.amazonaws.com/pod-eni";
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+pub const READ_TIMEOUT: Duration = Duration::from_secs(15);
+const PAGE_SIZE: u32 = 500;
+
+#[derive(Debug, thiserror::Error)]
+pub enum KubeError {
+    #[error("no Kubernetes configuration: {0} (pass --kubeconfig, set KUBECONFIG, run in a pod with a service account, or use --no-kube)")]
+    Config(String),
+    #[error("node {0:?} does not exist in the API server (is --node-name / NODE_NAME right?)")]
+    NodeNotFound(String),
+    #[error("reading {what} from the API server: {message}")]
+    Request { what: String, message: String },
+}
+
+/// The ENIConfig custom resource (`eniconfigs.crd.k8s.amazonaws.com/v1alpha1`, cluster-scoped).
+pub fn eniconfig_resource() -> ApiResource {
+    ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("crd.k8s.amazonaws.com", "v1alpha1", "ENIConfig"),
+        "eniconfigs",
+    )
+}
+
+/// Builds a client from an explicit kubeconfig path, or by inference.
+pub async fn client(kubeconfig: Option<&PathBuf>) -> Result<Client, KubeError> {
+    let mut config = match kubeconfig {
+        Some(path) => {
+            let kc = Kubeconfig::read_from(path).map_err(|e| {
+                KubeError::Config(format!("cannot read kubeconfig {}: {e}", path.display()))
+            })?;
+            Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
+                .await
+                .map_err(|e| KubeError::Config(format!("kubeconfig {}: {e}", path.display())))?
+        }
+        None => Config::infer()
+            .await
+            .map_err(|e| KubeError::Config(e.to_string()))?,
+    };
+    config.connect_timeout = Some(CONNECT_TIMEOUT);
+    config.read_timeout = Some(READ_TIMEOUT);
+    Client::try_from(config).map_err(|e| KubeError::Config(e.to_string()))
+}
+
+fn request_error(what: impl Into<String>, e: kube::Error) -> KubeError {
+    let message = match &e {
+        kube::Error::Api(status) if status.code == 403 => format!(
+            "forbidden: {} (the service account needs get/list/watch on this resource; see deploy/ RBAC)",
+            status.message
+        ),
+        kube::Error::Api(status) if status.code == 401 => {
+            format!("unauthorized: {} (credentials rejected or expired)", status.message)
+        }
+        kube::Error::Api(status) => format!("HTTP {}: {}", status.code, status.message),
+        other => other.to_string(),
+    };
+    KubeError::Request {
+        what: what.into(),
+        message,
+    }
+}
+
+/// Reads the node, its pods and the ENIConfigs, concurrently.
+pub async fn read_cluster(client: &Client, node_name: &str) -> Result<ClusterView, KubeError> {
+    let (node, pods, eni_configs) = tokio::try_join!(
+        read_node(client, node_name),
+        read_pods(client, node_name),
+        read_eniconfigs(client),
+    )?;
+    Ok(ClusterView {
+        node,
+        pods,
+        eni_configs,
+    })
+}
+
+pub async fn read_node(client: &Client, name: &str) -> Result<NodeInfo, KubeError> {
+    let api: Api<Node> = Api::all(client.clone());
+    match api.get_opt(name).await {
+        Ok(Some(node)) => Ok(node_info(&node)),
+        Ok(None) => Err(KubeError::NodeNotFound(name.to_string())),
+        Err(e) => Err(request_error(format!("node {name}"), e)),
+    }
+}
+
+pub fn node_info(node: &Node) -> NodeInfo {
+    let meta = &node.metadata;
+    let capacity_pods = node
+        .status
+        .as_ref()
+        .and_then(|s| s.capacity.as_ref())
+        .and_then(|c| c.get("pods"))
+        .and_then(|q| q.0.trim().parse::<u32>().ok());
+    NodeInfo {
+        name: meta.name.clone().unwrap_or_default(),
+        labels: meta.labels.clone().unwrap_or_default(),
+        annotations: meta.annotations.clone().unwrap_or_default(),
+        capacity_pods,
+    }
+}
+
+pub async fn read_pods(client: &Client, node_name: &str) -> Result<Vec<PodInfo>, KubeError> {
+    let api: Api<Pod> = Api::all(client.clone());
+    let selector = format!("spec.nodeName={node_name}");
+    let mut pods = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let mut lp = ListParams::default().fields(&selector).limit(PAGE_SIZE);
+        if let Some(t) = &token {
+            lp = lp.continue_token(t);
+        }
+        let page = api
+            .list(&lp)
+            .await
+            .map_err(|e| request_error(format!("pods on {node_name}"), e))?;
+        pods.extend(page.items.iter().map(pod_info));
+        token = page.metadata.continue_.filter(|t| !t.is_empty());
+        if token.is_none() {
+            return Ok(pods);
+        }
+    }
+}
+
+/// Reduces a pod to what the checks need.
+pub fn pod_info(pod: &Pod) -> PodInfo {
+    let meta = &pod.metadata;
+    let status = pod.status.as_ref();
+    let phase = status.and_then(|s| s.phase.as_deref()).unwrap_or("");
+    let ip = status
+        .and_then(|s| s.pod_ip.as_deref())
+        .and_then(|ip| ip.parse().ok());
+    let branch = meta
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(POD_ENI_ANNOTATION))
+        .map(|v| parse_pod_eni(v));
+    PodInfo {
+        namespace: meta.namespace.clone(),
+        name: meta.name.clone(),
+        ip,
+        host_network: pod
+            .spec
+            .as_ref()
+            .and_then(|s| s.host_network)
+            .unwrap_or(false),
+        terminal: matches!(phase, "Succeeded" | "Failed") || meta.deletion_timestamp.is_some(),
+        branch,
+    }
+}
+
+/// Parses the `vpc.amazonaws.com/pod-eni` annotation: a JSON list of branch
+/// ENIs. Unknown or malformed fields become None; the whole value failing to
+/// parse is kept as the error text (the pod is still a branch pod).
+pub fn parse_pod_eni(value: &str) -> Result<Vec<BranchEni>, String> {
+    let items: Vec<BTreeMap<String, serde_json::Value>> = serde_json::from_str(value)
+        .map_err(|e| format!("{POD_ENI_ANNOTATION} is not a JSON list: {e}"))?;
+    let text = |m: &BTreeMap<String, serde_json::Value>, k: &str| {
+        m.get(k).and_then(|v| v.as_str()).map(str::to_string)
+    };
+    Ok(items
+        .iter()
+        .map(|m| BranchEni {
+            eni_id: text(m, "eniId").and_then(|s| s.parse().ok()),
+            mac: text(m, "ifAddress").and_then(|s| s.parse().ok()),
+            private_ip: text(m, "privateIp").and_then(|s| s.parse().ok()),
+            vlan_id: m
+                .get("vlanId")
+                .or_else(|| m.get("vlanID"))
+                .and_then(|v| v.as_u64())
+                .and_then(|v| u32::try_from(v).ok()),
+            subnet_cidr: text(m, "subnetCidr").and_then(|s| s.parse().ok()),
+        })
+        .collect())
+}
+
+/// All ENIConfigs; None when the CRD is not installed.
+pub async fn read_eniconfigs(client: &Client) -> Result<Option<Vec<EniConfig>>, KubeError> {
+    let api: Api<DynamicObject> = Api::all_with(client.clone(), &eniconfig_resource());
+    match api.list(&ListParams::default()).await {
+        Ok(list) => Ok(Some(list.items.iter().map(eniconfig).collect())),
+        Err(kube::Error::Api(s)) if s.code == 404 => Ok(None),
+        Err(e) => Err(request_error("ENIConfigs", e)),
+    }
+}
+
+pub fn eniconfig(obj: &DynamicObject) -> EniConfig {
+    let spec = obj.data.get("spec");
+    let subnet = spec
+        .and_then(|s| s.get("subnet"))
+        .and_then(|v| v.as_str())
+        .and_then(|s| s.parse().ok());
+    let security_groups = spec
+        .and_then(|s| s.get("securityGroups"))
+        .and_then(|v| v.as_array())
+        .map(|groups| {
+            groups
+                .iter()
+                .filter_map(|g| g.as_str().and_then(|g| g.parse().ok()))
+                .collect()
+        })
+        .unwrap_or_default();
+    EniConfig {
+        name: obj.metadata.name.clone().unwrap_or_default(),
+        subnet,
+        security_groups,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn pod_eni_annotation_as_the_resource_controller_writes_it() {
+        let v = r#"[{"eniId":"eni-0abc","ifAddress":"02:11:22:33:44:55","privateIp":"100.64.5.7","vlanId":1,"subnetCidr":"100.64.5.0/24"}]"#;
+        let b = parse_pod_eni(v).unwrap();
+        assert_eq!(b.len(), 1);
+        assert_eq!(b[0].vlan_id, Some(1));
+        assert_eq!(b[0].private_ip, Some("100.64.5.7".parse().unwrap()));
+        assert_eq!(b[0].eni_id.as_ref().unwrap().as_str(), "eni-0abc");
+        // vlanID spelling and junk fields.
+        let b = parse_pod_eni(r#"[{"vlanID":7,"privateIp":"nope"}]"#).unwrap();
+        assert_eq!(b[0].vlan_id, Some(7));
+        assert_eq!(b[0].private_ip, None);
+        assert!(parse_pod_eni("{").is_err());
+        assert!(parse_pod_eni(r#"{"eniId":"x"}"#).is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn pod_eni_parser_never_panics(s in "\\PC*") {
+            let _ = parse_pod_eni(&s);
+        }
+
+        #[test]
+        fn pod_eni_parser_never_panics_on_json_shapes(
+            vlan in any::<i64>(), ip in "\\PC{0,20}", id in "\\PC{0,20}"
+        ) {
+            let v = serde_json::json!([{"eniId": id, "privateIp": ip, "vlanId": vlan, "subnetCidr": ip}]);
+            let _ = parse_pod_eni(&v.to_string());
+        }
+    }
+}

@@ -1,0 +1,6 @@
+//! One module per outside system. Each returns plain data or its own error
+//! type, and none decides what is wrong: that is the checks' job.
+
+pub mod imds;
+pub mod kube;
+pub mod netlink;
