@@ -1,1 +1,177 @@
-fn main() {}
+//! `eniwatch-lab`: builds a simulated EKS node from a scenario file and runs
+//! `eniwatch check` on it. Needs root (network namespaces) and iproute2.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use eniwatch::lab::node::{remove_namespaces, LabNode};
+use eniwatch::lab::scenario::Scenario;
+use eniwatch::lab::{netns, serve};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "eniwatch-lab",
+    version,
+    about = "Builds a simulated EKS node (network namespace, IMDS and Kubernetes API emulators) from a scenario file.",
+    after_help = "Examples:\n  eniwatch-lab check lab/scenarios/healthy.yaml\n  \
+                  eniwatch-lab check lab/scenarios/pod-route-missing.yaml -- --output json\n  \
+                  eniwatch-lab render lab/scenarios/healthy.yaml"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Build the node, run `eniwatch check` in it, tear it down; exits with check's exit code.
+    Check {
+        scenario: PathBuf,
+        /// Network namespace name (1-12 characters); default: ewl<pid>.
+        #[arg(long)]
+        name: Option<String>,
+        /// The eniwatch binary; default: the one beside this program.
+        #[arg(long)]
+        eniwatch: Option<PathBuf>,
+        /// Extra arguments for `eniwatch check` (after `--`).
+        #[arg(last = true)]
+        args: Vec<String>,
+    },
+    /// Build the node and keep it until Ctrl-C; run commands in it with `ip netns exec NAME ...`.
+    Up {
+        scenario: PathBuf,
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Remove a lab node's namespaces left behind by a killed run.
+    Down {
+        #[arg(long)]
+        name: String,
+    },
+    /// Print the `ip -batch` scripts a scenario becomes, without running them.
+    Render { scenario: PathBuf },
+    /// (internal) Serve the emulators; run inside the node namespace by `check` and `up`.
+    #[command(hide = true)]
+    Serve {
+        scenario: PathBuf,
+        #[arg(long)]
+        state_dir: PathBuf,
+    },
+}
+
+fn load(path: &PathBuf) -> Result<Scenario, ExitCode> {
+    Scenario::load(path).map_err(|e| {
+        eprintln!("eniwatch-lab: {e}");
+        ExitCode::from(64)
+    })
+}
+
+fn sibling(name: &str) -> PathBuf {
+    std::env::current_exe()
+        .ok()
+        .and_then(|p| p.parent().map(|d| d.join(name)))
+        .unwrap_or_else(|| PathBuf::from(name))
+}
+
+fn fail(e: impl std::fmt::Display) -> ExitCode {
+    eprintln!("eniwatch-lab: {e}");
+    ExitCode::from(70)
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 64 } else { 0 });
+        }
+    };
+    let default_name = || format!("ewl{}", std::process::id());
+    match cli.command {
+        Cmd::Render { scenario } => {
+            let s = match load(&scenario) {
+                Ok(s) => s,
+                Err(code) => return code,
+            };
+            println!("# node namespace\n{}", netns::node_script(&s, "NODE"));
+            println!("# pods namespace\n{}", netns::pods_script(&s));
+            println!("# breaks (node namespace)\n{}", netns::breaks_script(&s));
+            ExitCode::SUCCESS
+        }
+        Cmd::Down { name } => {
+            remove_namespaces(&name);
+            ExitCode::SUCCESS
+        }
+        Cmd::Serve { scenario, state_dir } => {
+            let s = match load(&scenario) {
+                Ok(s) => s,
+                Err(code) => return code,
+            };
+            let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+                Ok(rt) => rt,
+                Err(e) => return fail(e),
+            };
+            let shutdown = async {
+                let _ = tokio::signal::ctrl_c().await;
+            };
+            match rt.block_on(serve::serve(&s, &state_dir, shutdown)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => fail(e),
+            }
+        }
+        Cmd::Up { scenario, name } => {
+            let s = match load(&scenario) {
+                Ok(s) => s,
+                Err(code) => return code,
+            };
+            let name = name.unwrap_or_else(default_name);
+            let node = match LabNode::up(&s, &scenario, &name, &sibling("eniwatch-lab")) {
+                Ok(n) => n,
+                Err(e) => return fail(e),
+            };
+            println!(
+                "lab node {:?} is up in namespace {name}; try:\n  ip netns exec {name} {} check --node-name {} --kubeconfig {} {}\nCtrl-C to tear it down.",
+                s.node.name,
+                sibling("eniwatch").display(),
+                s.node.name,
+                node.kubeconfig().display(),
+                s.cni.eniwatch_args().join(" ")
+            );
+            match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                Ok(rt) => rt.block_on(async {
+                    let _ = tokio::signal::ctrl_c().await;
+                }),
+                Err(e) => return fail(e),
+            }
+            drop(node);
+            ExitCode::SUCCESS
+        }
+        Cmd::Check { scenario, name, eniwatch, args } => {
+            let s = match load(&scenario) {
+                Ok(s) => s,
+                Err(code) => return code,
+            };
+            let name = name.unwrap_or_else(default_name);
+            let node = match LabNode::up(&s, &scenario, &name, &sibling("eniwatch-lab")) {
+                Ok(n) => n,
+                Err(e) => return fail(e),
+            };
+            let status = node
+                .command(eniwatch.unwrap_or_else(|| sibling("eniwatch")))
+                .arg("check")
+                .args(["--node-name", &s.node.name])
+                .arg("--kubeconfig")
+                .arg(node.kubeconfig())
+                .args(s.cni.eniwatch_args())
+                .args(&args)
+                .env_remove("AWS_EC2_METADATA_SERVICE_ENDPOINT")
+                .status();
+            drop(node);
+            match status {
+                Ok(st) => ExitCode::from(st.code().and_then(|c| u8::try_from(c).ok()).unwrap_or(70)),
+                Err(e) => fail(format!("cannot run eniwatch: {e}")),
+            }
+        }
+    }
+}

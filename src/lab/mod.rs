@@ -1,10 +1,27 @@
 //! The lab: a simulated EKS node built from a scenario file, so that the real
-//! `eniwatch` binary can be run and tested on any Linux machine.
+//! `eniwatch` binary can be run and tested on any Linux machine (as root).
 //!
 //! - [`scenario`]: the YAML format describing a node, its ENIs, pods and ENIConfigs.
+//! - [`netns`]: the data plane as the VPC CNI builds it, as `ip -batch` scripts.
+//! - [`node`]: a lab node's life cycle (namespaces, emulator process, teardown).
+//! - [`serve`]: the emulator process inside the node namespace.
 //! - [`imds_emulator`]: IMDSv2 as the node sees it, with switchable faults.
 //! - [`kube_emulator`]: the slice of the Kubernetes API the agent uses, over HTTP.
 
 pub mod imds_emulator;
 pub mod kube_emulator;
+pub mod netns;
+pub mod node;
 pub mod scenario;
+pub mod serve;
+
+/// Errors building or running a lab node.
+#[derive(Debug, thiserror::Error)]
+pub enum LabError {
+    #[error(transparent)]
+    Scenario(#[from] scenario::ScenarioError),
+    #[error("lab set-up failed: {0}")]
+    Setup(String),
+    #[error("{cmd} failed: {stderr}")]
+    Command { cmd: String, stderr: String },
+}

@@ -225,6 +225,12 @@ pub struct CniSettings {
     pub veth_prefix: String,
     #[serde(default = "default_mtu")]
     pub mtu: u32,
+    /// `ENI_CONFIG_LABEL_DEF` on aws-node (None: the CNI's default).
+    #[serde(default)]
+    pub eni_config_label_def: Option<String>,
+    /// `ENI_CONFIG_ANNOTATION_DEF` on aws-node (None: the CNI's default).
+    #[serde(default)]
+    pub eni_config_annotation_def: Option<String>,
 }
 
 impl Default for CniSettings {
@@ -232,7 +238,23 @@ impl Default for CniSettings {
         CniSettings {
             veth_prefix: default_veth_prefix(),
             mtu: default_mtu(),
+            eni_config_label_def: None,
+            eni_config_annotation_def: None,
         }
+    }
+}
+
+impl CniSettings {
+    /// The `eniwatch check` flags that give eniwatch the same settings as aws-node.
+    pub fn eniwatch_args(&self) -> Vec<String> {
+        let mut args = vec!["--veth-prefix".to_string(), self.veth_prefix.clone()];
+        if let Some(l) = &self.eni_config_label_def {
+            args.extend(["--eni-config-label-def".to_string(), l.clone()]);
+        }
+        if let Some(a) = &self.eni_config_annotation_def {
+            args.extend(["--eni-config-annotation-def".to_string(), a.clone()]);
+        }
+        args
     }
 }
 

@@ -17,11 +17,11 @@ use super::store::ObjKey;
 use crate::lab::scenario::{PodSpec, Scenario};
 
 /// The node the decoy pods run on: never the scenario's node.
-pub(crate) const DECOY_NODE: &str = "ip-10-99-0-1.lab.internal";
+pub const DECOY_NODE: &str = "ip-10-99-0-1.lab.internal";
 const DECOY_NAMESPACE: &str = "decoy";
 const DECOY_IPS: [&str; 2] = ["10.99.0.10", "10.99.0.11"];
 /// Annotation the VPC resource controller sets on security-groups-for-pods pods.
-pub(crate) const POD_ENI_ANNOTATION: &str = "vpc.amazonaws.com/pod-eni";
+pub const POD_ENI_ANNOTATION: &str = "vpc.amazonaws.com/pod-eni";
 
 /// The node's InternalIP: the primary ENI's primary address.
 pub(crate) fn node_ip(scenario: &Scenario) -> Option<Ipv4Addr> {

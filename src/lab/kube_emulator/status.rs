@@ -100,6 +100,11 @@ impl ApiError {
         Self::new(422, "Invalid", msg)
     }
 
+    /// A well-formed request the server cannot carry out on this object.
+    pub(crate) fn unprocessable(message: impl Into<String>) -> Self {
+        Self::new(422, "Invalid", message)
+    }
+
     pub(crate) fn gone(message: impl Into<String>) -> Self {
         Self::new(410, "Expired", message)
     }

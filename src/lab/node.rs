@@ -1,0 +1,133 @@
+//! A lab node's life cycle from the host side: create the two namespaces, run
+//! the data-plane scripts, start the emulator process inside the node
+//! namespace, run commands there, and tear everything down on drop.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::netns::{breaks_script, node_script, pods_ns, pods_script};
+use super::scenario::Scenario;
+use super::LabError;
+
+/// How long the emulators may take to come up.
+const READY_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// A materialised lab node. Dropping it removes the namespaces and stops the emulators.
+#[derive(Debug)]
+pub struct LabNode {
+    pub ns: String,
+    pub state_dir: PathBuf,
+    server: Option<Child>,
+}
+
+fn run(cmd: &mut Command, stdin: Option<&str>) -> Result<(), LabError> {
+    let shown = format!("{cmd:?}");
+    let mut child = cmd
+        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| LabError::Command { cmd: shown.clone(), stderr: e.to_string() })?;
+    if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
+        pipe.write_all(text.as_bytes())
+            .map_err(|e| LabError::Command { cmd: shown.clone(), stderr: e.to_string() })?;
+    }
+    let out = child
+        .wait_with_output()
+        .map_err(|e| LabError::Command { cmd: shown.clone(), stderr: e.to_string() })?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(LabError::Command { cmd: shown, stderr: String::from_utf8_lossy(&out.stderr).trim().to_string() })
+    }
+}
+
+/// Runs an `ip -batch` script in a namespace.
+pub fn ip_batch(ns: &str, script: &str) -> Result<(), LabError> {
+    if script.trim().is_empty() {
+        return Ok(());
+    }
+    run(Command::new("ip").args(["-n", ns, "-batch", "-"]), Some(script))
+}
+
+/// Removes a lab's namespaces, ignoring ones that do not exist.
+pub fn remove_namespaces(ns: &str) {
+    for name in [ns.to_string(), pods_ns(ns)] {
+        let _ = Command::new("ip").args(["netns", "del", &name]).stderr(Stdio::null()).status();
+    }
+}
+
+impl LabNode {
+    /// Builds the node described by `scenario` (loaded from `scenario_path`)
+    /// in namespace `ns`, and starts its emulators with `lab_exe serve`.
+    pub fn up(scenario: &Scenario, scenario_path: &Path, ns: &str, lab_exe: &Path) -> Result<LabNode, LabError> {
+        if ns.is_empty() || ns.len() > 12 || !ns.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+            return Err(LabError::Setup(format!("namespace name {ns:?}: use 1-12 letters, digits or '-'")));
+        }
+        remove_namespaces(ns);
+        let state_dir = std::env::temp_dir().join("eniwatch-lab").join(ns);
+        std::fs::create_dir_all(&state_dir)
+            .map_err(|e| LabError::Setup(format!("cannot create {}: {e}", state_dir.display())))?;
+        let _ = std::fs::remove_file(state_dir.join("ready"));
+        let mut node = LabNode { ns: ns.to_string(), state_dir, server: None };
+        run(Command::new("ip").args(["netns", "add", ns]), None)?;
+        run(Command::new("ip").args(["netns", "add", &pods_ns(ns)]), None)?;
+        ip_batch(ns, &node_script(scenario, ns))?;
+        ip_batch(&pods_ns(ns), &pods_script(scenario))?;
+        ip_batch(ns, &breaks_script(scenario))?;
+        let child = Command::new("ip")
+            .args(["netns", "exec", ns])
+            .arg(lab_exe)
+            .arg("serve")
+            .arg(scenario_path)
+            .arg("--state-dir")
+            .arg(&node.state_dir)
+            .stdin(Stdio::null())
+            .spawn()
+            .map_err(|e| LabError::Setup(format!("cannot start the emulators: {e}")))?;
+        node.server = Some(child);
+        node.wait_ready()?;
+        Ok(node)
+    }
+
+    fn wait_ready(&mut self) -> Result<(), LabError> {
+        let deadline = Instant::now() + READY_TIMEOUT;
+        while Instant::now() < deadline {
+            if self.state_dir.join("ready").exists() {
+                return Ok(());
+            }
+            if let Some(server) = self.server.as_mut() {
+                if let Ok(Some(status)) = server.try_wait() {
+                    return Err(LabError::Setup(format!("the emulator process exited early ({status})")));
+                }
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Err(LabError::Setup(format!("the emulators were not ready within {READY_TIMEOUT:?}")))
+    }
+
+    /// The kubeconfig that points at this node's API emulator.
+    pub fn kubeconfig(&self) -> PathBuf {
+        self.state_dir.join("kubeconfig")
+    }
+
+    /// A command that runs `program` inside the node namespace.
+    pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", &self.ns]).arg(program);
+        cmd
+    }
+}
+
+impl Drop for LabNode {
+    fn drop(&mut self) {
+        if let Some(mut server) = self.server.take() {
+            let _ = server.kill();
+            let _ = server.wait();
+        }
+        remove_namespaces(&self.ns);
+        let _ = std::fs::remove_dir_all(&self.state_dir);
+    }
+}

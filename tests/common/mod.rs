@@ -1,0 +1,111 @@
+//! Shared helpers for the lab tests: run `eniwatch-lab check` on a scenario
+//! and read the JSON report.
+//!
+//! Lab tests need root (network namespaces) and iproute2. Outside CI they are
+//! skipped with a printed reason when those are missing; in CI (`CI=true`) a
+//! test that cannot run fails.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use eniwatch::lab::scenario::Scenario;
+use serde_json::Value;
+
+static NEXT: AtomicU32 = AtomicU32::new(0);
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn scenario(name: &str) -> Scenario {
+    Scenario::load(&root().join("lab/scenarios").join(format!("{name}.yaml"))).expect("bundled scenario loads")
+}
+
+/// Whether the lab can run here; panics in CI when it cannot.
+pub fn lab_available() -> bool {
+    let is_root = Command::new("id").arg("-u").output().map(|o| o.stdout.starts_with(b"0")).unwrap_or(false);
+    let has_ip = Command::new("ip").arg("-V").output().is_ok();
+    let why = match (is_root, has_ip) {
+        (true, true) => return true,
+        (false, _) => "not root (the lab creates network namespaces)",
+        (_, false) => "iproute2's `ip` is not installed (run scripts/setup.sh)",
+    };
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("lab test cannot run in CI: {why}");
+    }
+    eprintln!("SKIPPED: lab test needs root and iproute2: {why}");
+    false
+}
+
+/// The result of one `eniwatch check` in the lab.
+pub struct Outcome {
+    pub code: i32,
+    pub report: Value,
+    pub stderr: String,
+}
+
+impl Outcome {
+    pub fn reasons(&self) -> Vec<String> {
+        let mut r: Vec<String> = self.report["findings"]
+            .as_array()
+            .map(|a| a.iter().map(|f| f["reason"].as_str().unwrap_or("?").to_string()).collect())
+            .unwrap_or_default();
+        r.sort();
+        r
+    }
+
+    /// Reasons without repetition.
+    pub fn reason_set(&self) -> Vec<String> {
+        let mut r = self.reasons();
+        r.dedup();
+        r
+    }
+
+    pub fn check_status(&self, name: &str) -> String {
+        self.report["checks"]
+            .as_array()
+            .and_then(|a| a.iter().find(|c| c["name"] == name))
+            .map(|c| c["status"].as_str().unwrap_or("?").to_string())
+            .unwrap_or_else(|| panic!("no check {name} in {}", self.report))
+    }
+
+    pub fn findings(&self, reason: &str) -> Vec<Value> {
+        self.report["findings"]
+            .as_array()
+            .map(|a| a.iter().filter(|f| f["reason"] == reason).cloned().collect())
+            .unwrap_or_default()
+    }
+}
+
+fn unique_name() -> String {
+    format!("t{}x{}", std::process::id() % 100_000, NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
+/// Writes the scenario to a temporary file and runs the lab's check on it.
+pub fn check(s: &Scenario, extra: &[&str]) -> Outcome {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("scenario.yaml");
+    std::fs::write(&path, serde_norway::to_string(s).expect("scenario serialises")).expect("write scenario");
+    check_file(&path, extra)
+}
+
+pub fn check_file(path: &Path, extra: &[&str]) -> Outcome {
+    let out = Command::new(env!("CARGO_BIN_EXE_eniwatch-lab"))
+        .arg("check")
+        .arg(path)
+        .args(["--name", &unique_name()])
+        .arg("--eniwatch")
+        .arg(env!("CARGO_BIN_EXE_eniwatch"))
+        .args(["--", "--output", "json"])
+        .args(extra)
+        .output()
+        .expect("eniwatch-lab runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    let report: Value = serde_json::from_str(&stdout)
+        .unwrap_or_else(|e| panic!("no JSON report ({e}); exit {:?}\nstdout:\n{stdout}\nstderr:\n{stderr}", out.status));
+    Outcome { code: out.status.code().unwrap_or(-1), report, stderr }
+}
