@@ -267,9 +267,9 @@ fn default_mtu() -> u32 {
 }
 
 /// One thing to damage after the healthy node is built. Pods are named
-/// `namespace/name`, ENIs by MAC.
+/// `namespace/name`, ENIs by MAC. In YAML: `- {kind: remove_pod_route, pod: shop/web-00}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", deny_unknown_fields)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Break {
     /// Delete the pod's main-table /32 route.
     RemovePodRoute { pod: String },
