@@ -38,7 +38,7 @@ pub enum Command {
         eniwatch check --no-kube --expect-subnet subnet-0abc --expect-security-groups sg-1,sg-2\n\n\
         Exit codes: 0 all ok, 1 drift found, 2 inconclusive (no drift, some check unknown), 64 bad usage.\n\
         Reasons and fixes: `eniwatch reasons`.")]
-    Check(CheckArgs),
+    Check(Box<CheckArgs>),
     /// Print every finding reason with its meaning, likely cause and fix (markdown).
     Reasons,
 }

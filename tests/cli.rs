@@ -32,7 +32,13 @@ fn help_teaches_exit_codes() {
     let out = eniwatch(&["check", "--help"]);
     assert_eq!(out.status.code(), Some(0));
     let text = String::from_utf8_lossy(&out.stdout);
-    for needle in ["Exit codes", "--no-kube", "--expect-subnet", "ENI_CONFIG_LABEL_DEF", "NODE_NAME"] {
+    for needle in [
+        "Exit codes",
+        "--no-kube",
+        "--expect-subnet",
+        "ENI_CONFIG_LABEL_DEF",
+        "NODE_NAME",
+    ] {
         assert!(text.contains(needle), "help lacks {needle}");
     }
 }
@@ -42,9 +48,13 @@ fn readme_documents_every_reason() {
     let out = eniwatch(&["reasons"]);
     assert_eq!(out.status.code(), Some(0));
     let table = String::from_utf8_lossy(&out.stdout).to_string();
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).expect("README");
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).expect("README");
     for reason in eniwatch::checks::Reason::ALL {
         assert!(table.contains(reason.as_str()));
     }
-    assert!(readme.contains(table.trim()), "README's reasons table is out of date: paste `eniwatch reasons`");
+    assert!(
+        readme.contains(table.trim()),
+        "README's reasons table is out of date: paste `eniwatch reasons`"
+    );
 }

@@ -27,7 +27,10 @@ fn healthy_node_is_ok() {
     assert_eq!(o.report["checks"].as_array().unwrap().len(), 8);
     assert_eq!(o.report["node"]["instance_type"], "t3.2xlarge");
     assert_eq!(o.report["eniconfig"]["name"], "ap-southeast-1a");
-    assert_eq!(o.report["eniconfig"]["selected_by"], "label topology.kubernetes.io/zone");
+    assert_eq!(
+        o.report["eniconfig"]["selected_by"],
+        "label topology.kubernetes.io/zone"
+    );
     assert_eq!(o.report["eniconfig"]["subnet_cidr"], "100.64.1.0/24");
     assert_eq!(o.report["pods"]["eniconfig_subnet"], 38);
     assert_eq!(o.report["pods"]["host_network"], 2);
@@ -45,9 +48,15 @@ fn pre_migration_node() {
     lab!();
     let o = check(&scenario("pre-migration"), &[]);
     assert_eq!(o.code, 1);
-    assert_eq!(o.reason_set(), vec!["CustomNetworkingNotApplied", "PodIPOutsideENIConfigSubnet"]);
+    assert_eq!(
+        o.reason_set(),
+        vec!["CustomNetworkingNotApplied", "PodIPOutsideENIConfigSubnet"]
+    );
     assert_eq!(o.findings("PodIPOutsideENIConfigSubnet").len(), 38);
-    let msg = o.findings("PodIPOutsideENIConfigSubnet")[0]["message"].as_str().unwrap().to_string();
+    let msg = o.findings("PodIPOutsideENIConfigSubnet")[0]["message"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert!(msg.contains("subnet-0node1a"), "{msg}");
     assert_eq!(o.report["pods"]["node_subnet"], 38);
 }
@@ -57,8 +66,14 @@ fn one_secondary_eni_in_the_wrong_subnet() {
     lab!();
     let mut s = scenario("healthy");
     s.enis[3].subnet = "subnet-0node1a".into();
-    s.enis[3].ips = (50..65).map(|i| format!("10.0.1.{i}").parse().unwrap()).collect();
-    s.pods.retain(|p| p.ip.is_none_or(|ip| !(ip.octets()[2] == 1 && ip.octets()[0] == 100 && ip.octets()[3] >= 50)));
+    s.enis[3].ips = (50..65)
+        .map(|i| format!("10.0.1.{i}").parse().unwrap())
+        .collect();
+    s.pods.retain(|p| {
+        p.ip.is_none_or(|ip| {
+            !(ip.octets()[2] == 1 && ip.octets()[0] == 100 && ip.octets()[3] >= 50)
+        })
+    });
     let o = check(&s, &[]);
     assert_eq!(o.code, 1);
     assert_eq!(o.reasons(), vec!["SecondaryENIWrongSubnet"]);
@@ -75,7 +90,10 @@ fn wrong_security_groups() {
     let o = check(&s, &[]);
     assert_eq!(o.code, 1);
     assert_eq!(o.reasons(), vec!["SecondaryENIWrongSecurityGroups"]);
-    assert_eq!(o.findings("SecondaryENIWrongSecurityGroups")[0]["subject"]["name"], "eni-0a000000000000002");
+    assert_eq!(
+        o.findings("SecondaryENIWrongSecurityGroups")[0]["subject"]["name"],
+        "eni-0a000000000000002"
+    );
 }
 
 #[test]
@@ -103,22 +121,53 @@ fn annotation_overrides_the_label() {
     });
     let without = check(&s, &[]);
     assert_eq!(without.code, 1, "the label alone selects the wrong subnet");
-    assert!(without.reason_set().contains(&"CustomNetworkingNotApplied".to_string()));
-    s.node.annotations.insert("k8s.amazonaws.com/eniConfig".into(), "pods-1a-special".into());
+    assert!(without
+        .reason_set()
+        .contains(&"CustomNetworkingNotApplied".to_string()));
+    s.node.annotations.insert(
+        "k8s.amazonaws.com/eniConfig".into(),
+        "pods-1a-special".into(),
+    );
     let o = check(&s, &[]);
     assert_eq!(o.code, 0, "{:?}", o.reasons());
     assert_eq!(o.report["eniconfig"]["name"], "pods-1a-special");
-    assert_eq!(o.report["eniconfig"]["selected_by"], "annotation k8s.amazonaws.com/eniConfig");
+    assert_eq!(
+        o.report["eniconfig"]["selected_by"],
+        "annotation k8s.amazonaws.com/eniConfig"
+    );
 }
 
 #[test]
 fn data_plane_breaks_each_give_their_reason() {
     lab!();
     let cases = [
-        (Break::RemovePodRoute { pod: "shop/web-00".into() }, "PodRouteMissing"),
-        (Break::RemovePodRule { pod: "shop/web-00".into(), priority: 512 }, "PodRuleMissing"),
-        (Break::RemovePodRule { pod: "shop/web-00".into(), priority: 1536 }, "PodRuleMissing"),
-        (Break::PodRuleTable { pod: "shop/web-00".into(), table: 3 }, "PodRuleWrongTable"),
+        (
+            Break::RemovePodRoute {
+                pod: "shop/web-00".into(),
+            },
+            "PodRouteMissing",
+        ),
+        (
+            Break::RemovePodRule {
+                pod: "shop/web-00".into(),
+                priority: 512,
+            },
+            "PodRuleMissing",
+        ),
+        (
+            Break::RemovePodRule {
+                pod: "shop/web-00".into(),
+                priority: 1536,
+            },
+            "PodRuleMissing",
+        ),
+        (
+            Break::PodRuleTable {
+                pod: "shop/web-00".into(),
+                table: 3,
+            },
+            "PodRuleWrongTable",
+        ),
     ];
     for (brk, reason) in cases {
         let mut s = scenario("healthy");
@@ -149,24 +198,50 @@ fn eni_not_configured_variants() {
         let o = check(&s, &[]);
         assert_eq!(o.code, 1, "{brk:?}");
         assert_eq!(o.reasons(), vec!["ENINotConfigured"], "{brk:?}");
-        assert_eq!(o.findings("ENINotConfigured")[0]["subject"]["name"], "eni-0a000000000000002");
+        assert_eq!(
+            o.findings("ENINotConfigured")[0]["subject"]["name"],
+            "eni-0a000000000000002"
+        );
     }
 }
 
 #[test]
 fn prefix_delegation_sgp_and_multi_card_have_no_false_findings() {
     lab!();
-    for name in ["prefix-delegation", "security-groups-for-pods", "multi-card-efa"] {
+    for name in [
+        "prefix-delegation",
+        "security-groups-for-pods",
+        "multi-card-efa",
+    ] {
         let o = check(&scenario(name), &[]);
-        assert_eq!(o.code, 0, "{name}: {:?}\n{}", o.reasons(), o.report["checks"]);
+        assert_eq!(
+            o.code,
+            0,
+            "{name}: {:?}\n{}",
+            o.reasons(),
+            o.report["checks"]
+        );
     }
     let o = check(&scenario("security-groups-for-pods"), &[]);
     assert_eq!(o.report["pods"]["branch_eni"], 2);
-    let roles: Vec<&str> = o.report["enis"].as_array().unwrap().iter().map(|e| e["role"].as_str().unwrap()).collect();
+    let roles: Vec<&str> = o.report["enis"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["role"].as_str().unwrap())
+        .collect();
     assert!(roles.contains(&"trunk"), "{roles:?}");
     let o = check(&scenario("multi-card-efa"), &[]);
-    let roles: Vec<&str> = o.report["enis"].as_array().unwrap().iter().map(|e| e["role"].as_str().unwrap()).collect();
-    assert!(roles.contains(&"efa-only") && roles.contains(&"unmanaged"), "{roles:?}");
+    let roles: Vec<&str> = o.report["enis"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["role"].as_str().unwrap())
+        .collect();
+    assert!(
+        roles.contains(&"efa-only") && roles.contains(&"unmanaged"),
+        "{roles:?}"
+    );
 }
 
 #[test]
@@ -176,6 +251,11 @@ fn drifted_demo_node() {
     assert_eq!(o.code, 1);
     assert_eq!(
         o.reason_set(),
-        vec!["ENINotConfigured", "PodIPOutsideENIConfigSubnet", "PodRouteMissing", "PodRuleWrongTable"]
+        vec![
+            "ENINotConfigured",
+            "PodIPOutsideENIConfigSubnet",
+            "PodRouteMissing",
+            "PodRuleWrongTable"
+        ]
     );
 }

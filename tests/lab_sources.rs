@@ -24,9 +24,18 @@ fn with_faults(f: ImdsFaults) -> eniwatch::lab::scenario::Scenario {
 fn imds_recovers_from_a_401_a_429_and_a_500() {
     lab!();
     for f in [
-        ImdsFaults { unauthorized: 1, ..Default::default() },
-        ImdsFaults { throttle: 2, ..Default::default() },
-        ImdsFaults { server_error: 2, ..Default::default() },
+        ImdsFaults {
+            unauthorized: 1,
+            ..Default::default()
+        },
+        ImdsFaults {
+            throttle: 2,
+            ..Default::default()
+        },
+        ImdsFaults {
+            server_error: 2,
+            ..Default::default()
+        },
     ] {
         let o = check(&with_faults(f.clone()), &[]);
         assert_eq!(o.code, 0, "{f:?}: {}", o.report["sources"]);
@@ -36,8 +45,20 @@ fn imds_recovers_from_a_401_a_429_and_a_500() {
 #[test]
 fn imds_timeouts_and_garbage_are_unknown_not_drift() {
     lab!();
-    let slow = check(&with_faults(ImdsFaults { slow_ms: 1500, ..Default::default() }), &["--imds-timeout-ms", "200"]);
-    let garbage = check(&with_faults(ImdsFaults { garbage: true, ..Default::default() }), &[]);
+    let slow = check(
+        &with_faults(ImdsFaults {
+            slow_ms: 1500,
+            ..Default::default()
+        }),
+        &["--imds-timeout-ms", "200"],
+    );
+    let garbage = check(
+        &with_faults(ImdsFaults {
+            garbage: true,
+            ..Default::default()
+        }),
+        &[],
+    );
     for o in [slow, garbage] {
         assert_eq!(o.code, 2, "{}", o.report["sources"]);
         assert!(o.reasons().is_empty(), "{:?}", o.reasons());
@@ -52,10 +73,19 @@ fn imds_timeouts_and_garbage_are_unknown_not_drift() {
 #[test]
 fn persistent_throttling_is_unknown() {
     lab!();
-    let o = check(&with_faults(ImdsFaults { throttle: 1000, ..Default::default() }), &[]);
+    let o = check(
+        &with_faults(ImdsFaults {
+            throttle: 1000,
+            ..Default::default()
+        }),
+        &[],
+    );
     assert_eq!(o.code, 2);
     assert!(o.reasons().is_empty());
-    let err = o.report["sources"][0]["error"].as_str().unwrap().to_string();
+    let err = o.report["sources"][0]["error"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert!(err.contains("429"), "{err}");
 }
 
@@ -67,17 +97,47 @@ fn api_server_down_is_unknown_and_no_kube_still_checks() {
     let o = check(&s, &[]);
     assert_eq!(o.code, 2, "{:?}", o.reasons());
     assert!(o.reasons().is_empty());
-    let kube = o.report["sources"].as_array().unwrap().iter().find(|x| x["name"] == "kubernetes").unwrap().clone();
+    let kube = o.report["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["name"] == "kubernetes")
+        .unwrap()
+        .clone();
     assert_eq!(kube["ok"], false);
 
-    let o = check(&s, &["--no-kube", "--expect-subnet", "subnet-0pods1a", "--expect-security-groups", "sg-0pods"]);
+    let o = check(
+        &s,
+        &[
+            "--no-kube",
+            "--expect-subnet",
+            "subnet-0pods1a",
+            "--expect-security-groups",
+            "sg-0pods",
+        ],
+    );
     assert_eq!(o.code, 0, "{:?} {}", o.reasons(), o.report["checks"]);
     assert_eq!(o.report["eniconfig"]["source"], "flags");
-    assert_eq!(o.report["pods"]["eniconfig_subnet"], 38, "pods found from the kernel's routes");
+    assert_eq!(
+        o.report["pods"]["eniconfig_subnet"], 38,
+        "pods found from the kernel's routes"
+    );
 
     // And drift is still seen without the API server.
-    s.breaks = vec![eniwatch::lab::scenario::Break::RemovePodRule { pod: "shop/api-01".into(), priority: 512 }];
-    let o = check(&s, &["--no-kube", "--expect-subnet", "subnet-0pods1a", "--expect-security-groups", "sg-0pods"]);
+    s.breaks = vec![eniwatch::lab::scenario::Break::RemovePodRule {
+        pod: "shop/api-01".into(),
+        priority: 512,
+    }];
+    let o = check(
+        &s,
+        &[
+            "--no-kube",
+            "--expect-subnet",
+            "subnet-0pods1a",
+            "--expect-security-groups",
+            "sg-0pods",
+        ],
+    );
     assert_eq!(o.code, 1);
     assert_eq!(o.reasons(), vec!["PodRuleMissing"]);
 }

@@ -51,6 +51,17 @@ enum Cmd {
     },
     /// Print the `ip -batch` scripts a scenario becomes, without running them.
     Render { scenario: PathBuf },
+    /// Print a generated healthy scenario (YAML) of the given size, e.g. for benchmarks.
+    Generate {
+        /// ENIs, the primary included.
+        #[arg(long, default_value_t = 15)]
+        enis: u32,
+        /// Addresses per ENI, its own included.
+        #[arg(long, default_value_t = 19)]
+        ips_per_eni: u32,
+        #[arg(long, default_value_t = 250)]
+        pods: u32,
+    },
     /// (internal) Serve the emulators; run inside the node namespace by `check` and `up`.
     #[command(hide = true)]
     Serve {
@@ -60,7 +71,7 @@ enum Cmd {
     },
 }
 
-fn load(path: &PathBuf) -> Result<Scenario, ExitCode> {
+fn load(path: &std::path::Path) -> Result<Scenario, ExitCode> {
     Scenario::load(path).map_err(|e| {
         eprintln!("eniwatch-lab: {e}");
         ExitCode::from(64)
@@ -99,16 +110,40 @@ fn main() -> ExitCode {
             println!("# breaks (node namespace)\n{}", netns::breaks_script(&s));
             ExitCode::SUCCESS
         }
+        Cmd::Generate {
+            enis,
+            ips_per_eni,
+            pods,
+        } => {
+            let Some(s) = eniwatch::lab::generate::healthy_node(enis, ips_per_eni, pods) else {
+                eprintln!("eniwatch-lab: {pods} pods do not fit on {enis} ENIs of {ips_per_eni} addresses (2..100 ENIs, 2..250 addresses)");
+                return ExitCode::from(64);
+            };
+            match serde_norway::to_string(&s) {
+                Ok(y) => {
+                    print!("{y}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(e),
+            }
+        }
         Cmd::Down { name } => {
             remove_namespaces(&name);
             ExitCode::SUCCESS
         }
-        Cmd::Serve { scenario, state_dir } => {
+        Cmd::Serve {
+            scenario,
+            state_dir,
+        } => {
             let s = match load(&scenario) {
                 Ok(s) => s,
                 Err(code) => return code,
             };
-            let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+            let rt = match tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+            {
                 Ok(rt) => rt,
                 Err(e) => return fail(e),
             };
@@ -138,7 +173,10 @@ fn main() -> ExitCode {
                 node.kubeconfig().display(),
                 s.cni.eniwatch_args().join(" ")
             );
-            match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+            match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
                 Ok(rt) => rt.block_on(async {
                     let _ = tokio::signal::ctrl_c().await;
                 }),
@@ -147,7 +185,12 @@ fn main() -> ExitCode {
             drop(node);
             ExitCode::SUCCESS
         }
-        Cmd::Check { scenario, name, eniwatch, args } => {
+        Cmd::Check {
+            scenario,
+            name,
+            eniwatch,
+            args,
+        } => {
             let s = match load(&scenario) {
                 Ok(s) => s,
                 Err(code) => return code,
@@ -169,7 +212,9 @@ fn main() -> ExitCode {
                 .status();
             drop(node);
             match status {
-                Ok(st) => ExitCode::from(st.code().and_then(|c| u8::try_from(c).ok()).unwrap_or(70)),
+                Ok(st) => {
+                    ExitCode::from(st.code().and_then(|c| u8::try_from(c).ok()).unwrap_or(70))
+                }
                 Err(e) => fail(format!("cannot run eniwatch: {e}")),
             }
         }

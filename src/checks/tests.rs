@@ -206,7 +206,8 @@ fn data_plane_breakages() {
 
 #[test]
 fn eni_not_configured_variants() {
-    let cases: Vec<Box<dyn Fn(&mut KernelState)>> = vec![
+    type Breakage = Box<dyn Fn(&mut KernelState)>;
+    let cases: Vec<Breakage> = vec![
         Box::new(|k| k.links.retain(|l| l.mac != Some(mac(3)))),
         Box::new(|k| {
             k.links

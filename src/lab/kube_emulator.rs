@@ -5,7 +5,7 @@
 //! tokens, the four patch content types.
 //!
 //! # What is emulated
-//! - Objects rendered from the scenario ([`objects`]): the Node, its pods
+//! - Objects rendered from the scenario (`objects`): the Node, its pods
 //!   (plus two decoy pods on another node, so a client that forgets
 //!   `spec.nodeName=` is caught), and the `crd.k8s.amazonaws.com/v1alpha1`
 //!   ENIConfigs. [`KubeState::apply_scenario`] re-renders them and publishes
@@ -13,13 +13,13 @@
 //! - get / list / watch on nodes, pods, ENIConfigs and events, with field
 //!   and label selectors, `limit`/`continue` (consistent pages), the
 //!   resourceVersion rules (`0`, `NotOlderThan`, `Exact`, 410 Expired),
-//!   bookmarks, `sendInitialEvents` and `timeoutSeconds` ([`store`],
-//!   [`watch`], [`selectors`]).
+//!   bookmarks, `sendInitialEvents` and `timeoutSeconds` (`store`,
+//!   `watch`, `selectors`).
 //! - Event create and patch on both `events.k8s.io/v1` and core `v1`, with
 //!   the server's Event validation; node and node-status patches with
 //!   merge, strategic-merge (conditions merge by `type`), JSON-patch and
-//!   apply bodies, optimistic concurrency and `dryRun=All` ([`writes`],
-//!   [`patch`]).
+//!   apply bodies, optimistic concurrency and `dryRun=All` (`writes`,
+//!   `patch`).
 //! - Discovery (`/version`, `/api`, `/apis`, resource lists, aggregated
 //!   discovery) and `PartialObjectMetadata` responses.
 //!
@@ -39,8 +39,13 @@
 //! - Protobuf and Table output: clients that ask for them also accept JSON.
 //! - Waiting: a resourceVersion newer than the store is answered with the
 //!   504 the real server sends only after waiting ~3 s.
+//! - Whether the API is reachable at all (`Scenario::kube_api`): that is the
+//!   lab runner's decision to serve this router or not.
 
+mod events;
 mod handlers;
+mod json_patch;
+mod labels;
 mod objects;
 mod patch;
 mod resources;
@@ -49,6 +54,10 @@ mod status;
 mod store;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_watch;
+#[cfg(test)]
+mod tests_writes;
 mod watch;
 mod writes;
 
@@ -218,7 +227,11 @@ impl KubeState {
     /// The current Node object (`Value::Null` if the scenario has none).
     pub fn node(&self) -> Value {
         let inner = self.lock();
-        let node = inner.store.objects(Kind::Node).next().map(|(_, v)| v.clone());
+        let node = inner
+            .store
+            .objects(Kind::Node)
+            .next()
+            .map(|(_, v)| v.clone());
         node.unwrap_or(Value::Null)
     }
 

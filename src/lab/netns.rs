@@ -56,7 +56,14 @@ fn wire_name(eni: &EniSpec) -> String {
 
 fn peer_name(host_veth: &str) -> String {
     // The pod side: same hash, other prefix, still within 15 characters.
-    let tail: String = host_veth.chars().rev().take(11).collect::<Vec<_>>().into_iter().rev().collect();
+    let tail: String = host_veth
+        .chars()
+        .rev()
+        .take(11)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
     format!("p{tail}")
 }
 
@@ -82,8 +89,12 @@ pub fn node_script(s: &Scenario, node_ns: &str) -> String {
     let _ = writeln!(o, "rule add fwmark 0x80/0x80 lookup main priority 1024");
     for eni in s.enis.iter().filter(|e| e.kind != EniKind::EfaOnly) {
         let link = eni.link_name();
-        let Some(subnet) = s.subnet(&eni.subnet) else { continue };
-        let Some(primary) = eni.ips.first() else { continue };
+        let Some(subnet) = s.subnet(&eni.subnet) else {
+            continue;
+        };
+        let Some(primary) = eni.ips.first() else {
+            continue;
+        };
         let gw = gateway(subnet.cidr);
         let table = eni.route_table();
         let _ = writeln!(
@@ -93,23 +104,38 @@ pub fn node_script(s: &Scenario, node_ns: &str) -> String {
             wire_name(eni)
         );
         let _ = writeln!(o, "link set {link} up");
-        let _ = writeln!(o, "address add {primary}/{} dev {link}", subnet.cidr.prefix_len());
+        let _ = writeln!(
+            o,
+            "address add {primary}/{} dev {link}",
+            subnet.cidr.prefix_len()
+        );
         if eni.is_primary() {
             let _ = writeln!(o, "route add default via {gw} dev {link}");
         } else {
             let _ = writeln!(o, "route add {gw}/32 dev {link} scope link table {table}");
             let _ = writeln!(o, "route add default via {gw} dev {link} table {table}");
-            let _ = writeln!(o, "rule add from {primary}/32 lookup {table} priority 32765");
+            let _ = writeln!(
+                o,
+                "rule add from {primary}/32 lookup {table} priority 32765"
+            );
         }
     }
     for (pod, ip) in wired_pods(s) {
         let veth = host_veth_name(&s.cni.veth_prefix, &pod.namespace, &pod.name);
-        let _ = writeln!(o, "link add {veth} mtu {mtu} type veth peer name {} netns {pods}", peer_name(&veth));
+        let _ = writeln!(
+            o,
+            "link add {veth} mtu {mtu} type veth peer name {} netns {pods}",
+            peer_name(&veth)
+        );
         let _ = writeln!(o, "link set {veth} up");
         let _ = writeln!(o, "route add {ip}/32 dev {veth} scope link");
         let _ = writeln!(o, "rule add to {ip}/32 lookup main priority 512");
         if let Some(owner) = s.owner_of(ip).filter(|e| !e.is_primary()) {
-            let _ = writeln!(o, "rule add from {ip}/32 lookup {} priority 1536", owner.route_table());
+            let _ = writeln!(
+                o,
+                "rule add from {ip}/32 lookup {} priority 1536",
+                owner.route_table()
+            );
         }
     }
     branch_pods(s, &pods, &mut o);
@@ -123,14 +149,28 @@ fn branch_pods(s: &Scenario, pods: &str, o: &mut String) {
         return;
     }
     for pod in &s.pods {
-        let (Some(b), Some(ip)) = (&pod.branch_eni, pod.ip) else { continue };
+        let (Some(b), Some(ip)) = (&pod.branch_eni, pod.ip) else {
+            continue;
+        };
         let vlan_link = format!("vlan.eth.{}", b.vlan_id);
         let table = b.vlan_id + 100;
         let veth = host_veth_name("vlan", &pod.namespace, &pod.name);
-        let _ = writeln!(o, "link add {vlan_link} type veth peer name wv{} netns {pods}", b.vlan_id);
+        let _ = writeln!(
+            o,
+            "link add {vlan_link} type veth peer name wv{} netns {pods}",
+            b.vlan_id
+        );
         let _ = writeln!(o, "link set {vlan_link} up");
-        let _ = writeln!(o, "route add default via {} dev {vlan_link} table {table}", gateway(b.subnet_cidr));
-        let _ = writeln!(o, "link add {veth} type veth peer name {} netns {pods}", peer_name(&veth));
+        let _ = writeln!(
+            o,
+            "route add default via {} dev {vlan_link} table {table} onlink",
+            gateway(b.subnet_cidr)
+        );
+        let _ = writeln!(
+            o,
+            "link add {veth} type veth peer name {} netns {pods}",
+            peer_name(&veth)
+        );
         let _ = writeln!(o, "link set {veth} up");
         let _ = writeln!(o, "route add {ip}/32 dev {veth} scope link table {table}");
         let _ = writeln!(o, "rule add iif {veth} lookup {table} priority 10");
@@ -141,7 +181,11 @@ fn branch_pods(s: &Scenario, pods: &str, o: &mut String) {
 /// The script for the pods namespace: bring every peer up.
 pub fn pods_script(s: &Scenario) -> String {
     let mut o = String::from("link set lo up\n");
-    for eni in s.enis.iter().filter(|e| e.kind != EniKind::EfaOnly && !e.ips.is_empty()) {
+    for eni in s
+        .enis
+        .iter()
+        .filter(|e| e.kind != EniKind::EfaOnly && !e.ips.is_empty())
+    {
         let _ = writeln!(o, "link set {} up", wire_name(eni));
     }
     for (pod, _) in wired_pods(s) {
@@ -151,7 +195,11 @@ pub fn pods_script(s: &Scenario) -> String {
     let has_trunk = s.enis.iter().any(|e| e.kind == EniKind::Trunk);
     for pod in s.pods.iter().filter(|p| has_trunk && p.ip.is_some()) {
         let Some(b) = &pod.branch_eni else { continue };
-        let _ = writeln!(o, "link set {} up", peer_name(&host_veth_name("vlan", &pod.namespace, &pod.name)));
+        let _ = writeln!(
+            o,
+            "link set {} up",
+            peer_name(&host_veth_name("vlan", &pod.namespace, &pod.name))
+        );
         let _ = writeln!(o, "link set wv{} up", b.vlan_id);
     }
     o
@@ -206,12 +254,21 @@ mod tests {
         assert_eq!(name.len(), 14);
         assert!(name.starts_with("eni"));
         let digest = Sha1::digest(b"default.web-1");
-        assert_eq!(&name[3..], &format!("{:02x}{:02x}{:02x}{:02x}{:02x}{:02x}", digest[0], digest[1], digest[2], digest[3], digest[4], digest[5])[..11]);
+        assert_eq!(
+            &name[3..],
+            &format!(
+                "{:02x}{:02x}{:02x}{:02x}{:02x}{:02x}",
+                digest[0], digest[1], digest[2], digest[3], digest[4], digest[5]
+            )[..11]
+        );
         assert_eq!(peer_name(&name).len(), 12);
     }
 
     #[test]
     fn gateway_is_base_plus_one() {
-        assert_eq!(gateway("100.64.1.0/24".parse().unwrap()), Ipv4Addr::new(100, 64, 1, 1));
+        assert_eq!(
+            gateway("100.64.1.0/24".parse().unwrap()),
+            Ipv4Addr::new(100, 64, 1, 1)
+        );
     }
 }

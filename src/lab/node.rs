@@ -25,22 +25,36 @@ pub struct LabNode {
 fn run(cmd: &mut Command, stdin: Option<&str>) -> Result<(), LabError> {
     let shown = format!("{cmd:?}");
     let mut child = cmd
-        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| LabError::Command { cmd: shown.clone(), stderr: e.to_string() })?;
+        .map_err(|e| LabError::Command {
+            cmd: shown.clone(),
+            stderr: e.to_string(),
+        })?;
     if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
         pipe.write_all(text.as_bytes())
-            .map_err(|e| LabError::Command { cmd: shown.clone(), stderr: e.to_string() })?;
+            .map_err(|e| LabError::Command {
+                cmd: shown.clone(),
+                stderr: e.to_string(),
+            })?;
     }
-    let out = child
-        .wait_with_output()
-        .map_err(|e| LabError::Command { cmd: shown.clone(), stderr: e.to_string() })?;
+    let out = child.wait_with_output().map_err(|e| LabError::Command {
+        cmd: shown.clone(),
+        stderr: e.to_string(),
+    })?;
     if out.status.success() {
         Ok(())
     } else {
-        Err(LabError::Command { cmd: shown, stderr: String::from_utf8_lossy(&out.stderr).trim().to_string() })
+        Err(LabError::Command {
+            cmd: shown,
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        })
     }
 }
 
@@ -49,31 +63,54 @@ pub fn ip_batch(ns: &str, script: &str) -> Result<(), LabError> {
     if script.trim().is_empty() {
         return Ok(());
     }
-    run(Command::new("ip").args(["-n", ns, "-batch", "-"]), Some(script))
+    run(
+        Command::new("ip").args(["-n", ns, "-batch", "-"]),
+        Some(script),
+    )
 }
 
 /// Removes a lab's namespaces, ignoring ones that do not exist.
 pub fn remove_namespaces(ns: &str) {
     for name in [ns.to_string(), pods_ns(ns)] {
-        let _ = Command::new("ip").args(["netns", "del", &name]).stderr(Stdio::null()).status();
+        let _ = Command::new("ip")
+            .args(["netns", "del", &name])
+            .stderr(Stdio::null())
+            .status();
     }
 }
 
 impl LabNode {
     /// Builds the node described by `scenario` (loaded from `scenario_path`)
     /// in namespace `ns`, and starts its emulators with `lab_exe serve`.
-    pub fn up(scenario: &Scenario, scenario_path: &Path, ns: &str, lab_exe: &Path) -> Result<LabNode, LabError> {
-        if ns.is_empty() || ns.len() > 12 || !ns.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
-            return Err(LabError::Setup(format!("namespace name {ns:?}: use 1-12 letters, digits or '-'")));
+    pub fn up(
+        scenario: &Scenario,
+        scenario_path: &Path,
+        ns: &str,
+        lab_exe: &Path,
+    ) -> Result<LabNode, LabError> {
+        if ns.is_empty()
+            || ns.len() > 12
+            || !ns.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        {
+            return Err(LabError::Setup(format!(
+                "namespace name {ns:?}: use 1-12 letters, digits or '-'"
+            )));
         }
         remove_namespaces(ns);
         let state_dir = std::env::temp_dir().join("eniwatch-lab").join(ns);
         std::fs::create_dir_all(&state_dir)
             .map_err(|e| LabError::Setup(format!("cannot create {}: {e}", state_dir.display())))?;
         let _ = std::fs::remove_file(state_dir.join("ready"));
-        let mut node = LabNode { ns: ns.to_string(), state_dir, server: None };
+        let mut node = LabNode {
+            ns: ns.to_string(),
+            state_dir,
+            server: None,
+        };
         run(Command::new("ip").args(["netns", "add", ns]), None)?;
-        run(Command::new("ip").args(["netns", "add", &pods_ns(ns)]), None)?;
+        run(
+            Command::new("ip").args(["netns", "add", &pods_ns(ns)]),
+            None,
+        )?;
         ip_batch(ns, &node_script(scenario, ns))?;
         ip_batch(&pods_ns(ns), &pods_script(scenario))?;
         ip_batch(ns, &breaks_script(scenario))?;
@@ -100,12 +137,16 @@ impl LabNode {
             }
             if let Some(server) = self.server.as_mut() {
                 if let Ok(Some(status)) = server.try_wait() {
-                    return Err(LabError::Setup(format!("the emulator process exited early ({status})")));
+                    return Err(LabError::Setup(format!(
+                        "the emulator process exited early ({status})"
+                    )));
                 }
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        Err(LabError::Setup(format!("the emulators were not ready within {READY_TIMEOUT:?}")))
+        Err(LabError::Setup(format!(
+            "the emulators were not ready within {READY_TIMEOUT:?}"
+        )))
     }
 
     /// The kubeconfig that points at this node's API emulator.

@@ -31,19 +31,26 @@ pub fn kubeconfig(server: &str) -> String {
 }
 
 async fn bind(addr: &str) -> Result<TcpListener, LabError> {
-    let parsed: SocketAddr = addr.parse().map_err(|e| LabError::Setup(format!("{addr}: {e}")))?;
-    TcpListener::bind(parsed)
-        .await
-        .map_err(|e| LabError::Setup(format!("cannot listen on {addr}: {e} (is this running inside the lab namespace?)")))
+    let parsed: SocketAddr = addr
+        .parse()
+        .map_err(|e| LabError::Setup(format!("{addr}: {e}")))?;
+    TcpListener::bind(parsed).await.map_err(|e| {
+        LabError::Setup(format!(
+            "cannot listen on {addr}: {e} (is this running inside the lab namespace?)"
+        ))
+    })
 }
 
 /// Runs the emulators for `scenario` until `shutdown` resolves.
-pub async fn serve(scenario: &Scenario, state_dir: &Path, shutdown: impl Future<Output = ()>) -> Result<(), LabError> {
+pub async fn serve(
+    scenario: &Scenario,
+    state_dir: &Path,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), LabError> {
     let imds = ImdsState::new(scenario);
     let imds_listener = bind(IMDS_LISTEN).await?;
-    let imds_task = tokio::spawn(async move {
-        axum::serve(imds_listener, imds_emulator::router(imds)).await
-    });
+    let imds_task =
+        tokio::spawn(async move { axum::serve(imds_listener, imds_emulator::router(imds)).await });
     let kube_task = if scenario.kube_api {
         let kube = KubeState::new(scenario);
         let listener = bind(KUBE_ADDR).await?;
@@ -54,8 +61,12 @@ pub async fn serve(scenario: &Scenario, state_dir: &Path, shutdown: impl Future<
         None
     };
     let write = |name: &str, text: &str| {
-        std::fs::write(state_dir.join(name), text)
-            .map_err(|e| LabError::Setup(format!("cannot write {}: {e}", state_dir.join(name).display())))
+        std::fs::write(state_dir.join(name), text).map_err(|e| {
+            LabError::Setup(format!(
+                "cannot write {}: {e}",
+                state_dir.join(name).display()
+            ))
+        })
     };
     write("kubeconfig", &kubeconfig(KUBE_ADDR))?;
     write("ready", "")?;

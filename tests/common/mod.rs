@@ -21,12 +21,17 @@ pub fn root() -> PathBuf {
 }
 
 pub fn scenario(name: &str) -> Scenario {
-    Scenario::load(&root().join("lab/scenarios").join(format!("{name}.yaml"))).expect("bundled scenario loads")
+    Scenario::load(&root().join("lab/scenarios").join(format!("{name}.yaml")))
+        .expect("bundled scenario loads")
 }
 
 /// Whether the lab can run here; panics in CI when it cannot.
 pub fn lab_available() -> bool {
-    let is_root = Command::new("id").arg("-u").output().map(|o| o.stdout.starts_with(b"0")).unwrap_or(false);
+    let is_root = Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| o.stdout.starts_with(b"0"))
+        .unwrap_or(false);
     let has_ip = Command::new("ip").arg("-V").output().is_ok();
     let why = match (is_root, has_ip) {
         (true, true) => return true,
@@ -51,7 +56,11 @@ impl Outcome {
     pub fn reasons(&self) -> Vec<String> {
         let mut r: Vec<String> = self.report["findings"]
             .as_array()
-            .map(|a| a.iter().map(|f| f["reason"].as_str().unwrap_or("?").to_string()).collect())
+            .map(|a| {
+                a.iter()
+                    .map(|f| f["reason"].as_str().unwrap_or("?").to_string())
+                    .collect()
+            })
             .unwrap_or_default();
         r.sort();
         r
@@ -75,20 +84,33 @@ impl Outcome {
     pub fn findings(&self, reason: &str) -> Vec<Value> {
         self.report["findings"]
             .as_array()
-            .map(|a| a.iter().filter(|f| f["reason"] == reason).cloned().collect())
+            .map(|a| {
+                a.iter()
+                    .filter(|f| f["reason"] == reason)
+                    .cloned()
+                    .collect()
+            })
             .unwrap_or_default()
     }
 }
 
 fn unique_name() -> String {
-    format!("t{}x{}", std::process::id() % 100_000, NEXT.fetch_add(1, Ordering::Relaxed))
+    format!(
+        "t{}x{}",
+        std::process::id() % 100_000,
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 /// Writes the scenario to a temporary file and runs the lab's check on it.
 pub fn check(s: &Scenario, extra: &[&str]) -> Outcome {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("scenario.yaml");
-    std::fs::write(&path, serde_norway::to_string(s).expect("scenario serialises")).expect("write scenario");
+    std::fs::write(
+        &path,
+        serde_norway::to_string(s).expect("scenario serialises"),
+    )
+    .expect("write scenario");
     check_file(&path, extra)
 }
 
@@ -105,7 +127,15 @@ pub fn check_file(path: &Path, extra: &[&str]) -> Outcome {
         .expect("eniwatch-lab runs");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-    let report: Value = serde_json::from_str(&stdout)
-        .unwrap_or_else(|e| panic!("no JSON report ({e}); exit {:?}\nstdout:\n{stdout}\nstderr:\n{stderr}", out.status));
-    Outcome { code: out.status.code().unwrap_or(-1), report, stderr }
+    let report: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| {
+        panic!(
+            "no JSON report ({e}); exit {:?}\nstdout:\n{stdout}\nstderr:\n{stderr}",
+            out.status
+        )
+    });
+    Outcome {
+        code: out.status.code().unwrap_or(-1),
+        report,
+        stderr,
+    }
 }

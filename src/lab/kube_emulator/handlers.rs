@@ -25,7 +25,10 @@ pub(crate) struct Params(HashMap<String, String>);
 
 impl Params {
     pub(crate) fn get(&self, key: &str) -> Option<&str> {
-        self.0.get(key).map(String::as_str).filter(|v| !v.is_empty())
+        self.0
+            .get(key)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
     }
 
     pub(crate) fn flag(&self, key: &str) -> bool {
@@ -125,7 +128,9 @@ fn route(path: &str) -> Result<Route, ApiError> {
     let def = ResourceDef::lookup(group, version, plural).ok_or_else(ApiError::no_route)?;
     // Cluster-scoped resources have no namespaced URLs; a namespaced
     // resource's object URLs need the namespace.
-    if (namespace.is_some() && !def.namespaced) || (namespace.is_none() && def.namespaced && !tail.is_empty()) {
+    if (namespace.is_some() && !def.namespaced)
+        || (namespace.is_none() && def.namespaced && !tail.is_empty())
+    {
         return Err(ApiError::no_route());
     }
     let (name, sub) = match tail {
@@ -136,7 +141,12 @@ fn route(path: &str) -> Result<Route, ApiError> {
         }
         _ => return Err(ApiError::no_route()),
     };
-    Ok(Route::Resource(Target { def, namespace, name, sub }))
+    Ok(Route::Resource(Target {
+        def,
+        namespace,
+        name,
+        sub,
+    }))
 }
 
 /// The single axum handler: every request lands here.
@@ -151,7 +161,13 @@ pub(crate) async fn serve(
     dispatch(&state, &method, &uri, &headers, &body).unwrap_or_else(IntoResponse::into_response)
 }
 
-fn dispatch(state: &KubeState, method: &Method, uri: &Uri, headers: &HeaderMap, body: &Bytes) -> Result<Response, ApiError> {
+fn dispatch(
+    state: &KubeState,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<Response, ApiError> {
     let Query(query) = Query::<HashMap<String, String>>::try_from_uri(uri)
         .map_err(|e| ApiError::bad_request(format!("invalid query: {e}")))?;
     let params = Params(query);
@@ -227,7 +243,9 @@ fn discovery(route: Route, headers: &HeaderMap) -> Result<Response, ApiError> {
         Route::Groups if resources::wants_aggregated(accept) => return Ok(aggregated(false)),
         Route::Groups => resources::api_group_list(),
         Route::Group(g) => resources::api_group(&g).ok_or_else(ApiError::no_route)?,
-        Route::Resources(g, v) => resources::resource_list(&g, &v).ok_or_else(ApiError::no_route)?,
+        Route::Resources(g, v) => {
+            resources::resource_list(&g, &v).ok_or_else(ApiError::no_route)?
+        }
         Route::Resource(_) => return Err(ApiError::no_route()),
     };
     Ok(Json(doc).into_response())
@@ -243,7 +261,11 @@ fn encode_continue(rv: u64, key: &ObjKey) -> String {
 fn decode_continue(token: &str) -> Option<(u64, String, String)> {
     let bytes: Option<Vec<u8>> = (0..token.len())
         .step_by(2)
-        .map(|i| token.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
+        .map(|i| {
+            token
+                .get(i..i + 2)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        })
         .collect();
     let text = String::from_utf8(bytes?).ok()?;
     let mut parts = text.splitn(3, '\n');
@@ -283,8 +305,11 @@ fn list(store: &Store, target: &Target, params: &Params, shape: Shape) -> Result
                 "resourceVersion: Forbidden: specifying resource version is not allowed when using continue",
             ));
         }
-        let (at, ns, name) = decode_continue(token)
-            .ok_or_else(|| ApiError::bad_request("continue key is not valid: incorrect encoded start resourceVersion"))?;
+        let (at, ns, name) = decode_continue(token).ok_or_else(|| {
+            ApiError::bad_request(
+                "continue key is not valid: incorrect encoded start resourceVersion",
+            )
+        })?;
         (at, Some(ObjKey::new(def.kind, &ns, &name)))
     } else {
         let at = match (rv, rv_match) {
@@ -348,9 +373,15 @@ fn list(store: &Store, target: &Target, params: &Params, shape: Shape) -> Result
         }
         _ => &matching[..],
     };
-    let items: Vec<Value> = page.iter().map(|(_, v)| shape.present(def, v, true)).collect();
+    let items: Vec<Value> = page
+        .iter()
+        .map(|(_, v)| shape.present(def, v, true))
+        .collect();
     let (api_version, kind) = match shape {
-        Shape::Metadata => ("meta.k8s.io/v1".to_string(), "PartialObjectMetadataList".to_string()),
+        Shape::Metadata => (
+            "meta.k8s.io/v1".to_string(),
+            "PartialObjectMetadataList".to_string(),
+        ),
         Shape::Full => (def.api_version(), format!("{}List", def.kind_name)),
     };
     Ok(json!({"kind": kind, "apiVersion": api_version, "metadata": metadata, "items": items}))

@@ -67,7 +67,11 @@ pub(crate) fn render(scenario: &Scenario, stamp: &str) -> Vec<(ObjKey, Value)> {
 }
 
 fn string_map(map: BTreeMap<String, String>) -> Value {
-    Value::Object(map.into_iter().map(|(k, v)| (k, Value::String(v))).collect())
+    Value::Object(
+        map.into_iter()
+            .map(|(k, v)| (k, Value::String(v)))
+            .collect(),
+    )
 }
 
 fn node(s: &Scenario, stamp: &str) -> Value {
@@ -86,7 +90,10 @@ fn node(s: &Scenario, stamp: &str) -> Value {
             "topology.kubernetes.io/zone".to_string(),
             n.availability_zone.clone(),
         ),
-        ("topology.kubernetes.io/region".to_string(), n.region.clone()),
+        (
+            "topology.kubernetes.io/region".to_string(),
+            n.region.clone(),
+        ),
     ]);
     if let Some(zone_id) = &n.availability_zone_id {
         labels.insert("topology.k8s.aws/zone-id".to_string(), zone_id.clone());

@@ -12,6 +12,8 @@
 
 use serde_json::{Map, Value};
 
+use super::json_patch;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum PatchType {
     Json,
@@ -27,7 +29,9 @@ impl PatchType {
             "application/json-patch+json" => Some(PatchType::Json),
             "application/merge-patch+json" => Some(PatchType::Merge),
             "application/strategic-merge-patch+json" => Some(PatchType::Strategic),
-            "application/apply-patch+yaml" | "application/apply-patch+cbor" => Some(PatchType::Apply),
+            "application/apply-patch+yaml" | "application/apply-patch+cbor" => {
+                Some(PatchType::Apply)
+            }
             _ => None,
         }
     }
@@ -52,9 +56,7 @@ pub(crate) fn parse_body(kind: PatchType, body: &[u8]) -> Result<Value, PatchErr
         Ok(v) => Ok(v),
         Err(e) if kind == PatchType::Apply => serde_norway::from_slice::<Value>(body)
             .map_err(|y| PatchError::Malformed(format!("error decoding YAML: {y} (as JSON: {e})"))),
-        Err(e) => Err(PatchError::Malformed(format!(
-            "error decoding patch: {e}"
-        ))),
+        Err(e) => Err(PatchError::Malformed(format!("error decoding patch: {e}"))),
     }
 }
 
@@ -64,20 +66,24 @@ pub(crate) fn apply(kind: PatchType, target: &Value, patch: &Value) -> Result<Va
     match kind {
         PatchType::Merge => {
             if !patch.is_object() {
-                return Err(PatchError::Malformed("merge patch must be a JSON object".into()));
+                return Err(PatchError::Malformed(
+                    "merge patch must be a JSON object".into(),
+                ));
             }
             merge(&mut out, patch);
         }
         PatchType::Strategic | PatchType::Apply => {
             let Some(p) = patch.as_object() else {
-                return Err(PatchError::Malformed("strategic merge patch must be a JSON object".into()));
+                return Err(PatchError::Malformed(
+                    "strategic merge patch must be a JSON object".into(),
+                ));
             };
             let Some(t) = out.as_object_mut() else {
                 return Err(PatchError::Failed("target is not an object".into()));
             };
             strategic_map(t, p, &mut Vec::new())?;
         }
-        PatchType::Json => json_patch(&mut out, patch)?,
+        PatchType::Json => json_patch::apply(&mut out, patch)?,
     }
     Ok(out)
 }
@@ -121,10 +127,16 @@ fn list_strategy(path: &[String]) -> ListStrategy {
         ["spec", "containers" | "initContainers" | "ephemeralContainers" | "volumes"] => {
             ListStrategy::MergeByKey("name")
         }
-        ["spec", "containers" | "initContainers", "env" | "volumeMounts"] => ListStrategy::MergeByKey(
-            if path[2] == "env" { "name" } else { "mountPath" },
-        ),
-        ["spec", "containers" | "initContainers", "ports"] => ListStrategy::MergeByKey("containerPort"),
+        ["spec", "containers" | "initContainers", "env" | "volumeMounts"] => {
+            ListStrategy::MergeByKey(if path[2] == "env" {
+                "name"
+            } else {
+                "mountPath"
+            })
+        }
+        ["spec", "containers" | "initContainers", "ports"] => {
+            ListStrategy::MergeByKey("containerPort")
+        }
         _ => ListStrategy::Replace,
     }
 }
@@ -150,11 +162,19 @@ fn fresh(v: &Value, path: &mut Vec<String>) -> Result<Value, PatchError> {
     }
 }
 
-fn strategic_map(target: &mut Map<String, Value>, patch: &Map<String, Value>, path: &mut Vec<String>) -> Result<(), PatchError> {
+fn strategic_map(
+    target: &mut Map<String, Value>,
+    patch: &Map<String, Value>,
+    path: &mut Vec<String>,
+) -> Result<(), PatchError> {
     match patch.get("$patch").and_then(Value::as_str) {
         Some("replace") => {
             target.clear();
-            let rest: Map<String, Value> = patch.iter().filter(|(k, _)| *k != "$patch").map(|(k, v)| (k.clone(), v.clone())).collect();
+            let rest: Map<String, Value> = patch
+                .iter()
+                .filter(|(k, _)| *k != "$patch")
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
             return strategic_map(target, &rest, path);
         }
         Some("delete") => {
@@ -162,11 +182,16 @@ fn strategic_map(target: &mut Map<String, Value>, patch: &Map<String, Value>, pa
             return Ok(());
         }
         Some("merge") | None => {}
-        Some(other) => return Err(PatchError::Malformed(format!("unknown patch type: {other}"))),
+        Some(other) => {
+            return Err(PatchError::Malformed(format!(
+                "unknown patch type: {other}"
+            )))
+        }
     }
     for (k, v) in patch {
         if let Some(field) = k.strip_prefix("$deleteFromPrimitiveList/") {
-            if let (Some(Value::Array(list)), Some(remove)) = (target.get_mut(field), v.as_array()) {
+            if let (Some(Value::Array(list)), Some(remove)) = (target.get_mut(field), v.as_array())
+            {
                 list.retain(|item| !remove.contains(item));
             }
             continue;
@@ -196,7 +221,11 @@ fn strategic_map(target: &mut Map<String, Value>, patch: &Map<String, Value>, pa
     Ok(())
 }
 
-fn strategic_list(target: &mut Vec<Value>, patch: &[Value], path: &mut Vec<String>) -> Result<(), PatchError> {
+fn strategic_list(
+    target: &mut Vec<Value>,
+    patch: &[Value],
+    path: &mut Vec<String>,
+) -> Result<(), PatchError> {
     if patch.iter().any(|el| directive(el) == Some("replace")) {
         target.clear();
         for el in patch.iter().filter(|el| directive(el) != Some("replace")) {
@@ -221,10 +250,14 @@ fn strategic_list(target: &mut Vec<Value>, patch: &[Value], path: &mut Vec<Strin
         ListStrategy::MergeByKey(key) => {
             for el in patch {
                 let Some(obj) = el.as_object() else {
-                    return Err(PatchError::MergeKey(format!("{el} is not a map, but its list has merge key {key}")));
+                    return Err(PatchError::MergeKey(format!(
+                        "{el} is not a map, but its list has merge key {key}"
+                    )));
                 };
                 let Some(id) = obj.get(key) else {
-                    return Err(PatchError::MergeKey(format!("map: {el} does not contain declared merge key: {key}")));
+                    return Err(PatchError::MergeKey(format!(
+                        "map: {el} does not contain declared merge key: {key}"
+                    )));
                 };
                 if directive(el) == Some("delete") {
                     target.retain(|t| t.get(key) != Some(id));
@@ -235,110 +268,6 @@ fn strategic_list(target: &mut Vec<Value>, patch: &[Value], path: &mut Vec<Strin
                     _ => target.push(fresh(el, path)?),
                 }
             }
-        }
-    }
-    Ok(())
-}
-
-/// RFC 6901 pointer → unescaped reference tokens.
-fn pointer(p: &str) -> Result<Vec<String>, PatchError> {
-    if p.is_empty() {
-        return Ok(Vec::new());
-    }
-    let Some(rest) = p.strip_prefix('/') else {
-        return Err(PatchError::Malformed(format!("invalid JSON pointer: {p}")));
-    };
-    Ok(rest.split('/').map(|t| t.replace("~1", "/").replace("~0", "~")).collect())
-}
-
-fn resolve<'a>(doc: &'a mut Value, tokens: &[String]) -> Option<&'a mut Value> {
-    tokens.iter().try_fold(doc, |cur, t| match cur {
-        Value::Object(m) => m.get_mut(t),
-        Value::Array(a) => t.parse::<usize>().ok().and_then(|i| a.get_mut(i)),
-        _ => None,
-    })
-}
-
-fn missing(path: &str) -> PatchError {
-    PatchError::Failed(format!("jsonpatch: path {path} does not exist"))
-}
-
-fn add(doc: &mut Value, path: &str, value: Value) -> Result<(), PatchError> {
-    let tokens = pointer(path)?;
-    let Some((last, parent)) = tokens.split_last() else {
-        *doc = value;
-        return Ok(());
-    };
-    match resolve(doc, parent).ok_or_else(|| missing(path))? {
-        Value::Object(m) => {
-            m.insert(last.clone(), value);
-        }
-        Value::Array(a) if last == "-" => a.push(value),
-        Value::Array(a) => match last.parse::<usize>() {
-            Ok(i) if i <= a.len() => a.insert(i, value),
-            _ => return Err(PatchError::Failed(format!("jsonpatch: index out of range in {path}"))),
-        },
-        _ => return Err(missing(path)),
-    }
-    Ok(())
-}
-
-fn remove(doc: &mut Value, path: &str) -> Result<Value, PatchError> {
-    let tokens = pointer(path)?;
-    let Some((last, parent)) = tokens.split_last() else {
-        return Ok(std::mem::take(doc));
-    };
-    match resolve(doc, parent).ok_or_else(|| missing(path))? {
-        Value::Object(m) => m.remove(last).ok_or_else(|| missing(path)),
-        Value::Array(a) => match last.parse::<usize>() {
-            Ok(i) if i < a.len() => Ok(a.remove(i)),
-            _ => Err(missing(path)),
-        },
-        _ => Err(missing(path)),
-    }
-}
-
-fn json_patch(doc: &mut Value, ops: &Value) -> Result<(), PatchError> {
-    let Some(ops) = ops.as_array() else {
-        return Err(PatchError::Malformed("json patch must be a JSON array of operations".into()));
-    };
-    for op in ops {
-        let text = |field: &str| {
-            op.get(field)
-                .and_then(Value::as_str)
-                .ok_or_else(|| PatchError::Malformed(format!("operation {op} lacks '{field}'")))
-        };
-        let value = || {
-            op.get("value")
-                .cloned()
-                .ok_or_else(|| PatchError::Malformed(format!("operation {op} lacks 'value'")))
-        };
-        let path = text("path")?;
-        match text("op")? {
-            "add" => add(doc, path, value()?)?,
-            "remove" => {
-                remove(doc, path)?;
-            }
-            "replace" => {
-                let slot = resolve(doc, &pointer(path)?).ok_or_else(|| missing(path))?;
-                *slot = value()?;
-            }
-            "move" => {
-                let moved = remove(doc, text("from")?)?;
-                add(doc, path, moved)?;
-            }
-            "copy" => {
-                let from = text("from")?;
-                let copied = resolve(doc, &pointer(from)?).ok_or_else(|| missing(from))?.clone();
-                add(doc, path, copied)?;
-            }
-            "test" => {
-                let actual = resolve(doc, &pointer(path)?).ok_or_else(|| missing(path))?;
-                if *actual != value()? {
-                    return Err(PatchError::Failed(format!("testing value {path} failed")));
-                }
-            }
-            other => return Err(PatchError::Malformed(format!("unexpected kind of operation: {other}"))),
         }
     }
     Ok(())
@@ -360,13 +289,30 @@ mod tests {
         let patch = json!({"status": {"conditions": [
             {"type": "Ready", "status": "False"}, {"type": "eniwatch/Ok", "status": "True"}]}});
         let out = apply(PatchType::Strategic, &node(), &patch).unwrap();
-        let types: Vec<(&str, &str)> = out["status"]["conditions"].as_array().unwrap().iter()
-            .map(|c| (c["type"].as_str().unwrap(), c["status"].as_str().unwrap())).collect();
-        assert_eq!(types, vec![("Ready", "False"), ("DiskPressure", "False"), ("eniwatch/Ok", "True")]);
+        let types: Vec<(&str, &str)> = out["status"]["conditions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| (c["type"].as_str().unwrap(), c["status"].as_str().unwrap()))
+            .collect();
+        assert_eq!(
+            types,
+            vec![
+                ("Ready", "False"),
+                ("DiskPressure", "False"),
+                ("eniwatch/Ok", "True")
+            ]
+        );
 
         let out = apply(PatchType::Merge, &node(), &patch).unwrap();
-        assert_eq!(out["status"]["conditions"].as_array().map(Vec::len), Some(2));
-        assert_eq!(out["status"]["capacity"]["pods"], "17", "merge keeps siblings");
+        assert_eq!(
+            out["status"]["conditions"].as_array().map(Vec::len),
+            Some(2)
+        );
+        assert_eq!(
+            out["status"]["capacity"]["pods"], "17",
+            "merge keeps siblings"
+        );
     }
 
     #[test]
@@ -377,33 +323,18 @@ mod tests {
                        "$setElementOrder/conditions": [{"type": "Ready"}], "capacity": null}});
         let out = apply(PatchType::Strategic, &node(), &patch).unwrap();
         assert_eq!(out["metadata"]["finalizers"], json!(["b"]));
-        assert_eq!(out["status"]["conditions"], json!([{"type": "Ready", "status": "True"}]));
+        assert_eq!(
+            out["status"]["conditions"],
+            json!([{"type": "Ready", "status": "True"}])
+        );
         assert!(out["status"].get("capacity").is_none());
         assert!(out["status"].get("$setElementOrder/conditions").is_none());
-        let bad = apply(PatchType::Strategic, &node(), &json!({"status": {"conditions": [{"status": "x"}]}}));
+        let bad = apply(
+            PatchType::Strategic,
+            &node(),
+            &json!({"status": {"conditions": [{"status": "x"}]}}),
+        );
         assert!(matches!(bad, Err(PatchError::MergeKey(_))));
-    }
-
-    #[test]
-    fn json_patch_ops() {
-        let ops = json!([
-            {"op": "test", "path": "/metadata/name", "value": "n"},
-            {"op": "add", "path": "/metadata/labels", "value": {"a/b": "1"}},
-            {"op": "replace", "path": "/metadata/labels/a~1b", "value": "2"},
-            {"op": "add", "path": "/status/conditions/-", "value": {"type": "X"}},
-            {"op": "remove", "path": "/status/conditions/0"},
-            {"op": "copy", "from": "/metadata/name", "path": "/metadata/generateName"},
-            {"op": "move", "from": "/status/capacity", "path": "/status/allocatable"},
-        ]);
-        let out = apply(PatchType::Json, &node(), &ops).unwrap();
-        assert_eq!(out["metadata"]["labels"]["a/b"], "2");
-        assert_eq!(out["status"]["conditions"][1]["type"], "X");
-        assert_eq!(out["metadata"]["generateName"], "n");
-        assert_eq!(out["status"]["allocatable"]["pods"], "17");
-        let failing = json!([{"op": "remove", "path": "/nope"}]);
-        assert!(matches!(apply(PatchType::Json, &node(), &failing), Err(PatchError::Failed(_))));
-        let test_fails = json!([{"op": "test", "path": "/metadata/name", "value": "m"}]);
-        assert!(apply(PatchType::Json, &node(), &test_fails).is_err());
     }
 
     #[test]
@@ -411,7 +342,10 @@ mod tests {
         let mut doc = json!({"a": "b", "c": {"d": "e", "f": "g"}});
         merge(&mut doc, &json!({"a": "z", "c": {"f": null}}));
         assert_eq!(doc, json!({"a": "z", "c": {"d": "e"}}));
-        assert_eq!(parse_body(PatchType::Apply, b"a: 1\n").ok(), Some(json!({"a": 1})));
+        assert_eq!(
+            parse_body(PatchType::Apply, b"a: 1\n").ok(),
+            Some(json!({"a": 1}))
+        );
         assert!(parse_body(PatchType::Merge, b"a: 1").is_err());
     }
 }

@@ -117,12 +117,15 @@ pub(crate) static RESOURCES: [ResourceDef; 5] = [
 
 impl Kind {
     pub(crate) fn def(self) -> &'static ResourceDef {
-        // The table holds every Kind exactly once; the fallback is unreachable
-        // but avoids a panic path.
-        RESOURCES
-            .iter()
-            .find(|d| d.kind == self)
-            .unwrap_or(&RESOURCES[0])
+        // Constant indices into a fixed-size array: checked at compile time,
+        // and the test below checks each entry is the right one.
+        match self {
+            Kind::Node => &RESOURCES[0],
+            Kind::Pod => &RESOURCES[1],
+            Kind::EniConfig => &RESOURCES[2],
+            Kind::Event => &RESOURCES[3],
+            Kind::CoreEvent => &RESOURCES[4],
+        }
     }
 }
 
@@ -157,7 +160,10 @@ impl ResourceDef {
 }
 
 /// Groups served under `/apis`, with their single version each.
-const GROUPS: [(&str, &str); 2] = [("crd.k8s.amazonaws.com", "v1alpha1"), ("events.k8s.io", "v1")];
+const GROUPS: [(&str, &str); 2] = [
+    ("crd.k8s.amazonaws.com", "v1alpha1"),
+    ("events.k8s.io", "v1"),
+];
 
 pub(crate) fn version_info() -> Value {
     json!({
@@ -295,4 +301,24 @@ pub(crate) fn aggregated(core: bool) -> Value {
         "metadata": {},
         "items": items,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_and_discovery_agree() {
+        for def in &RESOURCES {
+            assert_eq!(def.kind.def().kind, def.kind);
+            let found = ResourceDef::lookup(def.group, def.version, def.plural).map(|d| d.kind);
+            assert_eq!(found, Some(def.kind));
+            let list = resource_list(def.group, def.version).unwrap_or_default();
+            assert_eq!(list["groupVersion"], def.api_version());
+        }
+        assert!(wants_aggregated(Some(
+            "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json"
+        )));
+        assert!(!wants_aggregated(Some("application/json")));
+    }
 }

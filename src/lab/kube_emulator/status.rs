@@ -49,8 +49,12 @@ impl ApiError {
 
     /// What the server says for a path no handler serves.
     pub(crate) fn no_route() -> Self {
-        Self::new(404, "NotFound", "the server could not find the requested resource")
-            .with_details(json!({}))
+        Self::new(
+            404,
+            "NotFound",
+            "the server could not find the requested resource",
+        )
+        .with_details(json!({}))
     }
 
     pub(crate) fn already_exists(def: &ResourceDef, name: &str) -> Self {

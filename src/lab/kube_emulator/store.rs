@@ -198,7 +198,11 @@ impl Store {
     }
 
     /// The objects of `kind` as they were at resourceVersion `at`.
-    pub(crate) fn snapshot(&self, kind: Kind, at: u64) -> Result<BTreeMap<ObjKey, Value>, ApiError> {
+    pub(crate) fn snapshot(
+        &self,
+        kind: Kind,
+        at: u64,
+    ) -> Result<BTreeMap<ObjKey, Value>, ApiError> {
         if at > self.rv {
             return Err(ApiError::too_large(at, self.rv));
         }
@@ -263,19 +267,32 @@ mod tests {
         let mut store = Store::new(100);
         store.sync(&[Kind::Pod], vec![pod("a", "Running"), pod("b", "Running")]);
         assert_eq!(store.rv(), 2);
-        let uid_a = store.get(&pod("a", "").0).and_then(|o| meta_str(o, "uid").map(String::from));
+        let uid_a = store
+            .get(&pod("a", "").0)
+            .and_then(|o| meta_str(o, "uid").map(String::from));
         store.sync(&[Kind::Pod], vec![pod("a", "Running"), pod("b", "Running")]);
-        assert_eq!(store.rv(), 2, "an unchanged render must not bump the resourceVersion");
+        assert_eq!(
+            store.rv(),
+            2,
+            "an unchanged render must not bump the resourceVersion"
+        );
         store.sync(&[Kind::Pod], vec![pod("a", "Failed")]);
         assert_eq!(store.rv(), 4, "one MODIFIED and one DELETED");
         let a = store.get(&pod("a", "").0).cloned().unwrap_or_default();
-        assert_eq!(meta_str(&a, "uid").map(String::from), uid_a, "uid survives updates");
+        assert_eq!(
+            meta_str(&a, "uid").map(String::from),
+            uid_a,
+            "uid survives updates"
+        );
         assert_eq!(meta_str(&a, "resourceVersion"), Some("3"));
 
         let at2 = store.snapshot(Kind::Pod, 2).unwrap();
         assert_eq!(at2.len(), 2);
         assert_eq!(at2[&pod("a", "").0]["status"]["phase"], "Running");
-        assert!(store.snapshot(Kind::Pod, 9).is_err(), "future resourceVersion");
+        assert!(
+            store.snapshot(Kind::Pod, 9).is_err(),
+            "future resourceVersion"
+        );
     }
 
     #[test]
@@ -286,7 +303,10 @@ mod tests {
         }
         assert_eq!(store.rv(), 6);
         let err = store.changes_after(1).err().map(|e| (e.code, e.message));
-        assert_eq!(err, Some((410, "too old resource version: 1 (3)".to_string())));
+        assert_eq!(
+            err,
+            Some((410, "too old resource version: 1 (3)".to_string()))
+        );
         let replay: Vec<u64> = store.changes_after(3).unwrap().map(|c| c.rv).collect();
         assert_eq!(replay, vec![4, 5, 6]);
     }

@@ -1,26 +1,15 @@
-//! The emulator against the real kube-rs client, over HTTP on loopback.
-//!
-//! kube's own connector cannot be built in this crate today: with the
-//! `rustls-tls` feature but neither `ring` nor `aws-lc-rs`, rustls has no
-//! CryptoProvider and `Client::try_from(Config)` panics, even for http://.
-//! [`client_for`] therefore tries kube's connector first and otherwise
-//! plugs a small forwarding service into `kube::Client::new`, which carries
-//! each request over a real TCP connection with reqwest. Everything above
-//! the socket (URLs, headers, bodies, chunked watch streams, Status
-//! decoding, watcher state machine) is kube's own code either way.
+//! The emulator against the real kube-rs client, over HTTP on loopback:
+//! kube's own connector, URLs, headers, bodies, chunked watch decoding,
+//! Status errors and watcher state machine.
 
 use std::time::Duration;
 
-use axum::extract::State;
-use axum::http::{header, StatusCode};
-use axum::response::{IntoResponse, Response};
 use futures::{Stream, StreamExt};
 use k8s_openapi::api::core::v1::{Node, Pod};
-use kube::api::{Api, DynamicObject, ListParams, WatchEvent, WatchParams};
+use kube::api::{Api, DynamicObject, ListParams};
 use kube::core::{ApiResource, GroupVersionKind};
-use kube::runtime::watcher;
 
-use super::{router, EmulatorOptions, KubeState, DECOY_NODE, POD_ENI_ANNOTATION};
+use super::{router, KubeState, DECOY_NODE, POD_ENI_ANNOTATION};
 use crate::lab::scenario::Scenario;
 
 pub(super) type TestResult = Result<(), Box<dyn std::error::Error>>;
@@ -62,69 +51,24 @@ pub(super) fn scenario() -> Scenario {
     s
 }
 
-#[derive(Clone)]
-struct Upstream {
-    http: reqwest::Client,
-    base: String,
-}
-
-/// Forward one request from kube's service stack to the emulator over TCP.
-async fn forward(State(up): State<Upstream>, req: axum::extract::Request) -> Response {
-    let (parts, body) = req.into_parts();
-    let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
-        return StatusCode::BAD_GATEWAY.into_response();
-    };
-    let path = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
-    let mut headers = parts.headers.clone();
-    headers.remove(header::HOST);
-    let sent = up
-        .http
-        .request(parts.method, format!("{}{path}", up.base))
-        .headers(headers)
-        .body(bytes)
-        .send()
-        .await;
-    let Ok(resp) = sent else {
-        return StatusCode::BAD_GATEWAY.into_response();
-    };
-    let status = resp.status();
-    let mut headers = resp.headers().clone();
-    headers.remove(header::CONTENT_LENGTH);
-    headers.remove(header::TRANSFER_ENCODING);
-    let chunks = futures::stream::unfold(resp, |mut r| async move {
-        match r.chunk().await {
-            Ok(Some(c)) => Some((Ok::<_, reqwest::Error>(c), r)),
-            _ => None,
-        }
-    });
-    let mut out = Response::new(axum::body::Body::from_stream(chunks));
-    *out.status_mut() = status;
-    *out.headers_mut() = headers;
-    out
-}
-
-/// A kube client talking to `base` (http://host:port) over TCP.
-pub(super) fn client_for(base: &str) -> kube::Client {
-    let config = kube::Config::new(base.parse().expect("valid URL"));
-    let direct = std::panic::catch_unwind(move || kube::Client::try_from(config));
-    if let Ok(Ok(client)) = direct {
-        return client;
-    }
-    let http = reqwest::Client::builder().no_proxy().build().expect("reqwest client");
-    let upstream = Upstream { http, base: base.to_string() };
-    let service = axum::Router::new().fallback(forward).with_state(upstream);
-    kube::Client::new(service, "default")
-}
-
-/// Serve `state` on an ephemeral loopback port and return a client for it.
-pub(super) async fn serve(state: &KubeState) -> kube::Client {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
+/// Serve `state` on an ephemeral loopback port; returns its base URL.
+async fn listen(state: &KubeState) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind loopback");
     let addr = listener.local_addr().expect("bound address");
     let app = router(state.clone());
     tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });
-    client_for(&format!("http://{addr}"))
+    format!("http://{addr}")
+}
+
+/// Serve `state` and return a kube client for it (plain http://).
+pub(super) async fn serve(state: &KubeState) -> kube::Client {
+    let base = listen(state).await;
+    let config = kube::Config::new(base.parse().expect("valid URL"));
+    kube::Client::try_from(config).expect("kube client for http://")
 }
 
 pub(super) async fn next<S, T>(stream: &mut S) -> T
@@ -145,7 +89,9 @@ fn api_code(err: kube::Error) -> (u16, String, String) {
 }
 
 fn names(pods: &[Pod]) -> Vec<String> {
-    pods.iter().filter_map(|p| p.metadata.name.clone()).collect()
+    pods.iter()
+        .filter_map(|p| p.metadata.name.clone())
+        .collect()
 }
 
 #[tokio::test]
@@ -155,32 +101,67 @@ async fn get_node_discovery_and_errors() -> TestResult {
     let nodes: Api<Node> = Api::all(client.clone());
     let node = nodes.get(NODE).await?;
     let labels = node.metadata.labels.clone().unwrap_or_default();
-    assert_eq!(labels.get("kubernetes.io/hostname").map(String::as_str), Some(NODE));
-    assert_eq!(labels.get("topology.kubernetes.io/zone").map(String::as_str), Some("us-west-2a"));
-    assert_eq!(labels.get("k8s.amazonaws.com/eniConfig").map(String::as_str), Some("us-west-2a"));
+    assert_eq!(
+        labels.get("kubernetes.io/hostname").map(String::as_str),
+        Some(NODE)
+    );
+    assert_eq!(
+        labels
+            .get("topology.kubernetes.io/zone")
+            .map(String::as_str),
+        Some("us-west-2a")
+    );
+    assert_eq!(
+        labels
+            .get("k8s.amazonaws.com/eniConfig")
+            .map(String::as_str),
+        Some("us-west-2a")
+    );
     let spec = node.spec.clone().unwrap_or_default();
-    assert_eq!(spec.provider_id.as_deref(), Some("aws:///us-west-2a/i-0123456789abcdef0"));
+    assert_eq!(
+        spec.provider_id.as_deref(),
+        Some("aws:///us-west-2a/i-0123456789abcdef0")
+    );
     let status = node.status.clone().unwrap_or_default();
-    let pods = status.capacity.unwrap_or_default().get("pods").map(|q| q.0.clone());
+    let pods = status
+        .capacity
+        .unwrap_or_default()
+        .get("pods")
+        .map(|q| q.0.clone());
     assert_eq!(pods.as_deref(), Some("29"));
     let addresses = status.addresses.unwrap_or_default();
-    assert!(addresses.iter().any(|a| a.type_ == "InternalIP" && a.address == "10.0.1.10"));
-    let ready = status.conditions.unwrap_or_default().into_iter().find(|c| c.type_ == "Ready");
+    assert!(addresses
+        .iter()
+        .any(|a| a.type_ == "InternalIP" && a.address == "10.0.1.10"));
+    let ready = status
+        .conditions
+        .unwrap_or_default()
+        .into_iter()
+        .find(|c| c.type_ == "Ready");
     assert_eq!(ready.map(|c| c.status).as_deref(), Some("True"));
     assert!(node.metadata.uid.is_some() && node.metadata.resource_version.is_some());
 
     let err = nodes.get("ip-10-0-9-9.lab").await.err().map(api_code);
-    assert_eq!(err.as_ref().map(|e| (e.0, e.1.as_str())), Some((404, "NotFound")));
+    assert_eq!(
+        err.as_ref().map(|e| (e.0, e.1.as_str())),
+        Some((404, "NotFound"))
+    );
     assert!(err.is_some_and(|e| e.2 == "nodes \"ip-10-0-9-9.lab\" not found"));
 
     assert_eq!(client.apiserver_version().await?.git_version, "v1.33.0");
     let groups = client.list_api_groups().await?;
-    assert!(groups.groups.iter().any(|g| g.name == "crd.k8s.amazonaws.com"));
+    assert!(groups
+        .groups
+        .iter()
+        .any(|g| g.name == "crd.k8s.amazonaws.com"));
     assert!(groups.groups.iter().any(|g| g.name == "events.k8s.io"));
     let core = client.list_core_api_resources("v1").await?;
     assert!(core.resources.iter().any(|r| r.name == "nodes/status"));
     let aggregated = client.list_api_groups_aggregated().await?;
-    assert!(aggregated.items.iter().any(|g| g.metadata.as_ref().and_then(|m| m.name.as_deref()) == Some("events.k8s.io")));
+    assert!(aggregated
+        .items
+        .iter()
+        .any(|g| g.metadata.as_ref().and_then(|m| m.name.as_deref()) == Some("events.k8s.io")));
 
     let unknown = axum::http::Request::get("/api/v1/widgets").body(Vec::new())?;
     let err = client.request_text(unknown).await.err().map(api_code);
@@ -194,36 +175,92 @@ async fn pod_lists_honour_selectors_and_pages() -> TestResult {
     let state = KubeState::new(&scenario());
     let client = serve(&state).await;
     let pods: Api<Pod> = Api::all(client.clone());
-    let mine = pods.list(&ListParams::default().fields(&format!("spec.nodeName={NODE}"))).await?;
-    assert_eq!(names(&mine.items), ["web-1", "web-2", "pending-1", "aws-node-abcde"]);
+    let mine = pods
+        .list(&ListParams::default().fields(&format!("spec.nodeName={NODE}")))
+        .await?;
+    assert_eq!(
+        names(&mine.items),
+        ["pending-1", "web-1", "web-2", "aws-node-abcde"]
+    );
     let everything = pods.list(&ListParams::default()).await?;
-    assert_eq!(everything.items.len(), 6, "decoys are visible without the selector");
-    assert!(everything.iter().any(|p| p.spec.as_ref().and_then(|s| s.node_name.as_deref()) == Some(DECOY_NODE)));
+    assert_eq!(
+        everything.items.len(),
+        6,
+        "decoys are visible without the selector"
+    );
+    assert!(everything
+        .iter()
+        .any(|p| p.spec.as_ref().and_then(|s| s.node_name.as_deref()) == Some(DECOY_NODE)));
 
-    let by_name = |n: &str| mine.iter().find(|p| p.metadata.name.as_deref() == Some(n)).cloned();
-    let host = by_name("aws-node-abcde").and_then(|p| p.status).and_then(|s| s.pod_ip);
-    assert_eq!(host.as_deref(), Some("10.0.1.10"), "host-network pods use the node IP");
-    assert_eq!(by_name("pending-1").and_then(|p| p.status).and_then(|s| s.pod_ip), None);
+    let by_name = |n: &str| {
+        mine.iter()
+            .find(|p| p.metadata.name.as_deref() == Some(n))
+            .cloned()
+    };
+    let host = by_name("aws-node-abcde")
+        .and_then(|p| p.status)
+        .and_then(|s| s.pod_ip);
+    assert_eq!(
+        host.as_deref(),
+        Some("10.0.1.10"),
+        "host-network pods use the node IP"
+    );
+    assert_eq!(
+        by_name("pending-1")
+            .and_then(|p| p.status)
+            .and_then(|s| s.pod_ip),
+        None
+    );
     let annotation = by_name("web-2")
         .and_then(|p| p.metadata.annotations)
         .and_then(|a| a.get(POD_ENI_ANNOTATION).cloned());
     assert_eq!(
         annotation.as_deref(),
-        Some(r#"[{"eniId":"eni-branch","ifAddress":"0a:00:00:00:00:09","privateIp":"100.64.0.12","vlanId":3,"subnetCidr":"100.64.0.0/19"}]"#)
+        Some(
+            r#"[{"eniId":"eni-branch","ifAddress":"0a:00:00:00:00:09","privateIp":"100.64.0.12","vlanId":3,"subnetCidr":"100.64.0.0/19"}]"#
+        )
     );
 
     let running_here = format!("spec.nodeName=={NODE},status.phase!=Pending");
-    assert_eq!(pods.list(&ListParams::default().fields(&running_here)).await?.items.len(), 4);
-    let decoys = pods.list(&ListParams::default().labels("app in (decoy),lab.eniwatch.io/decoy")).await?;
+    assert_eq!(
+        pods.list(&ListParams::default().fields(&running_here))
+            .await?
+            .items
+            .len(),
+        4
+    );
+    let decoys = pods
+        .list(&ListParams::default().labels("app in (decoy),lab.eniwatch.io/decoy"))
+        .await?;
     assert_eq!(names(&decoys.items), ["decoy-0", "decoy-1"]);
     let nodes: Api<Node> = Api::all(client.clone());
-    let workers = nodes.list(&ListParams::default().labels("role=worker,!node-role.kubernetes.io/control-plane")).await?;
+    let workers = nodes
+        .list(&ListParams::default().labels("role=worker,!node-role.kubernetes.io/control-plane"))
+        .await?;
     assert_eq!(workers.items.len(), 1);
-    assert!(nodes.list(&ListParams::default().labels("role notin (worker)")).await?.items.is_empty());
-    let bad = pods.list(&ListParams::default().fields("spec.foo=bar")).await.err().map(api_code);
-    assert_eq!(bad, Some((400, "BadRequest".into(), "field label not supported: spec.foo".into())));
+    assert!(nodes
+        .list(&ListParams::default().labels("role notin (worker)"))
+        .await?
+        .items
+        .is_empty());
+    let bad = pods
+        .list(&ListParams::default().fields("spec.foo=bar"))
+        .await
+        .err()
+        .map(api_code);
+    assert_eq!(
+        bad,
+        Some((
+            400,
+            "BadRequest".into(),
+            "field label not supported: spec.foo".into()
+        ))
+    );
     let namespaced: Api<Pod> = Api::namespaced(client.clone(), "default");
-    assert_eq!(names(&namespaced.list(&ListParams::default()).await?.items), ["pending-1", "web-1", "web-2"]);
+    assert_eq!(
+        names(&namespaced.list(&ListParams::default()).await?.items),
+        ["pending-1", "web-1", "web-2"]
+    );
 
     // Pages are consistent: a change between pages does not show up in them.
     let first = pods.list(&ListParams::default().limit(2)).await?;
@@ -235,8 +272,13 @@ async fn pod_lists_honour_selectors_and_pages() -> TestResult {
     let mut seen = names(&first.items);
     let mut token = first.metadata.continue_.clone();
     while let Some(t) = token.filter(|t| !t.is_empty()) {
-        let page = pods.list(&ListParams::default().limit(2).continue_token(&t)).await?;
-        assert_eq!(page.metadata.resource_version, first.metadata.resource_version);
+        let page = pods
+            .list(&ListParams::default().limit(2).continue_token(&t))
+            .await?;
+        assert_eq!(
+            page.metadata.resource_version,
+            first.metadata.resource_version
+        );
         seen.extend(names(&page.items));
         token = page.metadata.continue_;
     }
@@ -264,110 +306,20 @@ async fn eniconfig_as_dynamic_object() -> TestResult {
     let api: Api<DynamicObject> = Api::all_with(client, &resource);
     let cfg = api.get("us-west-2a").await?;
     assert_eq!(cfg.data["spec"]["subnet"], "subnet-pods");
-    assert_eq!(cfg.data["spec"]["securityGroups"], serde_json::json!(["sg-1", "sg-2"]));
+    assert_eq!(
+        cfg.data["spec"]["securityGroups"],
+        serde_json::json!(["sg-1", "sg-2"])
+    );
     let list = api.list(&ListParams::default()).await?;
     assert_eq!(list.items.len(), 1);
-    assert_eq!(list.items[0].types.as_ref().map(|t| t.kind.as_str()), Some("ENIConfig"));
+    assert_eq!(
+        list.items[0].types.as_ref().map(|t| t.kind.as_str()),
+        Some("ENIConfig")
+    );
     let missing = api.get("us-west-2b").await.err().map(api_code);
     assert_eq!(
         missing.map(|e| e.2),
         Some("eniconfigs.crd.k8s.amazonaws.com \"us-west-2b\" not found".to_string())
     );
-    Ok(())
-}
-
-#[tokio::test]
-async fn watcher_follows_scenario_changes() -> TestResult {
-    let state = KubeState::new(&scenario());
-    let client = serve(&state).await;
-    let pods: Api<Pod> = Api::all(client);
-    let here = format!("spec.nodeName={NODE}");
-    let mut all = Box::pin(watcher(pods.clone(), watcher::Config::default().fields(&here)));
-    let running = format!("{here},status.phase=Running");
-    let mut only_running =
-        Box::pin(watcher(pods.clone(), watcher::Config::default().fields(&running).streaming_lists()));
-
-    let mut initial = Vec::new();
-    assert!(matches!(next(&mut all).await?, watcher::Event::Init));
-    loop {
-        match next(&mut all).await? {
-            watcher::Event::InitApply(p) => initial.extend(p.metadata.name),
-            watcher::Event::InitDone => break,
-            other => panic!("unexpected during init: {other:?}"),
-        }
-    }
-    initial.sort();
-    assert_eq!(initial, ["aws-node-abcde", "pending-1", "web-1", "web-2"]);
-    let mut streamed = 0;
-    loop {
-        match next(&mut only_running).await? {
-            watcher::Event::Init => {}
-            watcher::Event::InitApply(_) => streamed += 1,
-            watcher::Event::InitDone => break,
-            other => panic!("unexpected during streaming init: {other:?}"),
-        }
-    }
-    assert_eq!(streamed, 4);
-
-    let mut changed = scenario();
-    changed.pods.retain(|p| p.name != "pending-1");
-    if let Some(web1) = changed.pods.iter_mut().find(|p| p.name == "web-1") {
-        web1.ip = Some("100.64.0.13".parse()?);
-        web1.phase = Some("Succeeded".into());
-    }
-    state.apply_scenario(&changed);
-
-    match next(&mut all).await? {
-        watcher::Event::Apply(p) => {
-            assert_eq!(p.metadata.name.as_deref(), Some("web-1"));
-            assert_eq!(p.status.and_then(|s| s.pod_ip).as_deref(), Some("100.64.0.13"));
-        }
-        other => panic!("expected web-1 modified, got {other:?}"),
-    }
-    match next(&mut all).await? {
-        watcher::Event::Delete(p) => assert_eq!(p.metadata.name.as_deref(), Some("pending-1")),
-        other => panic!("expected pending-1 deleted, got {other:?}"),
-    }
-    // web-1 left the phase selector: that watcher sees it deleted.
-    match next(&mut only_running).await? {
-        watcher::Event::Delete(p) => assert_eq!(p.metadata.name.as_deref(), Some("web-1")),
-        other => panic!("expected web-1 to leave the selector, got {other:?}"),
-    }
-    Ok(())
-}
-
-#[tokio::test]
-async fn watch_replays_history_and_expires_old_versions() -> TestResult {
-    let options = EmulatorOptions { history_limit: 8, ..EmulatorOptions::default() };
-    let state = KubeState::with_options(&scenario(), options);
-    let client = serve(&state).await;
-    let pods: Api<Pod> = Api::namespaced(client, "default");
-    let mut s = scenario();
-    for i in 0..10 {
-        if let Some(web1) = s.pods.iter_mut().find(|p| p.name == "web-1") {
-            web1.phase = Some(if i % 2 == 0 { "Failed" } else { "Running" }.into());
-        }
-        state.apply_scenario(&s);
-    }
-    let rv = state.resource_version();
-
-    let mut recent = Box::pin(pods.watch(&WatchParams::default(), &(rv - 2).to_string()).await?);
-    for expected in [rv - 1, rv] {
-        match next(&mut recent).await? {
-            WatchEvent::Modified(p) => assert_eq!(p.metadata.resource_version, Some(expected.to_string())),
-            other => panic!("expected a replayed MODIFIED, got {other:?}"),
-        }
-    }
-
-    let mut old = Box::pin(pods.watch(&WatchParams::default(), "1").await?);
-    match next(&mut old).await? {
-        WatchEvent::Error(status) => {
-            assert_eq!((status.code, status.reason.as_str()), (410, "Expired"));
-            assert!(status.message.starts_with("too old resource version: 1 ("));
-        }
-        other => panic!("expected 410, got {other:?}"),
-    }
-    let end = tokio::time::timeout(Duration::from_secs(5), old.next()).await?;
-    assert!(end.is_none(), "the stream ends after the ERROR event");
     Ok(())
 }

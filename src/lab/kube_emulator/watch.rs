@@ -56,9 +56,16 @@ pub(crate) struct WatchRequest {
 }
 
 impl WatchRequest {
-    pub(crate) fn parse(def: &'static ResourceDef, filter: Filter, params: &Params, shape: Shape) -> Result<Self, ApiError> {
+    pub(crate) fn parse(
+        def: &'static ResourceDef,
+        filter: Filter,
+        params: &Params,
+        shape: Shape,
+    ) -> Result<Self, ApiError> {
         let bookmarks = params.flag("allowWatchBookmarks");
-        let send_initial = params.get("sendInitialEvents").map(|v| v == "true" || v == "1");
+        let send_initial = params
+            .get("sendInitialEvents")
+            .map(|v| v == "true" || v == "1");
         let rv_match = params.get("resourceVersionMatch");
         match send_initial {
             Some(_) if rv_match != Some("NotOlderThan") => {
@@ -85,19 +92,36 @@ impl WatchRequest {
             Some(t) => match t.parse::<u64>() {
                 Ok(0) => DEFAULT_TIMEOUT,
                 Ok(secs) => Duration::from_secs(secs),
-                Err(_) => return Err(ApiError::bad_request(format!("invalid timeoutSeconds: {t}"))),
+                Err(_) => {
+                    return Err(ApiError::bad_request(format!(
+                        "invalid timeoutSeconds: {t}"
+                    )))
+                }
             },
             None => DEFAULT_TIMEOUT,
         };
-        let start = match (params.get("resourceVersion"), send_initial) {
-            (_, Some(true)) => Start::Now { initial: true, end_bookmark: true },
-            (None | Some("0"), initial) => Start::Now { initial: initial.unwrap_or(true), end_bookmark: false },
-            (Some(rv), _) => Start::After(
-                rv.parse()
-                    .map_err(|_| ApiError::bad_request(format!("invalid resource version: {rv}")))?,
-            ),
-        };
-        Ok(WatchRequest { def, filter, shape, start, bookmarks, timeout })
+        let start =
+            match (params.get("resourceVersion"), send_initial) {
+                (_, Some(true)) => Start::Now {
+                    initial: true,
+                    end_bookmark: true,
+                },
+                (None | Some("0"), initial) => Start::Now {
+                    initial: initial.unwrap_or(true),
+                    end_bookmark: false,
+                },
+                (Some(rv), _) => Start::After(rv.parse().map_err(|_| {
+                    ApiError::bad_request(format!("invalid resource version: {rv}"))
+                })?),
+            };
+        Ok(WatchRequest {
+            def,
+            filter,
+            shape,
+            start,
+            bookmarks,
+            timeout,
+        })
     }
 }
 
@@ -127,11 +151,15 @@ impl Watch {
             Shape::Metadata => ("meta.k8s.io/v1".to_string(), "PartialObjectMetadata"),
             Shape::Full => (self.req.def.api_version(), self.req.def.kind_name),
         };
-        let mut metadata = json!({"resourceVersion": self.cursor.to_string(), "creationTimestamp": null});
+        let mut metadata =
+            json!({"resourceVersion": self.cursor.to_string(), "creationTimestamp": null});
         if initial_end {
             metadata["annotations"] = json!({"k8s.io/initial-events-end": "true"});
         }
-        line("BOOKMARK", json!({"kind": kind, "apiVersion": api_version, "metadata": metadata}))
+        line(
+            "BOOKMARK",
+            json!({"kind": kind, "apiVersion": api_version, "metadata": metadata}),
+        )
     }
 
     /// The event this watcher sees for one change, if any (cacheWatcher's
@@ -140,7 +168,10 @@ impl Watch {
         if change.key.kind != self.req.def.kind {
             return None;
         }
-        let current = change.object.as_ref().filter(|o| self.req.filter.matches(o));
+        let current = change
+            .object
+            .as_ref()
+            .filter(|o| self.req.filter.matches(o));
         let previous = change.prev.as_ref().filter(|o| self.req.filter.matches(o));
         let present = |o: &Value| self.req.shape.present(self.req.def, o, false);
         match (current, previous) {
@@ -224,13 +255,18 @@ pub(crate) fn respond(state: &KubeState, req: WatchRequest) -> Response {
             req,
         };
         match watch.req.start {
-            Start::Now { initial, end_bookmark } => {
+            Start::Now {
+                initial,
+                end_bookmark,
+            } => {
                 if initial {
                     let added: Vec<Bytes> = inner
                         .store
                         .objects(watch.req.def.kind)
                         .filter(|(_, o)| watch.req.filter.matches(o))
-                        .map(|(_, o)| line("ADDED", watch.req.shape.present(watch.req.def, o, false)))
+                        .map(|(_, o)| {
+                            line("ADDED", watch.req.shape.present(watch.req.def, o, false))
+                        })
                         .collect();
                     watch.pending.extend(added);
                 }
@@ -249,7 +285,9 @@ pub(crate) fn respond(state: &KubeState, req: WatchRequest) -> Response {
     let stream = futures::stream::unfold(watch, Watch::next).map(Ok::<Bytes, Infallible>);
     let mut resp = Response::new(Body::from_stream(stream));
     *resp.status_mut() = StatusCode::OK;
-    resp.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     resp
 }
