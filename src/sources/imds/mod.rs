@@ -206,3 +206,6 @@ fn optional<T>(
 ) -> Result<Option<T>, ImdsError> {
     body.map(|b| parsed(path, parse(b))).transpose()
 }
+
+#[cfg(all(test, feature = "lab"))]
+mod tests;

@@ -1,0 +1,164 @@
+//! The IMDS client and reader against the lab's IMDSv2 emulator, over HTTP on
+//! loopback: token caching and refresh, retries, 404s and bad bodies.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::*;
+use crate::lab::imds_emulator::{router, ImdsState};
+use crate::lab::scenario::{ImdsFaults, Scenario};
+
+fn scenario(name: &str) -> Scenario {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("lab/scenarios/{name}.yaml"));
+    Scenario::load(&path).unwrap()
+}
+
+async fn emulator(s: &Scenario) -> (ImdsState, ImdsClient) {
+    let state = ImdsState::new(s);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = router(state.clone());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let client = ImdsClient::new(ImdsConfig {
+        endpoint: format!("http://{addr}"),
+        request_timeout: Duration::from_millis(300),
+        backoff: Duration::from_millis(10),
+        ..ImdsConfig::default()
+    })
+    .unwrap();
+    (state, client)
+}
+
+#[tokio::test]
+async fn reads_a_node_with_one_token() {
+    let (state, client) = emulator(&scenario("healthy")).await;
+    let m = read_instance_metadata(&client).await.unwrap();
+    assert_eq!(m.instance_type, "t3.2xlarge");
+    assert_eq!(m.availability_zone_id.as_deref(), Some("apse1-az1"));
+    assert_eq!(m.enis.len(), 4);
+    assert_eq!(m.enis[1].device_number, 1);
+    assert_eq!(m.enis[1].local_ipv4s.len(), 15);
+    assert_eq!(m.enis[1].subnet_cidr.unwrap().to_string(), "100.64.1.0/24");
+    assert_eq!(m.enis[1].vpc_cidrs.len(), 2);
+    assert_eq!(m.enis[0].network_card, 0, "404 network-card means card 0");
+    let stats = state.stats();
+    assert_eq!(
+        stats.token_requests, 1,
+        "the token is cached across {} GETs",
+        stats.metadata_requests
+    );
+    // A second read reuses the same token.
+    read_instance_metadata(&client).await.unwrap();
+    assert_eq!(state.stats().token_requests, 1);
+}
+
+#[tokio::test]
+async fn prefixes_and_network_cards() {
+    let (_, client) = emulator(&scenario("prefix-delegation")).await;
+    let m = read_instance_metadata(&client).await.unwrap();
+    assert_eq!(m.enis[1].ipv4_prefixes.len(), 2);
+    assert_eq!(m.enis[1].pod_capacity(), 32);
+    let (_, client) = emulator(&scenario("multi-card-efa")).await;
+    let m = read_instance_metadata(&client).await.unwrap();
+    let card1 = m.enis.iter().find(|e| e.network_card == 1).unwrap();
+    assert_eq!(card1.route_table(), 10_101);
+    assert!(m.enis.iter().any(|e| e.is_efa_only()));
+}
+
+#[tokio::test]
+async fn a_401_fetches_a_new_token_once() {
+    let (state, client) = emulator(&scenario("healthy")).await;
+    assert!(client
+        .get("/latest/meta-data/instance-id")
+        .await
+        .unwrap()
+        .is_some());
+    state.expire_tokens();
+    assert!(client
+        .get("/latest/meta-data/instance-id")
+        .await
+        .unwrap()
+        .is_some());
+    assert_eq!(state.stats().token_requests, 2);
+    // A fresh token refused again is an error, not a loop.
+    state.set_faults(ImdsFaults {
+        unauthorized: 100,
+        ..Default::default()
+    });
+    let err = client
+        .get("/latest/meta-data/instance-id")
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("401"), "{err}");
+    assert!(state.stats().token_requests <= 4);
+}
+
+#[tokio::test]
+async fn throttling_and_server_errors_are_retried_then_reported() {
+    let (state, client) = emulator(&scenario("healthy")).await;
+    state.set_faults(ImdsFaults {
+        throttle: 2,
+        ..Default::default()
+    });
+    assert!(client.get("/latest/meta-data/mac").await.unwrap().is_some());
+    state.set_faults(ImdsFaults {
+        server_error: 50,
+        ..Default::default()
+    });
+    let err = client.get("/latest/meta-data/mac").await.unwrap_err();
+    assert!(
+        matches!(err, ImdsError::Unreachable { attempts: 4, .. }),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn slow_answers_time_out_and_404_is_none() {
+    let (state, client) = emulator(&scenario("healthy")).await;
+    assert_eq!(
+        client.get("/latest/meta-data/no-such-thing").await.unwrap(),
+        None
+    );
+    state.set_faults(ImdsFaults {
+        slow_ms: 1000,
+        ..Default::default()
+    });
+    let err = client.get("/latest/meta-data/mac").await.unwrap_err();
+    assert!(err.to_string().contains("timed out"), "{err}");
+}
+
+#[tokio::test]
+async fn garbage_fails_the_read_with_the_field_named() {
+    let (state, client) = emulator(&scenario("healthy")).await;
+    state.set_faults(ImdsFaults {
+        garbage: true,
+        ..Default::default()
+    });
+    let err = read_instance_metadata(&client).await.unwrap_err();
+    assert!(matches!(err, ImdsError::Invalid { .. }), "{err}");
+    assert!(err.to_string().contains("/latest/meta-data/"), "{err}");
+}
+
+#[test]
+fn endpoints_are_validated() {
+    for bad in [
+        "169.254.169.254",
+        "https://169.254.169.254",
+        "http://",
+        "not a url",
+    ] {
+        let cfg = ImdsConfig {
+            endpoint: bad.into(),
+            ..ImdsConfig::default()
+        };
+        assert!(ImdsClient::new(cfg).is_err(), "{bad}");
+    }
+    let cfg = ImdsConfig {
+        endpoint: "http://[fd00:ec2::254]/".into(),
+        ..ImdsConfig::default()
+    };
+    assert_eq!(
+        ImdsClient::new(cfg).unwrap().endpoint(),
+        "http://[fd00:ec2::254]"
+    );
+}
