@@ -1,18 +1,11 @@
 //! `eniwatch check` on lab nodes: each scenario of the check issue, through the
 //! real binary, in network namespaces, against the IMDS and API emulators.
 
+#[macro_use]
 mod common;
 
 use common::*;
 use eniwatch::lab::scenario::{Break, EniConfigSpec};
-
-macro_rules! lab {
-    () => {
-        if !lab_available() {
-            return;
-        }
-    };
-}
 
 #[test]
 fn healthy_node_is_ok() {

@@ -1,18 +1,11 @@
 //! Source failures in the lab: IMDS faults and an API server that is down give
 //! *unknown*, never a false drift; `--no-kube` works without an API server.
 
+#[macro_use]
 mod common;
 
 use common::*;
 use eniwatch::lab::scenario::ImdsFaults;
-
-macro_rules! lab {
-    () => {
-        if !lab_available() {
-            return;
-        }
-    };
-}
 
 fn with_faults(f: ImdsFaults) -> eniwatch::lab::scenario::Scenario {
     let mut s = scenario("healthy");

@@ -85,6 +85,33 @@ fn sibling(name: &str) -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(name))
 }
 
+/// Loads the scenario and builds its lab node in namespace `name` (default: ewl<pid>).
+fn build(
+    scenario: &std::path::Path,
+    name: Option<String>,
+) -> Result<(Scenario, LabNode), ExitCode> {
+    let s = load(scenario)?;
+    let name = name.unwrap_or_else(|| format!("ewl{}", std::process::id()));
+    let node = LabNode::up(&s, scenario, &name, &sibling("eniwatch-lab")).map_err(fail)?;
+    Ok((s, node))
+}
+
+/// Waits for SIGINT or SIGTERM.
+async fn stop_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
 fn fail(e: impl std::fmt::Display) -> ExitCode {
     eprintln!("eniwatch-lab: {e}");
     ExitCode::from(70)
@@ -98,7 +125,6 @@ fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { 64 } else { 0 });
         }
     };
-    let default_name = || format!("ewl{}", std::process::id());
     match cli.command {
         Cmd::Render { scenario } => {
             let s = match load(&scenario) {
@@ -147,27 +173,21 @@ fn main() -> ExitCode {
                 Ok(rt) => rt,
                 Err(e) => return fail(e),
             };
-            let shutdown = async {
-                let _ = tokio::signal::ctrl_c().await;
-            };
-            match rt.block_on(serve::serve(&s, &state_dir, shutdown)) {
+            match rt.block_on(serve::serve(&s, &state_dir, stop_signal())) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => fail(e),
             }
         }
         Cmd::Up { scenario, name } => {
-            let s = match load(&scenario) {
-                Ok(s) => s,
+            let (s, node) = match build(&scenario, name) {
+                Ok(built) => built,
                 Err(code) => return code,
             };
-            let name = name.unwrap_or_else(default_name);
-            let node = match LabNode::up(&s, &scenario, &name, &sibling("eniwatch-lab")) {
-                Ok(n) => n,
-                Err(e) => return fail(e),
-            };
             println!(
-                "lab node {:?} is up in namespace {name}; try:\n  ip netns exec {name} {} check --node-name {} --kubeconfig {} {}\nCtrl-C to tear it down.",
+                "lab node {:?} is up in namespace {}; try:\n  ip netns exec {} {} check --node-name {} --kubeconfig {} {}\nCtrl-C to tear it down.",
                 s.node.name,
+                node.ns,
+                node.ns,
                 sibling("eniwatch").display(),
                 s.node.name,
                 node.kubeconfig().display(),
@@ -177,9 +197,7 @@ fn main() -> ExitCode {
                 .enable_all()
                 .build()
             {
-                Ok(rt) => rt.block_on(async {
-                    let _ = tokio::signal::ctrl_c().await;
-                }),
+                Ok(rt) => rt.block_on(stop_signal()),
                 Err(e) => return fail(e),
             }
             drop(node);
@@ -191,14 +209,9 @@ fn main() -> ExitCode {
             eniwatch,
             args,
         } => {
-            let s = match load(&scenario) {
-                Ok(s) => s,
+            let (s, node) = match build(&scenario, name) {
+                Ok(built) => built,
                 Err(code) => return code,
-            };
-            let name = name.unwrap_or_else(default_name);
-            let node = match LabNode::up(&s, &scenario, &name, &sibling("eniwatch-lab")) {
-                Ok(n) => n,
-                Err(e) => return fail(e),
             };
             let status = node
                 .command(eniwatch.unwrap_or_else(|| sibling("eniwatch")))

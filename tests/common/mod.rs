@@ -14,6 +14,15 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use eniwatch::lab::scenario::Scenario;
 use serde_json::Value;
 
+/// Returns from the test (after printing why) when the lab cannot run here.
+macro_rules! lab {
+    () => {
+        if !common::lab_available() {
+            return;
+        }
+    };
+}
+
 static NEXT: AtomicU32 = AtomicU32::new(0);
 
 pub fn root() -> PathBuf {
