@@ -12,18 +12,40 @@ use crate::config::{KubeMode, SourceConfig};
 use crate::model::{Expectation, Observed, Snapshot, Unavailable};
 use crate::sources::{imds, kube, netlink};
 
-async fn bounded<T, E: std::fmt::Display>(
+/// An error that can say what kind it is, in a bounded vocabulary.
+pub trait ErrorKind: std::fmt::Display {
+    fn kind(&self) -> &'static str;
+}
+
+impl ErrorKind for imds::ImdsError {
+    fn kind(&self) -> &'static str {
+        imds::ImdsError::kind(self)
+    }
+}
+
+impl ErrorKind for kube::KubeError {
+    fn kind(&self) -> &'static str {
+        kube::KubeError::kind(self)
+    }
+}
+
+impl ErrorKind for netlink::NetlinkError {
+    fn kind(&self) -> &'static str {
+        netlink::NetlinkError::kind(self)
+    }
+}
+
+pub(crate) async fn bounded<T, E: ErrorKind>(
     source: &'static str,
     limit: Duration,
     fut: impl Future<Output = Result<T, E>>,
 ) -> Observed<T> {
     match tokio::time::timeout(limit, fut).await {
         Ok(Ok(v)) => Ok(v),
-        Ok(Err(e)) => Err(Unavailable::new(source, e.to_string())),
-        Err(_) => Err(Unavailable::new(
-            source,
-            format!("no answer within {limit:?}"),
-        )),
+        Ok(Err(e)) => Err(Unavailable::new(source, e.to_string()).with_kind(e.kind())),
+        Err(_) => Err(
+            Unavailable::new(source, format!("no answer within {limit:?}")).with_kind("timeout"),
+        ),
     }
 }
 
@@ -32,7 +54,7 @@ pub async fn gather(config: &SourceConfig) -> Snapshot {
     let limit = config.gather_timeout;
     let imds_part = async {
         let client = imds::ImdsClient::new(config.imds.clone())
-            .map_err(|e| Unavailable::new("imds", e.to_string()))?;
+            .map_err(|e| Unavailable::new("imds", e.to_string()).with_kind(e.kind()))?;
         bounded("imds", limit, imds::read_instance_metadata(&client)).await
     };
     let kernel_part = bounded("kernel", limit, netlink::read_kernel_state());

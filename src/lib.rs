@@ -12,6 +12,7 @@
 pub mod checks;
 pub mod cli;
 pub mod config;
+pub mod daemon;
 pub mod gather;
 pub mod model;
 pub mod report;

@@ -20,6 +20,9 @@ pub type Observed<T> = Result<T, Unavailable>;
 pub struct Unavailable {
     /// The source: `imds`, `kernel`, `kubernetes`.
     pub source: &'static str,
+    /// A short, bounded classification for metrics: `timeout`, `unreachable`,
+    /// `throttled`, `unauthorized`, `forbidden`, `not_found`, `invalid`, `error`.
+    pub kind: &'static str,
     /// The cause, already phrased for an operator (includes the fix where known).
     pub reason: String,
 }
@@ -28,8 +31,14 @@ impl Unavailable {
     pub fn new(source: &'static str, reason: impl Into<String>) -> Self {
         Unavailable {
             source,
+            kind: "error",
             reason: reason.into(),
         }
+    }
+
+    pub fn with_kind(mut self, kind: &'static str) -> Self {
+        self.kind = kind;
+        self
     }
 }
 

@@ -36,7 +36,22 @@ pub enum KubeError {
     #[error("node {0:?} does not exist in the API server (is --node-name / NODE_NAME right?)")]
     NodeNotFound(String),
     #[error("reading {what} from the API server: {message}")]
-    Request { what: String, message: String },
+    Request {
+        what: String,
+        message: String,
+        kind: &'static str,
+    },
+}
+
+impl KubeError {
+    /// A bounded classification of the error, for metric labels.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            KubeError::Config(_) => "invalid",
+            KubeError::NodeNotFound(_) => "not_found",
+            KubeError::Request { kind, .. } => kind,
+        }
+    }
 }
 
 /// The ENIConfig custom resource (`eniconfigs.crd.k8s.amazonaws.com/v1alpha1`, cluster-scoped).
@@ -68,6 +83,15 @@ pub async fn client(kubeconfig: Option<&PathBuf>) -> Result<Client, KubeError> {
 }
 
 fn request_error(what: impl Into<String>, e: kube::Error) -> KubeError {
+    let kind = match &e {
+        kube::Error::Api(s) if s.code == 401 => "unauthorized",
+        kube::Error::Api(s) if s.code == 403 => "forbidden",
+        kube::Error::Api(s) if s.code == 404 => "not_found",
+        kube::Error::Api(s) if s.code == 429 => "throttled",
+        kube::Error::Api(_) => "error",
+        kube::Error::HyperError(_) | kube::Error::Service(_) => "unreachable",
+        _ => "error",
+    };
     let message = match &e {
         kube::Error::Api(status) if status.code == 403 => format!(
             "forbidden: {} (the service account needs get/list/watch on this resource; see deploy/ RBAC)",
@@ -82,6 +106,7 @@ fn request_error(what: impl Into<String>, e: kube::Error) -> KubeError {
     KubeError::Request {
         what: what.into(),
         message,
+        kind,
     }
 }
 

@@ -4,3 +4,4 @@
 pub mod imds;
 pub mod kube;
 pub mod netlink;
+pub mod requests;

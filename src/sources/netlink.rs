@@ -43,6 +43,17 @@ pub enum NetlinkError {
     Timeout(Duration),
 }
 
+impl NetlinkError {
+    /// A bounded classification of the error, for metric labels.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            NetlinkError::Socket(_) => "unreachable",
+            NetlinkError::Dump { .. } => "error",
+            NetlinkError::Timeout(_) => "timeout",
+        }
+    }
+}
+
 /// Reads links, addresses, routes and rules.
 pub async fn read_kernel_state() -> Result<KernelState, NetlinkError> {
     tokio::time::timeout(READ_TIMEOUT, read_all())

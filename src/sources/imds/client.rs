@@ -30,6 +30,8 @@ use reqwest::{Client, StatusCode};
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
+use crate::sources::requests::RequestCounts;
+
 /// Where IMDS is, and how patient to be with it.
 #[derive(Debug, Clone)]
 pub struct ImdsConfig {
@@ -100,6 +102,7 @@ pub struct ImdsClient {
     http: Client,
     config: ImdsConfig,
     token: Mutex<Option<Token>>,
+    counts: RequestCounts,
 }
 
 enum Attempt {
@@ -133,7 +136,33 @@ impl ImdsClient {
             http,
             config,
             token: Mutex::new(None),
+            counts: RequestCounts::new(),
         })
+    }
+
+    /// Counts every HTTP request (token PUTs included) into `counts` as
+    /// target `imds`, outcome `ok`, `not_found`, `unauthorized`, `throttled`,
+    /// `server_error`, `timeout` or `error`.
+    pub fn with_counts(mut self, counts: RequestCounts) -> ImdsClient {
+        self.counts = counts;
+        self
+    }
+
+    fn count_status(&self, s: StatusCode) {
+        let outcome = match s.as_u16() {
+            200 => "ok",
+            404 => "not_found",
+            401 => "unauthorized",
+            429 => "throttled",
+            500..=599 => "server_error",
+            _ => "error",
+        };
+        self.counts.add("imds", outcome);
+    }
+
+    fn count_failure(&self, e: &reqwest::Error) {
+        self.counts
+            .add("imds", if e.is_timeout() { "timeout" } else { "error" });
     }
 
     pub fn endpoint(&self) -> &str {
@@ -181,9 +210,13 @@ impl ImdsClient {
         let url = format!("{}{}", self.config.endpoint, path);
         let resp = match self.http.get(&url).header(TOKEN_HEADER, token).send().await {
             Ok(r) => r,
-            Err(e) => return Ok(Attempt::Retry(describe(&e))),
+            Err(e) => {
+                self.count_failure(&e);
+                return Ok(Attempt::Retry(describe(&e)));
+            }
         };
         let status = resp.status();
+        self.count_status(status);
         match status {
             StatusCode::OK => {}
             StatusCode::NOT_FOUND => return Ok(Attempt::Done(None)),
@@ -237,11 +270,13 @@ impl ImdsClient {
             {
                 Ok(r) => r,
                 Err(e) => {
+                    self.count_failure(&e);
                     last = describe(&e);
                     continue;
                 }
             };
             let status = resp.status();
+            self.count_status(status);
             if retryable(status) {
                 last = format!("HTTP {}", status.as_u16());
                 continue;
@@ -274,6 +309,22 @@ impl ImdsClient {
             attempts: self.config.attempts,
             last,
         })
+    }
+}
+
+impl ImdsError {
+    /// A bounded classification of the error, for metric labels.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ImdsError::Endpoint { .. } => "invalid",
+            ImdsError::Unreachable { last, .. } if last.contains("429") => "throttled",
+            ImdsError::Unreachable { last, .. } if last.contains("timed out") => "timeout",
+            ImdsError::Unreachable { .. } => "unreachable",
+            ImdsError::Status { status: 401, .. } => "unauthorized",
+            ImdsError::Status { status: 403, .. } => "forbidden",
+            ImdsError::Status { .. } => "error",
+            ImdsError::NotText { .. } | ImdsError::Invalid { .. } => "invalid",
+        }
     }
 }
 
