@@ -7,6 +7,9 @@
 //! per cycle to the sinks: metrics, events, the node condition and the debug
 //! endpoint. Sinks never re-judge: they render what the cycle decided.
 
+pub mod cluster_watch;
+pub mod kernel_watch;
+pub mod run;
 pub mod settle;
 
 use std::sync::{Arc, RwLock};

@@ -1,0 +1,228 @@
+//! The daemon loop: wait for a trigger, gather, judge, settle, report.
+//!
+//! Triggers: kernel changes (netlink multicast, debounced), Kubernetes watch
+//! events, the IMDS timer, the moment a settling finding comes of age, and a
+//! slow heartbeat tick. Every cycle re-reads the kernel (a dump takes
+//! milliseconds); IMDS is re-read only when its timer is due or a non-pod link
+//! came or went, so a steady node makes one IMDS read per interval.
+//!
+//! Source failures never end the loop: they become *unknown* parts of the
+//! snapshot (and metrics), and the next trigger tries again. The loop ends
+//! when `shutdown` resolves; the caller bounds the rest of the shutdown.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use tokio::sync::mpsc;
+use tokio::time::sleep_until;
+
+use super::cluster_watch::ClusterWatch;
+use super::kernel_watch::{self, KernelChange};
+use super::settle::Settler;
+use super::{CycleOutcome, SharedState, Transition};
+use crate::checks::{evaluate, CheckResult, CheckStatus};
+use crate::config::{KubeMode, SourceConfig};
+use crate::gather::bounded;
+use crate::model::{Expectation, InstanceMetadata, Observed, Snapshot, Unavailable};
+use crate::report::Report;
+use crate::sources::imds::{self, ImdsClient};
+use crate::sources::netlink;
+use crate::sources::requests::RequestCounts;
+
+/// How the loop paces itself.
+#[derive(Debug, Clone)]
+pub struct LoopConfig {
+    pub imds_interval: Duration,
+    pub grace: Duration,
+    pub debounce: Duration,
+    /// Upper bound between two cycles even when nothing changes.
+    pub idle_cycle: Duration,
+}
+
+/// Outside effects of a cycle: metrics, events, condition. Implemented by
+/// the daemon's sinks; a test can pass its own.
+pub trait Sinks: Send {
+    fn cycle(
+        &mut self,
+        outcome: &Arc<CycleOutcome>,
+        counts: &RequestCounts,
+    ) -> impl Future<Output = ()> + Send;
+}
+
+/// The loop's own state between cycles.
+pub struct Looper {
+    sources: SourceConfig,
+    pace: LoopConfig,
+    imds: Option<ImdsClient>,
+    last_imds: Observed<InstanceMetadata>,
+    imds_next: tokio::time::Instant,
+    settler: Settler,
+    cluster: Option<ClusterWatch>,
+    counts: RequestCounts,
+    state: SharedState,
+}
+
+impl Looper {
+    pub fn new(
+        sources: SourceConfig,
+        pace: LoopConfig,
+        cluster: Option<ClusterWatch>,
+        counts: RequestCounts,
+        state: SharedState,
+    ) -> Looper {
+        let imds = ImdsClient::new(sources.imds.clone()).map(|c| c.with_counts(counts.clone()));
+        let last_imds = match &imds {
+            Ok(_) => Err(Unavailable::new("imds", "not read yet")),
+            Err(e) => Err(Unavailable::new("imds", e.to_string()).with_kind("invalid")),
+        };
+        Looper {
+            settler: Settler::new(pace.grace),
+            sources,
+            pace,
+            imds: imds.ok(),
+            last_imds,
+            imds_next: tokio::time::Instant::now(),
+            cluster,
+            counts,
+            state,
+        }
+    }
+
+    /// Runs until `shutdown` resolves.
+    pub async fn run<S: Sinks>(
+        mut self,
+        sinks: &mut S,
+        mut wake: mpsc::Receiver<()>,
+        shutdown: impl Future<Output = ()>,
+    ) {
+        let (kernel_tx, mut kernel_rx) = mpsc::channel::<KernelChange>(64);
+        if let Err(e) = kernel_watch::spawn(kernel_tx, self.sources.veth_prefix.clone()) {
+            tracing::warn!(error = %e, "cannot subscribe to netlink changes; the kernel is re-read on other triggers only");
+        }
+        let mut shutdown = std::pin::pin!(shutdown);
+        loop {
+            self.cycle(sinks).await;
+            self.state.heartbeat();
+            let settle_at = self
+                .settler
+                .next_deadline()
+                .map(tokio::time::Instant::from_std);
+            let idle_at = tokio::time::Instant::now() + self.pace.idle_cycle;
+            let wake_at = [Some(self.imds_next), settle_at, Some(idle_at)]
+                .into_iter()
+                .flatten()
+                .min()
+                .unwrap_or(idle_at);
+            tokio::select! {
+                _ = &mut shutdown => return,
+                Some(change) = kernel_rx.recv() => self.note(change),
+                Some(()) = wake.recv() => {}
+                _ = sleep_until(wake_at) => {}
+            }
+            // Debounce: let the burst that woke us finish, then read once.
+            tokio::select! {
+                _ = &mut shutdown => return,
+                _ = tokio::time::sleep(self.pace.debounce) => {}
+            }
+            while let Ok(change) = kernel_rx.try_recv() {
+                self.note(change);
+            }
+            while wake.try_recv().is_ok() {}
+        }
+    }
+
+    /// A link came or went: re-read IMDS in the next cycle.
+    fn note(&mut self, change: KernelChange) {
+        if change == KernelChange::Link {
+            self.imds_next = tokio::time::Instant::now();
+        }
+    }
+
+    async fn cycle<S: Sinks>(&mut self, sinks: &mut S) {
+        let started = Instant::now();
+        let limit = self.sources.gather_timeout;
+        if tokio::time::Instant::now() >= self.imds_next {
+            if let Some(client) = &self.imds {
+                self.last_imds = bounded("imds", limit, imds::read_instance_metadata(client)).await;
+            }
+            self.imds_next = tokio::time::Instant::now() + self.pace.imds_interval;
+        }
+        let kernel = bounded("kernel", limit, netlink::read_kernel_state()).await;
+        let node_name = self.sources.node_name.clone();
+        let expectation = match (&self.sources.kube, &self.cluster) {
+            (KubeMode::Flags(f), _) => Expectation::Flags(f.clone()),
+            (KubeMode::Api { .. }, Some(w)) => {
+                Expectation::Kubernetes(w.view(node_name.as_deref().unwrap_or_default()))
+            }
+            (KubeMode::Api { .. }, None) => {
+                Expectation::Kubernetes(Err(Unavailable::new("kubernetes", "no client")))
+            }
+        };
+        let snapshot = Snapshot {
+            node_name,
+            imds: self.last_imds.clone(),
+            kernel,
+            expectation,
+            selection: self.sources.selection.clone(),
+            veth_prefix: self.sources.veth_prefix.clone(),
+        };
+        let evaluation = evaluate(&snapshot);
+        let report = Report::build(&snapshot, &evaluation);
+        let unknown: Vec<&str> = evaluation
+            .checks
+            .iter()
+            .filter(|c| c.status == CheckStatus::Unknown)
+            .map(|c| c.name)
+            .collect();
+        let transitions = self.settler.observe(
+            &evaluation.findings,
+            &|check| unknown.contains(&check),
+            Instant::now(),
+        );
+        for t in &transitions {
+            let f = t.finding();
+            match t {
+                Transition::Began(_) => {
+                    tracing::warn!(reason = %f.reason, subject = %f.subject, message = %f.message, "drift began")
+                }
+                Transition::Resolved(_) => {
+                    tracing::info!(reason = %f.reason, subject = %f.subject, "drift resolved")
+                }
+            }
+        }
+        let active: Vec<_> = self.settler.active().into_iter().cloned().collect();
+        let checks = settled_checks(&evaluation.checks, &active);
+        let outcome = Arc::new(CycleOutcome {
+            at: SystemTime::now(),
+            duration: started.elapsed(),
+            report,
+            checks,
+            settling: self.settler.settling().into_iter().cloned().collect(),
+            active,
+            transitions,
+            snapshot,
+        });
+        sinks.cycle(&outcome, &self.counts).await;
+        self.state.publish(outcome);
+    }
+}
+
+/// Check statuses after settling: drift only where a finding is past the
+/// grace period; a check whose findings are all settling is still ok.
+fn settled_checks(raw: &[CheckResult], active: &[crate::checks::Finding]) -> Vec<CheckResult> {
+    raw.iter()
+        .map(|c| {
+            let n = active.iter().filter(|f| f.check == c.name).count();
+            let mut c = c.clone();
+            if n > 0 {
+                c.status = CheckStatus::Drift;
+                c.detail = format!("{n} drift finding{}", if n == 1 { "" } else { "s" });
+            } else if c.status == CheckStatus::Drift {
+                c.status = CheckStatus::Ok;
+                c.detail = format!("settling: {}", c.detail);
+            }
+            c
+        })
+        .collect()
+}
