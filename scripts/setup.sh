@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what eniwatch's lab, tests and demo need on a Debian machine (as root):
-# iproute2 for network namespaces, a Rust toolchain check, and nothing else yet.
+# iproute2 for network namespaces, Prometheus (server and promtool) for the
+# metrics tests, and checks for a Rust toolchain.
 # Safe to run again: it installs only what is missing.
 set -euo pipefail
 
@@ -8,6 +9,9 @@ need_apt=()
 command -v ip >/dev/null 2>&1 || need_apt+=(iproute2)
 command -v cc >/dev/null 2>&1 || need_apt+=(gcc libc6-dev)
 command -v pkg-config >/dev/null 2>&1 || need_apt+=(pkg-config)
+if [ "${ENIWATCH_SETUP_PROMETHEUS:-1}" = 1 ]; then
+  { command -v prometheus && command -v promtool; } >/dev/null 2>&1 || need_apt+=(prometheus)
+fi
 [ -e /etc/ssl/certs/ca-certificates.crt ] || need_apt+=(ca-certificates)
 if ((${#need_apt[@]})); then
   if [ "$(id -u)" != 0 ]; then

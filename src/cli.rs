@@ -39,8 +39,82 @@ pub enum Command {
         Exit codes: 0 all ok, 1 drift found, 2 inconclusive (no drift, some check unknown), 64 bad usage.\n\
         Reasons and fixes: `eniwatch reasons`.")]
     Check(Box<CheckArgs>),
+    /// Run as a node daemon: watch for changes, export metrics, emit drift events.
+    #[command(after_help = "Examples:\n  \
+        NODE_NAME=$(hostname -f) eniwatch run\n  \
+        eniwatch run --node-name \"$NODE_NAME\" --listen 127.0.0.1:9742 --grace-period 30s --no-condition\n\n\
+        Endpoints on --listen: /metrics (Prometheus), /healthz (the loop is alive), /readyz (first full\n\
+        cycle done), /debug/snapshot (the current snapshot and findings as JSON).\n\
+        Logs: JSON lines by default, human text on a terminal or with --log-format text; RUST_LOG filters.")]
+    Run(Box<RunArgs>),
     /// Print every finding reason with its meaning, likely cause and fix (markdown).
     Reasons,
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// JSON, unless stderr is a terminal.
+    Auto,
+    Json,
+    Text,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Address for /metrics, /healthz, /readyz and /debug/snapshot.
+    #[arg(long, env = "ENIWATCH_LISTEN", default_value = "0.0.0.0:9742")]
+    pub listen: std::net::SocketAddr,
+    /// How often IMDS is re-read (also at once when an ENI link comes or goes).
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    pub imds_interval: Duration,
+    /// How long a finding must persist before it counts as drift (0 reports at once).
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub grace_period: Duration,
+    /// Quiet time after a kernel or API change before the state is re-read.
+    #[arg(long, default_value = "100ms", value_parser = parse_duration)]
+    pub debounce: Duration,
+    /// Do not write Kubernetes Events for drift transitions.
+    #[arg(long)]
+    pub no_events: bool,
+    /// Do not maintain the node condition CustomNetworkingReady.
+    #[arg(long)]
+    pub no_condition: bool,
+    /// Re-patch the node condition at least this often, even unchanged.
+    #[arg(long, default_value = "5m", value_parser = parse_duration)]
+    pub condition_heartbeat: Duration,
+    /// Log format.
+    #[arg(long, value_enum, default_value_t = LogFormat::Auto)]
+    pub log_format: LogFormat,
+    #[command(flatten)]
+    pub sources: SourceArgs,
+}
+
+/// Parses `250ms`, `10s`, `5m`, `1h` or a bare number of seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let value: f64 = num
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration (e.g. 250ms, 10s, 5m, 1h)"))?;
+    let secs = match unit {
+        "ms" => value / 1000.0,
+        "" | "s" => value,
+        "m" => value * 60.0,
+        "h" => value * 3600.0,
+        other => {
+            return Err(format!(
+                "unknown unit {other:?} in {s:?} (use ms, s, m or h)"
+            ))
+        }
+    };
+    if !secs.is_finite() || !(0.0..=86_400.0 * 7.0).contains(&secs) {
+        return Err(format!("{s:?} is out of range (0 to 7 days)"));
+    }
+    Ok(Duration::from_secs_f64(secs))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -174,5 +248,22 @@ impl SourceArgs {
             veth_prefix: self.veth_prefix.clone(),
             gather_timeout: Duration::from_secs(self.gather_timeout),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
+        assert_eq!(parse_duration("10s").unwrap(), Duration::from_secs(10));
+        assert_eq!(parse_duration("5m").unwrap(), Duration::from_secs(300));
+        assert_eq!(parse_duration("0").unwrap(), Duration::ZERO);
+        assert_eq!(parse_duration("1.5s").unwrap(), Duration::from_millis(1500));
+        for bad in ["", "s", "-1s", "10x", "1e9h", "NaNs"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -2,9 +2,114 @@
 
 use std::process::ExitCode;
 
+use std::io::IsTerminal;
+use std::sync::Arc;
+use std::time::Duration;
+
 use clap::Parser;
-use eniwatch::cli::{Cli, Command, OutputFormat};
+use eniwatch::cli::{Cli, Command, LogFormat, OutputFormat, RunArgs};
+use eniwatch::daemon::agent::{self, DaemonConfig};
+use eniwatch::daemon::run::LoopConfig;
 use eniwatch::report::{exit, render_text, Report};
+
+/// How long shutdown may take after SIGTERM/SIGINT.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+fn init_logs(format: LogFormat, default: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let json = match format {
+        LogFormat::Json => true,
+        LogFormat::Text => false,
+        LogFormat::Auto => !std::io::stderr().is_terminal(),
+    };
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        builder.json().flatten_event(true).init();
+    } else {
+        builder.init();
+    }
+}
+
+fn run_daemon(args: RunArgs) -> ExitCode {
+    init_logs(args.log_format, "info");
+    let sources = match args.sources.to_config() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("eniwatch: {e}");
+            return ExitCode::from(exit::USAGE as u8);
+        }
+    };
+    let config = DaemonConfig {
+        sources,
+        listen: args.listen,
+        pace: LoopConfig {
+            imds_interval: args.imds_interval.max(Duration::from_secs(1)),
+            grace: args.grace_period,
+            debounce: args.debounce,
+            idle_cycle: Duration::from_secs(30),
+        },
+        events: !args.no_events,
+        condition: (!args.no_condition)
+            .then_some(args.condition_heartbeat.max(Duration::from_secs(10))),
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("eniwatch: cannot start the async runtime: {e}");
+            return ExitCode::from(70);
+        }
+    };
+    runtime.block_on(async {
+        let signalled = Arc::new(tokio::sync::Notify::new());
+        let notify = signalled.clone();
+        tokio::spawn(async move {
+            wait_for_signal().await;
+            notify.notify_waiters();
+        });
+        let stop = signalled.clone();
+        let shutdown = async move { stop.notified().await };
+        let forced = async {
+            signalled.notified().await;
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        };
+        tokio::select! {
+            result = agent::run(config, shutdown) => match result {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    tracing::error!(error = %e, "eniwatch cannot start");
+                    eprintln!("eniwatch: {e}");
+                    ExitCode::from(exit::USAGE as u8)
+                }
+            },
+            _ = forced => {
+                tracing::warn!("shutdown took longer than {SHUTDOWN_GRACE:?}; exiting");
+                ExitCode::SUCCESS
+            }
+        }
+    })
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -14,19 +119,14 @@ fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { exit::USAGE as u8 } else { 0 });
         }
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
     match cli.command {
+        Command::Run(args) => run_daemon(*args),
         Command::Reasons => {
             print!("{}", eniwatch::checks::finding::reasons_markdown());
             ExitCode::SUCCESS
         }
         Command::Check(args) => {
+            init_logs(LogFormat::Text, "warn");
             let config = match args.sources.to_config() {
                 Ok(c) => c,
                 Err(e) => {

@@ -62,6 +62,14 @@ enum Cmd {
         #[arg(long, default_value_t = 250)]
         pods: u32,
     },
+    /// GET a URL and print the body (run it inside a lab namespace to reach
+    /// what listens there: `ip netns exec NAME eniwatch-lab fetch http://127.0.0.1:9742/metrics`).
+    Fetch {
+        url: String,
+        /// Seconds to wait for an answer.
+        #[arg(long, default_value_t = 5)]
+        timeout: u64,
+    },
     /// (internal) Serve the emulators; run inside the node namespace by `check` and `up`.
     #[command(hide = true)]
     Serve {
@@ -152,6 +160,39 @@ fn main() -> ExitCode {
                 }
                 Err(e) => fail(e),
             }
+        }
+        Cmd::Fetch { url, timeout } => {
+            let rt = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => return fail(e),
+            };
+            rt.block_on(async {
+                let client = match reqwest::Client::builder()
+                    .no_proxy()
+                    .timeout(std::time::Duration::from_secs(timeout))
+                    .build()
+                {
+                    Ok(c) => c,
+                    Err(e) => return fail(e),
+                };
+                match client.get(&url).send().await {
+                    Ok(resp) => {
+                        let status = resp.status();
+                        let body = resp.text().await.unwrap_or_default();
+                        print!("{body}");
+                        if status.is_success() {
+                            ExitCode::SUCCESS
+                        } else {
+                            eprintln!("eniwatch-lab: {url}: HTTP {}", status.as_u16());
+                            ExitCode::from(22)
+                        }
+                    }
+                    Err(e) => fail(format!("{url}: {e}")),
+                }
+            })
         }
         Cmd::Down { name } => {
             remove_namespaces(&name);

@@ -7,8 +7,13 @@
 //! per cycle to the sinks: metrics, events, the node condition and the debug
 //! endpoint. Sinks never re-judge: they render what the cycle decided.
 
+pub mod agent;
 pub mod cluster_watch;
+pub mod condition;
+pub mod events;
+pub mod http;
 pub mod kernel_watch;
+pub mod metrics;
 pub mod run;
 pub mod settle;
 

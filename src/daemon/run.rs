@@ -30,6 +30,9 @@ use crate::sources::imds::{self, ImdsClient};
 use crate::sources::netlink;
 use crate::sources::requests::RequestCounts;
 
+/// The least age of IMDS data before a new finding makes the loop re-read it.
+const IMDS_RECHECK: Duration = Duration::from_secs(5);
+
 /// How the loop paces itself.
 #[derive(Debug, Clone)]
 pub struct LoopConfig {
@@ -57,6 +60,8 @@ pub struct Looper {
     imds: Option<ImdsClient>,
     last_imds: Observed<InstanceMetadata>,
     imds_next: tokio::time::Instant,
+    /// When IMDS was last read (successfully or not).
+    imds_read_at: Option<Instant>,
     settler: Settler,
     cluster: Option<ClusterWatch>,
     counts: RequestCounts,
@@ -83,6 +88,7 @@ impl Looper {
             imds: imds.ok(),
             last_imds,
             imds_next: tokio::time::Instant::now(),
+            imds_read_at: None,
             cluster,
             counts,
             state,
@@ -145,6 +151,7 @@ impl Looper {
         if tokio::time::Instant::now() >= self.imds_next {
             if let Some(client) = &self.imds {
                 self.last_imds = bounded("imds", limit, imds::read_instance_metadata(client)).await;
+                self.imds_read_at = Some(Instant::now());
             }
             self.imds_next = tokio::time::Instant::now() + self.pace.imds_interval;
         }
@@ -190,6 +197,15 @@ impl Looper {
                     tracing::info!(reason = %f.reason, subject = %f.subject, "drift resolved")
                 }
             }
+        }
+        // A finding that is new may only mean IMDS moved on since it was read
+        // (IPs added to the warm pool, an ENI attached): read it again before
+        // the finding can come of age, at most once per IMDS_RECHECK.
+        let imds_stale = self
+            .imds_read_at
+            .is_none_or(|t| t.elapsed() >= IMDS_RECHECK);
+        if !self.settler.settling().is_empty() && imds_stale {
+            self.imds_next = tokio::time::Instant::now();
         }
         let active: Vec<_> = self.settler.active().into_iter().cloned().collect();
         let checks = settled_checks(&evaluation.checks, &active);

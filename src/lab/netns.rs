@@ -121,25 +121,48 @@ pub fn node_script(s: &Scenario, node_ns: &str) -> String {
         }
     }
     for (pod, ip) in wired_pods(s) {
-        let veth = host_veth_name(&s.cni.veth_prefix, &pod.namespace, &pod.name);
-        let _ = writeln!(
-            o,
-            "link add {veth} mtu {mtu} type veth peer name {} netns {pods}",
-            peer_name(&veth)
-        );
-        let _ = writeln!(o, "link set {veth} up");
-        let _ = writeln!(o, "route add {ip}/32 dev {veth} scope link");
-        let _ = writeln!(o, "rule add to {ip}/32 lookup main priority 512");
-        if let Some(owner) = s.owner_of(ip).filter(|e| !e.is_primary()) {
-            let _ = writeln!(
-                o,
-                "rule add from {ip}/32 lookup {} priority 1536",
-                owner.route_table()
-            );
-        }
+        o.push_str(&pod_script(s, pod, ip, &pods));
     }
     branch_pods(s, &pods, &mut o);
     o
+}
+
+/// What the CNI's ADD does for one pod, in the node namespace: the host veth
+/// (its peer in the pods namespace), the /32 route, the 512 and 1536 rules.
+pub fn pod_script(s: &Scenario, pod: &PodSpec, ip: Ipv4Addr, pods_ns: &str) -> String {
+    let mut o = String::new();
+    let veth = host_veth_name(&s.cni.veth_prefix, &pod.namespace, &pod.name);
+    let _ = writeln!(
+        o,
+        "link add {veth} mtu {} type veth peer name {} netns {pods_ns}",
+        s.cni.mtu,
+        peer_name(&veth)
+    );
+    let _ = writeln!(o, "link set {veth} up");
+    let _ = writeln!(o, "route add {ip}/32 dev {veth} scope link");
+    let _ = writeln!(o, "rule add to {ip}/32 lookup main priority 512");
+    if let Some(owner) = s.owner_of(ip).filter(|e| !e.is_primary()) {
+        let _ = writeln!(
+            o,
+            "rule add from {ip}/32 lookup {} priority 1536",
+            owner.route_table()
+        );
+    }
+    o
+}
+
+/// What the CNI's DEL does for one pod: rules out, veth (and its route) gone.
+pub fn pod_teardown_script(s: &Scenario, pod: &PodSpec, ip: Ipv4Addr) -> String {
+    let veth = host_veth_name(&s.cni.veth_prefix, &pod.namespace, &pod.name);
+    format!(
+        "rule del to {ip}/32 priority 512\nrule del from {ip}/32 priority 1536\nlink del {veth}\n"
+    )
+}
+
+/// Brings the pod side of a pod's veth up (run in the pods namespace).
+pub fn pod_peer_script(s: &Scenario, pod: &PodSpec) -> String {
+    let veth = host_veth_name(&s.cni.veth_prefix, &pod.namespace, &pod.name);
+    format!("link set {} up\n", peer_name(&veth))
 }
 
 /// Security groups for pods: a VLAN per branch ENI on the trunk, a table per
@@ -189,8 +212,7 @@ pub fn pods_script(s: &Scenario) -> String {
         let _ = writeln!(o, "link set {} up", wire_name(eni));
     }
     for (pod, _) in wired_pods(s) {
-        let veth = host_veth_name(&s.cni.veth_prefix, &pod.namespace, &pod.name);
-        let _ = writeln!(o, "link set {} up", peer_name(&veth));
+        o.push_str(&pod_peer_script(s, pod));
     }
     let has_trunk = s.enis.iter().any(|e| e.kind == EniKind::Trunk);
     for pod in s.pods.iter().filter(|p| has_trunk && p.ip.is_some()) {

@@ -154,6 +154,46 @@ impl LabNode {
         self.state_dir.join("kubeconfig")
     }
 
+    /// Applies a changed scenario to the emulators (API objects, IMDS answers
+    /// and faults) and waits until the emulator process has taken it.
+    pub fn update(&self, scenario: &Scenario) -> Result<(), LabError> {
+        let yaml = serde_norway::to_string(scenario).map_err(|e| LabError::Setup(e.to_string()))?;
+        let tmp = self.state_dir.join("update.yaml.tmp");
+        let path = self.state_dir.join("update.yaml");
+        std::fs::write(&tmp, yaml)
+            .and_then(|_| std::fs::rename(&tmp, &path))
+            .map_err(|e| LabError::Setup(format!("cannot write {}: {e}", path.display())))?;
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while path.exists() {
+            if Instant::now() > deadline {
+                return Err(LabError::Setup(
+                    "the emulators did not take the update within 5 s".into(),
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        Ok(())
+    }
+
+    /// What the API emulator recorded: `events`, `node_status_patches`, `node`,
+    /// `kube_requests`, and the IMDS emulator's `imds` stats.
+    pub fn recorded(&self) -> Result<serde_json::Value, LabError> {
+        let path = self.state_dir.join("recorded.json");
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| LabError::Setup(format!("cannot read {}: {e}", path.display())))?;
+        serde_json::from_str(&text).map_err(|e| LabError::Setup(format!("{}: {e}", path.display())))
+    }
+
+    /// Runs an `ip -batch` script in the node namespace (data-plane changes).
+    pub fn ip(&self, script: &str) -> Result<(), LabError> {
+        ip_batch(&self.ns, script)
+    }
+
+    /// Runs an `ip -batch` script in the pods namespace.
+    pub fn ip_pods(&self, script: &str) -> Result<(), LabError> {
+        ip_batch(&pods_ns(&self.ns), script)
+    }
+
     /// A command that runs `program` inside the node namespace.
     pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
         let mut cmd = Command::new("ip");

@@ -4,11 +4,19 @@
 //!
 //! It writes `kubeconfig` into the lab's state directory, then `ready`, and
 //! serves until the shutdown future resolves.
+//!
+//! Run-time control goes through files in the state directory, which the
+//! host side and the namespace share: a scenario written to `update.yaml` is
+//! applied to both emulators (IMDS answers, API objects with watch events,
+//! IMDS faults) and the file removed; `recorded.json` is rewritten whenever
+//! the API emulator served something new, with the Events created, the Node
+//! status patches, the current Node and the request counts.
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::Path;
 
+use serde_json::json;
 use tokio::net::TcpListener;
 
 use super::imds_emulator::{self, ImdsState};
@@ -49,14 +57,15 @@ pub async fn serve(
 ) -> Result<(), LabError> {
     let imds = ImdsState::new(scenario);
     let imds_listener = bind(IMDS_LISTEN).await?;
-    let imds_task =
-        tokio::spawn(async move { axum::serve(imds_listener, imds_emulator::router(imds)).await });
+    let imds_app = imds_emulator::router(imds.clone());
+    let imds_task = tokio::spawn(async move { axum::serve(imds_listener, imds_app).await });
+    let kube = KubeState::new(scenario);
     let kube_task = if scenario.kube_api {
-        let kube = KubeState::new(scenario);
         let listener = bind(KUBE_ADDR).await?;
-        Some(tokio::spawn(async move {
-            axum::serve(listener, kube_emulator::router(kube)).await
-        }))
+        let app = kube_emulator::router(kube.clone());
+        Some(tokio::spawn(
+            async move { axum::serve(listener, app).await },
+        ))
     } else {
         None
     };
@@ -70,7 +79,42 @@ pub async fn serve(
     };
     write("kubeconfig", &kubeconfig(KUBE_ADDR))?;
     write("ready", "")?;
-    shutdown.await;
+    let mut shutdown = std::pin::pin!(shutdown);
+    let mut tick = tokio::time::interval(std::time::Duration::from_millis(50));
+    let mut last_count = u64::MAX;
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => break,
+            _ = tick.tick() => {}
+        }
+        let update = state_dir.join("update.yaml");
+        if update.exists() {
+            match Scenario::load(&update) {
+                Ok(next) => {
+                    imds.set_scenario(&next);
+                    imds.set_faults(next.imds_faults.clone());
+                    kube.apply_scenario(&next);
+                }
+                Err(e) => eprintln!("eniwatch-lab serve: ignoring update: {e}"),
+            }
+            let _ = std::fs::remove_file(&update);
+        }
+        let count = kube.request_count();
+        if count != last_count {
+            last_count = count;
+            let recorded = json!({
+                "events": kube.events(),
+                "node_status_patches": kube.node_status_patches(),
+                "node": kube.node(),
+                "kube_requests": count,
+                "imds": imds.stats(),
+            });
+            let tmp = state_dir.join("recorded.json.tmp");
+            if std::fs::write(&tmp, recorded.to_string()).is_ok() {
+                let _ = std::fs::rename(&tmp, state_dir.join("recorded.json"));
+            }
+        }
+    }
     imds_task.abort();
     if let Some(t) = kube_task {
         t.abort();

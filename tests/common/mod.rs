@@ -7,6 +7,8 @@
 
 #![allow(dead_code)]
 
+pub mod daemon;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -103,7 +105,7 @@ impl Outcome {
     }
 }
 
-fn unique_name() -> String {
+pub fn unique_name() -> String {
     format!(
         "t{}x{}",
         std::process::id() % 100_000,

@@ -1,0 +1,185 @@
+//! Wires the daemon together: HTTP server, metrics, the Kubernetes watches,
+//! the loop, and the API sinks (events, node condition).
+//!
+//! The API sinks run in their own task, fed through a bounded channel: a slow
+//! or unreachable API server must never stall the loop (and so detection and
+//! metrics). When the channel is full, a cycle's API work is dropped and
+//! counted (`eniwatch_requests_total{target="kubernetes",outcome="dropped"}`):
+//! the next cycle carries the current state anyway, only individual
+//! transitions' events can be lost, and only during an API outage.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use tokio::sync::{mpsc, watch};
+
+use super::cluster_watch::ClusterWatch;
+use super::condition::ConditionSink;
+use super::events::{EventConfig, EventSink};
+use super::http;
+use super::metrics::Metrics;
+use super::run::{LoopConfig, Looper, Sinks};
+use super::{CycleOutcome, SharedState};
+use crate::config::{KubeMode, SourceConfig};
+use crate::model::{Expectation, Observed};
+use crate::sources::kube::{self, KubeError};
+use crate::sources::requests::RequestCounts;
+
+/// Everything `eniwatch run` needs.
+#[derive(Debug, Clone)]
+pub struct DaemonConfig {
+    pub sources: SourceConfig,
+    pub listen: SocketAddr,
+    pub pace: LoopConfig,
+    pub events: bool,
+    /// Heartbeat of the node condition; None: no condition.
+    pub condition: Option<Duration>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error(
+        "cannot listen on {addr}: {source} (is another process using the port? change --listen)"
+    )]
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("cannot register metrics: {0}")]
+    Metrics(#[from] prometheus::Error),
+    #[error(transparent)]
+    Kube(#[from] KubeError),
+}
+
+/// Cycles waiting for the API sinks before new ones are dropped.
+const API_QUEUE: usize = 32;
+
+struct AgentSinks {
+    metrics: Arc<Metrics>,
+    api: Option<mpsc::Sender<Arc<CycleOutcome>>>,
+    counts: RequestCounts,
+}
+
+fn observe<T>(metrics: &Metrics, name: &str, o: &Observed<T>, at: SystemTime) {
+    match o {
+        Ok(_) => metrics.observe_source(name, true, None, at),
+        Err(u) => metrics.observe_source(name, false, Some(u.kind), at),
+    }
+}
+
+impl Sinks for AgentSinks {
+    async fn cycle(&mut self, outcome: &Arc<CycleOutcome>, counts: &RequestCounts) {
+        let s = &outcome.snapshot;
+        observe(&self.metrics, "imds", &s.imds, outcome.at);
+        observe(&self.metrics, "kernel", &s.kernel, outcome.at);
+        if let Expectation::Kubernetes(c) = &s.expectation {
+            observe(&self.metrics, "kubernetes", c, outcome.at);
+        }
+        self.metrics.observe_cycle(outcome);
+        if let Some(api) = &self.api {
+            if api.try_send(outcome.clone()).is_err() {
+                self.counts.add("kubernetes", "dropped");
+                tracing::warn!("the API sinks are behind; this cycle's events and condition update are skipped");
+            }
+        }
+        self.metrics.observe_requests(counts);
+    }
+}
+
+/// Drains cycles into the event and condition sinks.
+async fn api_sinks(
+    mut rx: mpsc::Receiver<Arc<CycleOutcome>>,
+    mut events: Option<EventSink>,
+    mut condition: Option<ConditionSink>,
+) {
+    while let Some(outcome) = rx.recv().await {
+        if let Some(ev) = events.as_mut() {
+            if !outcome.transitions.is_empty() {
+                if let Err(e) = ev.publish(&outcome.transitions, Instant::now()).await {
+                    tracing::warn!(error = %e, "writing drift events failed");
+                }
+            }
+        }
+        if let Some(c) = condition.as_mut() {
+            if let Err(e) = c
+                .update(
+                    &outcome.active,
+                    &outcome.checks,
+                    Instant::now(),
+                    SystemTime::now(),
+                )
+                .await
+            {
+                tracing::warn!(error = %e, "patching the node condition failed");
+            }
+        }
+    }
+}
+
+/// Runs the daemon until `shutdown` resolves.
+pub async fn run(
+    config: DaemonConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), DaemonError> {
+    let metrics = Arc::new(Metrics::new()?);
+    let state = SharedState::new();
+    let counts = RequestCounts::new();
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| DaemonError::Listen {
+            addr: config.listen,
+            source,
+        })?;
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let stopped = move |mut rx: watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|stop| *stop).await;
+    };
+    // The loop's longest wait is its idle cycle; three of them without a beat is dead.
+    let liveness = config.pace.idle_cycle * 3 + config.sources.gather_timeout;
+    let router = http::router(state.clone(), metrics.clone(), liveness);
+    let server = tokio::spawn(http::serve(listener, router, stopped(stop_rx.clone())));
+    tracing::info!(listen = %config.listen, "serving /metrics, /healthz, /readyz, /debug/snapshot");
+
+    let (wake_tx, wake_rx) = mpsc::channel(1);
+    let mut api = None;
+    let cluster = match &config.sources.kube {
+        KubeMode::Flags(_) => None,
+        KubeMode::Api { kubeconfig } => {
+            let node = config.sources.node_name.clone().unwrap_or_default();
+            let client = kube::client(kubeconfig.as_ref()).await?;
+            let watch = ClusterWatch::default();
+            watch.spawn(client.clone(), &node, counts.clone(), wake_tx);
+            let events = config
+                .events
+                .then(|| EventSink::new(client.clone(), node.clone(), EventConfig::default()));
+            let condition = config
+                .condition
+                .map(|beat| ConditionSink::new(client.clone(), node.clone(), beat));
+            if events.is_some() || condition.is_some() {
+                let (tx, rx) = mpsc::channel(API_QUEUE);
+                tokio::spawn(api_sinks(rx, events, condition));
+                api = Some(tx);
+            }
+            Some(watch)
+        }
+    };
+    let mut sinks = AgentSinks {
+        metrics,
+        api,
+        counts: counts.clone(),
+    };
+    let looper = Looper::new(
+        config.sources.clone(),
+        config.pace.clone(),
+        cluster,
+        counts,
+        state,
+    );
+    looper.run(&mut sinks, wake_rx, shutdown).await;
+    tracing::info!("shutting down");
+    let _ = stop_tx.send(true);
+    let _ = server.await;
+    Ok(())
+}

@@ -1,0 +1,559 @@
+//! The node condition `CustomNetworkingReady`: the current verdict, where
+//! `kubectl describe node`, node-condition alerts and remediation tooling
+//! look. Events ([`super::events`]) tell the history; this tells the now.
+//!
+//! Policy:
+//! - `True` (reason `NoDrift`): no active drift and every check could judge.
+//! - `False`: at least one active drift. Drift outranks unknown checks: a
+//!   proven break is worse than an unverified part. The reason is the top
+//!   active reason (highest severity, then the first in [`Reason`]'s order);
+//!   the message counts findings per reason in that same order, e.g.
+//!   "3 drift findings: PodRouteMissing x2, ENINotConfigured x1".
+//! - `Unknown` (reason `ChecksInconclusive`): no drift, but some checks could
+//!   not judge. The message names them, without their details: details carry
+//!   changing values, and every message change costs a node status write.
+//! - Written as a strategic-merge patch of `status.conditions` on
+//!   `nodes/{name}/status`. The list merges by `type`, so kubelet's
+//!   conditions (Ready, ...) are never touched, and there is no
+//!   read-modify-write race with kubelet.
+//! - Patched only when status, reason or message change, or when the
+//!   heartbeat (default 5 min, like kubelet's status reports) has passed
+//!   since the last successful patch: a node object is watched by many, so
+//!   no write per cycle.
+//! - `lastTransitionTime` moves only when `status` changes. The sink keeps
+//!   it, seeded on the first update from the condition already on the node,
+//!   so a restart of the daemon does not reset it.
+//! - Failures are returned as [`ConditionError`] and leave the sink as it
+//!   was, so the next update tries again (a condition is state: re-sending
+//!   it is harmless, unlike an event).
+//! - RBAC: `get` on nodes, `patch` on `nodes/status`.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant, SystemTime};
+
+use k8s_openapi::api::core::v1::Node;
+use k8s_openapi::jiff::Timestamp;
+use kube::api::{Patch, PatchParams};
+use kube::{Api, Client};
+use serde_json::json;
+
+use super::events::{api_error_kind, api_error_message};
+use crate::checks::{CheckResult, CheckStatus, Finding, Reason, Severity};
+
+pub const CONDITION_TYPE: &str = "CustomNetworkingReady";
+pub const DEFAULT_HEARTBEAT: Duration = Duration::from_secs(5 * 60);
+const FIELD_MANAGER: &str = "eniwatch";
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ConditionError {
+    #[error("reading node {node}: {message}")]
+    Read {
+        node: String,
+        message: String,
+        kind: &'static str,
+    },
+    #[error("patching the {CONDITION_TYPE} condition of node {node}: {message}")]
+    Patch {
+        node: String,
+        message: String,
+        kind: &'static str,
+    },
+    #[error("the clock is outside what RFC 3339 can say: {0}")]
+    Clock(String),
+}
+
+impl ConditionError {
+    /// A bounded classification, for metric labels.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ConditionError::Read { kind, .. } | ConditionError::Patch { kind, .. } => kind,
+            ConditionError::Clock(_) => "clock",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConditionStatus {
+    True,
+    False,
+    Unknown,
+}
+
+impl ConditionStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConditionStatus::True => "True",
+            ConditionStatus::False => "False",
+            ConditionStatus::Unknown => "Unknown",
+        }
+    }
+
+    fn parse(s: &str) -> Option<ConditionStatus> {
+        [Self::True, Self::False, Self::Unknown]
+            .into_iter()
+            .find(|c| c.as_str() == s)
+    }
+}
+
+/// What the condition says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verdict {
+    pub status: ConditionStatus,
+    pub reason: String,
+    pub message: String,
+}
+
+/// The condition for the active findings and the settled check statuses.
+pub fn verdict(active: &[Finding], checks: &[CheckResult]) -> Verdict {
+    // Highest severity first, then `Reason`'s order.
+    let mut counts: BTreeMap<(std::cmp::Reverse<Severity>, Reason), usize> = BTreeMap::new();
+    for f in active {
+        *counts
+            .entry((std::cmp::Reverse(f.severity), f.reason))
+            .or_insert(0) += 1;
+    }
+    if let Some(((_, top), _)) = counts.first_key_value() {
+        let parts: Vec<String> = counts
+            .iter()
+            .map(|((_, reason), n)| format!("{reason} x{n}"))
+            .collect();
+        let noun = if active.len() == 1 {
+            "finding"
+        } else {
+            "findings"
+        };
+        return Verdict {
+            status: ConditionStatus::False,
+            reason: top.as_str().into(),
+            message: format!("{} drift {noun}: {}", active.len(), parts.join(", ")),
+        };
+    }
+    let unknown: Vec<&str> = checks
+        .iter()
+        .filter(|c| c.status == CheckStatus::Unknown)
+        .map(|c| c.name)
+        .collect();
+    if !unknown.is_empty() {
+        let noun = if unknown.len() == 1 {
+            "check"
+        } else {
+            "checks"
+        };
+        return Verdict {
+            status: ConditionStatus::Unknown,
+            reason: "ChecksInconclusive".into(),
+            message: format!(
+                "{} {noun} could not judge: {}",
+                unknown.len(),
+                unknown.join(", ")
+            ),
+        };
+    }
+    Verdict {
+        status: ConditionStatus::True,
+        reason: "NoDrift".into(),
+        message: format!("all {} checks pass", checks.len()),
+    }
+}
+
+/// RFC 3339 in whole seconds, as the API server stores condition times.
+fn rfc3339(t: SystemTime) -> Result<String, ConditionError> {
+    let ts = Timestamp::try_from(t).map_err(|e| ConditionError::Clock(e.to_string()))?;
+    Timestamp::from_second(ts.as_second())
+        .map(|ts| ts.to_string())
+        .map_err(|e| ConditionError::Clock(e.to_string()))
+}
+
+/// Keeps the node's `CustomNetworkingReady` condition current.
+#[derive(Clone)]
+pub struct ConditionSink {
+    client: Client,
+    node_name: String,
+    heartbeat: Duration,
+    /// Whether `since` was seeded from the node.
+    seeded: bool,
+    /// The status as last decided, and since when (RFC 3339).
+    since: Option<(ConditionStatus, String)>,
+    /// What the last successful patch said, and when.
+    sent: Option<(Verdict, Instant)>,
+}
+
+impl ConditionSink {
+    pub fn new(client: Client, node_name: String, heartbeat: Duration) -> ConditionSink {
+        ConditionSink {
+            client,
+            node_name,
+            heartbeat,
+            seeded: false,
+            since: None,
+            sent: None,
+        }
+    }
+
+    /// Brings the condition up to date; true when a patch was sent.
+    pub async fn update(
+        &mut self,
+        active: &[Finding],
+        checks: &[CheckResult],
+        now_instant: Instant,
+        now: SystemTime,
+    ) -> Result<bool, ConditionError> {
+        let verdict = verdict(active, checks);
+        if let Some((last, at)) = &self.sent {
+            if *last == verdict && now_instant.saturating_duration_since(*at) < self.heartbeat {
+                return Ok(false);
+            }
+        }
+        if !self.seeded {
+            self.since = self.read_since().await?;
+            self.seeded = true;
+        }
+        let stamp = rfc3339(now)?;
+        let transition = match &self.since {
+            Some((status, at)) if *status == verdict.status => at.clone(),
+            _ => {
+                self.since = Some((verdict.status, stamp.clone()));
+                stamp.clone()
+            }
+        };
+        let body = json!({"status": {"conditions": [{
+            "type": CONDITION_TYPE,
+            "status": verdict.status.as_str(),
+            "reason": verdict.reason,
+            "message": verdict.message,
+            "lastHeartbeatTime": stamp,
+            "lastTransitionTime": transition,
+        }]}});
+        let params = PatchParams {
+            field_manager: Some(FIELD_MANAGER.into()),
+            ..PatchParams::default()
+        };
+        Api::<Node>::all(self.client.clone())
+            .patch_status(&self.node_name, &params, &Patch::Strategic(&body))
+            .await
+            .map_err(|e| ConditionError::Patch {
+                node: self.node_name.clone(),
+                message: api_error_message(&e),
+                kind: api_error_kind(&e),
+            })?;
+        let changed = self.sent.as_ref().is_none_or(|(last, _)| *last != verdict);
+        if changed {
+            tracing::info!(
+                condition = CONDITION_TYPE,
+                status = verdict.status.as_str(),
+                reason = %verdict.reason,
+                "node condition updated"
+            );
+        } else {
+            tracing::debug!(condition = CONDITION_TYPE, "node condition heartbeat");
+        }
+        self.sent = Some((verdict, now_instant));
+        Ok(true)
+    }
+
+    /// The status and lastTransitionTime of the condition already on the node.
+    async fn read_since(&self) -> Result<Option<(ConditionStatus, String)>, ConditionError> {
+        let node = Api::<Node>::all(self.client.clone())
+            .get(&self.node_name)
+            .await
+            .map_err(|e| ConditionError::Read {
+                node: self.node_name.clone(),
+                message: api_error_message(&e),
+                kind: api_error_kind(&e),
+            })?;
+        let condition = node
+            .status
+            .and_then(|s| s.conditions)
+            .unwrap_or_default()
+            .into_iter()
+            .find(|c| c.type_ == CONDITION_TYPE);
+        Ok(condition.and_then(|c| {
+            let status = ConditionStatus::parse(&c.status)?;
+            let at = c.last_transition_time?.0;
+            Some((
+                status,
+                Timestamp::from_second(at.as_second()).ok()?.to_string(),
+            ))
+        }))
+    }
+}
+
+#[cfg(test)]
+pub(super) mod tests {
+    use super::*;
+    use crate::checks::Subject;
+
+    fn check(name: &'static str, status: CheckStatus) -> CheckResult {
+        let detail = String::new();
+        CheckResult {
+            name,
+            status,
+            detail,
+        }
+    }
+
+    fn drift(reason: Reason, subject: Subject) -> Finding {
+        Finding::new("any", reason, subject, "broken".into())
+    }
+
+    #[test]
+    fn verdict_puts_drift_before_unknown_before_ok() {
+        let ok = [
+            check("pod-routes", CheckStatus::Ok),
+            check("eniconfig", CheckStatus::Ok),
+        ];
+        let v = verdict(&[], &ok);
+        assert_eq!(
+            (v.status, v.reason.as_str()),
+            (ConditionStatus::True, "NoDrift")
+        );
+        let mut some_unknown = ok.to_vec();
+        some_unknown.push(check("pod-rules", CheckStatus::Unknown));
+        let v = verdict(&[], &some_unknown);
+        assert_eq!(
+            (v.status, v.reason.as_str()),
+            (ConditionStatus::Unknown, "ChecksInconclusive")
+        );
+        assert_eq!(v.message, "1 check could not judge: pod-rules");
+        let active = [
+            drift(Reason::PodIPOutsideENIConfigSubnet, Subject::pod(None, "a")),
+            drift(Reason::ENINotConfigured, Subject::eni("eni-1")),
+            drift(Reason::PodRouteMissing, Subject::pod(None, "a")),
+            drift(Reason::PodRouteMissing, Subject::pod(None, "b")),
+        ];
+        let v = verdict(&active, &some_unknown);
+        assert_eq!(v.status, ConditionStatus::False);
+        assert_eq!(
+            v.reason, "PodRouteMissing",
+            "an error outranks a warning; then Reason order"
+        );
+        assert_eq!(
+            v.message,
+            "4 drift findings: PodRouteMissing x2, ENINotConfigured x1, \
+             PodIPOutsideENIConfigSubnet x1"
+        );
+    }
+
+    #[test]
+    fn times_are_rfc3339_in_whole_seconds() -> Result<(), ConditionError> {
+        let t = SystemTime::UNIX_EPOCH + Duration::from_millis(1_735_689_600_250);
+        assert_eq!(rfc3339(t)?, "2025-01-01T00:00:00Z");
+        Ok(())
+    }
+
+    /// Serving the emulator to a real client; shared with the events tests.
+    #[cfg(feature = "lab")]
+    pub(in crate::daemon) mod emulator {
+        use std::path::Path;
+
+        use crate::lab::kube_emulator::{router, KubeState};
+        use crate::lab::scenario::Scenario;
+
+        pub(in crate::daemon) type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+        pub(in crate::daemon) fn healthy() -> Result<Scenario, Box<dyn std::error::Error>> {
+            let path = concat!(env!("CARGO_MANIFEST_DIR"), "/lab/scenarios/healthy.yaml");
+            Ok(Scenario::load(Path::new(path))?)
+        }
+
+        fn client(addr: std::net::SocketAddr) -> Result<kube::Client, Box<dyn std::error::Error>> {
+            let config = kube::Config::new(format!("http://{addr}").parse()?);
+            Ok(kube::Client::try_from(config)?)
+        }
+
+        pub(in crate::daemon) async fn serve(
+            state: &KubeState,
+        ) -> Result<kube::Client, Box<dyn std::error::Error>> {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+            let addr = listener.local_addr()?;
+            let app = router(state.clone());
+            tokio::spawn(async move { axum::serve(listener, app).await });
+            client(addr)
+        }
+
+        /// A client for a loopback port nobody listens on.
+        pub(in crate::daemon) async fn unreachable(
+        ) -> Result<kube::Client, Box<dyn std::error::Error>> {
+            let addr = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await?
+                .local_addr()?;
+            client(addr)
+        }
+    }
+
+    #[cfg(feature = "lab")]
+    mod emulated {
+        use super::emulator::{healthy, serve, unreachable, TestResult};
+        use super::*;
+        use crate::lab::kube_emulator::KubeState;
+        use serde_json::Value;
+
+        fn conditions(state: &KubeState) -> Vec<Value> {
+            state.node()["status"]["conditions"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        }
+
+        fn ours(state: &KubeState) -> Value {
+            let found = conditions(state)
+                .into_iter()
+                .find(|c| c["type"] == CONDITION_TYPE);
+            found.unwrap_or_default()
+        }
+
+        fn at(secs: u64) -> SystemTime {
+            SystemTime::UNIX_EPOCH + Duration::from_secs(1_735_689_600 + secs)
+        }
+
+        #[tokio::test]
+        async fn true_false_unknown_are_patched_beside_kubelets_conditions() -> TestResult {
+            let scenario = healthy()?;
+            let state = KubeState::new(&scenario);
+            let client = serve(&state).await?;
+            let mut sink =
+                ConditionSink::new(client, scenario.node.name.clone(), DEFAULT_HEARTBEAT);
+            let ok = [check("pod-routes", CheckStatus::Ok)];
+            let t0 = Instant::now();
+            assert!(sink.update(&[], &ok, t0, at(0)).await?);
+            let c = ours(&state);
+            assert_eq!(
+                (&c["status"], &c["reason"]),
+                (&"True".into(), &"NoDrift".into())
+            );
+            assert_eq!(c["lastTransitionTime"], "2025-01-01T00:00:00Z");
+            assert_eq!(c["lastHeartbeatTime"], "2025-01-01T00:00:00Z");
+            assert!(
+                !sink
+                    .update(&[], &ok, t0 + Duration::from_secs(30), at(30))
+                    .await?,
+                "unchanged"
+            );
+            assert_eq!(state.node_status_patches().len(), 1);
+
+            let active = [
+                drift(Reason::PodRouteMissing, Subject::pod(None, "a")),
+                drift(Reason::PodRouteMissing, Subject::pod(None, "b")),
+                drift(Reason::ENINotConfigured, Subject::eni("eni-1")),
+            ];
+            let bad = [check("pod-routes", CheckStatus::Drift)];
+            assert!(
+                sink.update(&active, &bad, t0 + Duration::from_secs(60), at(60))
+                    .await?
+            );
+            let c = ours(&state);
+            assert_eq!(
+                (&c["status"], &c["reason"]),
+                (&"False".into(), &"PodRouteMissing".into())
+            );
+            assert_eq!(
+                c["message"],
+                "3 drift findings: PodRouteMissing x2, ENINotConfigured x1"
+            );
+            assert_eq!(c["lastTransitionTime"], "2025-01-01T00:01:00Z");
+
+            let unknown = [
+                check("pod-routes", CheckStatus::Unknown),
+                check("pod-rules", CheckStatus::Unknown),
+            ];
+            assert!(
+                sink.update(&[], &unknown, t0 + Duration::from_secs(90), at(90))
+                    .await?
+            );
+            let c = ours(&state);
+            assert_eq!(
+                (&c["status"], &c["reason"]),
+                (&"Unknown".into(), &"ChecksInconclusive".into())
+            );
+            assert_eq!(
+                c["message"],
+                "2 checks could not judge: pod-routes, pod-rules"
+            );
+
+            let all = conditions(&state);
+            assert_eq!(all.len(), 5, "kubelet's four and ours: {all:?}");
+            let ready = all
+                .iter()
+                .find(|c| c["type"] == "Ready")
+                .cloned()
+                .unwrap_or_default();
+            assert_eq!(
+                (&ready["status"], &ready["reason"]),
+                (&"True".into(), &"KubeletReady".into())
+            );
+            let body = &state.node_status_patches()[0];
+            assert_eq!(
+                body.content_type.as_deref(),
+                Some("application/strategic-merge-patch+json")
+            );
+            assert_eq!(
+                body.path,
+                format!("/api/v1/nodes/{}/status", scenario.node.name)
+            );
+            Ok(())
+        }
+
+        #[tokio::test]
+        async fn heartbeats_repatch_but_keep_the_transition_time() -> TestResult {
+            let scenario = healthy()?;
+            let state = KubeState::new(&scenario);
+            let client = serve(&state).await?;
+            let heartbeat = Duration::from_secs(300);
+            let mut sink =
+                ConditionSink::new(client.clone(), scenario.node.name.clone(), heartbeat);
+            let active = [drift(Reason::PodRuleMissing, Subject::pod(None, "a"))];
+            let t0 = Instant::now();
+            assert!(sink.update(&active, &[], t0, at(0)).await?);
+            assert!(
+                !sink
+                    .update(
+                        &active,
+                        &[],
+                        t0 + heartbeat - Duration::from_secs(1),
+                        at(299)
+                    )
+                    .await?
+            );
+            assert!(sink.update(&active, &[], t0 + heartbeat, at(300)).await?);
+            let c = ours(&state);
+            assert_eq!(c["lastHeartbeatTime"], "2025-01-01T00:05:00Z");
+            assert_eq!(c["lastTransitionTime"], "2025-01-01T00:00:00Z");
+            assert_eq!(state.node_status_patches().len(), 2);
+
+            // A restarted daemon keeps the transition time it finds on the node.
+            let mut restarted = ConditionSink::new(client, scenario.node.name.clone(), heartbeat);
+            assert!(restarted.update(&active, &[], t0, at(400)).await?);
+            let c = ours(&state);
+            assert_eq!(c["lastTransitionTime"], "2025-01-01T00:00:00Z");
+            assert_eq!(c["lastHeartbeatTime"], "2025-01-01T00:06:40Z");
+            Ok(())
+        }
+
+        #[tokio::test]
+        async fn api_failures_are_errors_and_retried_next_time() -> TestResult {
+            let mut sink = ConditionSink::new(unreachable().await?, "n".into(), DEFAULT_HEARTBEAT);
+            let t0 = Instant::now();
+            for _ in 0..2 {
+                let err = sink.update(&[], &[], t0, at(0)).await.err();
+                assert_eq!(
+                    err.as_ref().map(ConditionError::kind),
+                    Some("unreachable"),
+                    "{err:?}"
+                );
+            }
+            let state = KubeState::new(&healthy()?);
+            let mut sink = ConditionSink::new(
+                serve(&state).await?,
+                "no-such-node".into(),
+                DEFAULT_HEARTBEAT,
+            );
+            let err = sink.update(&[], &[], t0, at(0)).await.err();
+            assert_eq!(
+                err.as_ref().map(ConditionError::kind),
+                Some("not_found"),
+                "{err:?}"
+            );
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,756 @@
+//! Drift events: one Kubernetes Event per drift transition, so that
+//! `kubectl describe pod`, `kubectl describe node` and `kubectl get events`
+//! tell when custom networking broke on this node and when it healed.
+//!
+//! Policy:
+//! - Only transitions are written (a drift began, a drift resolved), never
+//!   the steady state: that is the node condition's job ([`super::condition`]).
+//!   Began is a `Warning` with the finding's reason (action `Detect`);
+//!   Resolved a `Normal` with `<Reason>Resolved` (action `Resolve`).
+//! - `events.k8s.io/v1` through kube-runtime's [`Recorder`]: reporting
+//!   controller `eniwatch`, instance = the node name, so every node's agent
+//!   is told apart by `reportingInstance`.
+//! - Where an event goes: a pod finding is about its Pod, written in the
+//!   pod's namespace. `kubectl describe pod` matches events on the pod's
+//!   uid, so the uid is looked up (one GET per pod event, within the rate
+//!   limit; a pod already gone gets the event without uid). Node and ENI
+//!   findings, and pods known only from the kernel (no namespace), are about
+//!   the Node: ENIs are no Kubernetes objects, so the ENI id goes in the
+//!   note. Node events are written like kubelet's: `uid` = the node name,
+//!   in namespace `default` (the Recorder's choice for cluster-scoped
+//!   objects); `kubectl describe node` looks exactly there.
+//! - Deduplicated here: the same (reason, subject, type) within
+//!   [`DEDUP_WINDOW`] is written once. A flapping drift costs one event per
+//!   window, and a caller retrying a batch cannot write an event twice.
+//!   Every written event is a new object, not a Recorder series: on the
+//!   Node, a series would fold different ENIs' drifts (same reason, same
+//!   regarding) into the first one's event and its immutable note.
+//! - Rate-limited per node by a [`TokenBucket`] (default: a burst of 25,
+//!   then 30 a minute). Transitions beyond the budget are counted and
+//!   summarised in one `DriftAggregated` Warning on the Node, at most once
+//!   per [`AGGREGATE_INTERVAL`] (the minute over which the bucket refills
+//!   `per_minute` tokens). A 250-pod node going bad writes burst + 1 events
+//!   at once and at most `per_minute` + 1 a minute after that, not 500.
+//! - Failures: an event that fails is dropped and logged, never retried (its
+//!   key stays in the dedup window: the create may have landed even if the
+//!   answer did not). The rest of that batch is not attempted, since the
+//!   API server is likely unreachable and each attempt may wait out the read
+//!   timeout; those transitions go into the next aggregate instead.
+//! - RBAC: `create` and `patch` on `events.k8s.io` events in all namespaces,
+//!   `get` on pods.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::{ObjectReference, Pod};
+use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::{Api, Client};
+
+use super::settle::Transition;
+use crate::checks::{Finding, Reason, Subject, SubjectKind};
+
+pub const REPORTING_CONTROLLER: &str = "eniwatch";
+/// The API's limit on `note`, in bytes.
+pub const NOTE_LIMIT: usize = 1024;
+/// How long an identical event is not written again.
+pub const DEDUP_WINDOW: Duration = Duration::from_secs(5 * 60);
+/// At most one `DriftAggregated` event per interval.
+pub const AGGREGATE_INTERVAL: Duration = Duration::from_secs(60);
+pub const AGGREGATE_REASON: &str = "DriftAggregated";
+
+/// Per-node event budget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventConfig {
+    /// Events that may be written at once.
+    pub burst: u32,
+    /// Sustained events per minute.
+    pub per_minute: u32,
+}
+
+impl Default for EventConfig {
+    fn default() -> Self {
+        EventConfig {
+            burst: 25,
+            per_minute: 30,
+        }
+    }
+}
+
+/// An event write (or the pod lookup before it) failed; the event is dropped.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("writing event {reason} about {regarding}: {message}")]
+pub struct EventError {
+    pub reason: String,
+    pub regarding: String,
+    pub message: String,
+    /// Bounded classification, for metric labels.
+    pub kind: &'static str,
+    /// Events written by the same `publish` call before it failed.
+    pub written: usize,
+}
+
+/// A bounded classification of a client error, for metric labels.
+pub(crate) fn api_error_kind(e: &kube::Error) -> &'static str {
+    match e {
+        kube::Error::Api(s) if s.code == 401 => "unauthorized",
+        kube::Error::Api(s) if s.code == 403 => "forbidden",
+        kube::Error::Api(s) if s.code == 404 => "not_found",
+        kube::Error::Api(s) if s.code == 409 => "conflict",
+        kube::Error::Api(s) if s.code == 429 => "throttled",
+        kube::Error::HyperError(_) | kube::Error::Service(_) => "unreachable",
+        _ => "error",
+    }
+}
+
+/// A client error in one line (the API's message, not kube's Debug dump).
+pub(crate) fn api_error_message(e: &kube::Error) -> String {
+    match e {
+        kube::Error::Api(s) => format!("HTTP {}: {}", s.code, s.message),
+        other => other.to_string(),
+    }
+}
+
+/// A token bucket: `burst` tokens at most, refilled at `per_minute`.
+/// Pure: the caller passes the clock. Exact integer arithmetic: one token
+/// is a minute's worth of nanoseconds, refilled at `per_minute` per ns.
+#[derive(Debug, Clone)]
+pub struct TokenBucket {
+    capacity: u128,
+    per_minute: u128,
+    credit: u128,
+    last: Option<Instant>,
+}
+
+const TOKEN: u128 = 60_000_000_000;
+
+impl TokenBucket {
+    /// A full bucket.
+    pub fn new(burst: u32, per_minute: u32) -> TokenBucket {
+        let capacity = u128::from(burst) * TOKEN;
+        TokenBucket {
+            capacity,
+            per_minute: u128::from(per_minute),
+            credit: capacity,
+            last: None,
+        }
+    }
+
+    /// Takes a token if one is available at `now`.
+    pub fn try_take(&mut self, now: Instant) -> bool {
+        self.refill(now);
+        if self.credit >= TOKEN {
+            self.credit -= TOKEN;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Whole tokens available at `now`.
+    pub fn available(&mut self, now: Instant) -> u32 {
+        self.refill(now);
+        u32::try_from(self.credit / TOKEN).unwrap_or(u32::MAX)
+    }
+
+    fn refill(&mut self, now: Instant) {
+        if let Some(last) = self.last {
+            let elapsed = now.saturating_duration_since(last).as_nanos();
+            let gained = elapsed.saturating_mul(self.per_minute);
+            self.credit = self.credit.saturating_add(gained).min(self.capacity);
+        }
+        // A clock passed out of order must not refill twice.
+        self.last = Some(self.last.map_or(now, |last| last.max(now)));
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+enum Direction {
+    Began,
+    Resolved,
+}
+
+fn split(t: &Transition) -> (Direction, &Finding) {
+    match t {
+        Transition::Began(f) => (Direction::Began, f),
+        Transition::Resolved(f) => (Direction::Resolved, f),
+    }
+}
+
+/// The object an event is about, before any uid lookup.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Regarding {
+    Node,
+    Pod { namespace: String, name: String },
+}
+
+fn regarding(subject: &Subject) -> Regarding {
+    match (subject.kind, &subject.namespace) {
+        (SubjectKind::Pod, Some(ns)) => Regarding::Pod {
+            namespace: ns.clone(),
+            name: subject.name.clone(),
+        },
+        _ => Regarding::Node,
+    }
+}
+
+/// Like kubelet's node reference: `kubectl describe node` matches it.
+fn node_reference(node_name: &str) -> ObjectReference {
+    ObjectReference {
+        api_version: Some("v1".into()),
+        kind: Some("Node".into()),
+        name: Some(node_name.into()),
+        uid: Some(node_name.into()),
+        ..ObjectReference::default()
+    }
+}
+
+fn truncate_note(mut note: String) -> String {
+    if note.len() <= NOTE_LIMIT {
+        return note;
+    }
+    let mut end = NOTE_LIMIT - '…'.len_utf8();
+    while !note.is_char_boundary(end) {
+        end -= 1;
+    }
+    note.truncate(end);
+    note.push('…');
+    note
+}
+
+fn note(f: &Finding, dir: Direction) -> String {
+    // On the Node, say which ENI or kernel-only pod, unless the message does.
+    let prefix = match (f.subject.kind, &f.subject.namespace) {
+        _ if f.message.contains(&f.subject.name) => None,
+        (SubjectKind::Eni, _) => Some("ENI"),
+        (SubjectKind::Pod, None) => Some("pod"),
+        _ => None,
+    };
+    let text = match prefix {
+        Some(p) => format!("{p} {}: {}", f.subject.name, f.message),
+        None => f.message.clone(),
+    };
+    match dir {
+        Direction::Began => truncate_note(text),
+        Direction::Resolved => truncate_note(format!("no longer observed: {text}")),
+    }
+}
+
+fn event(f: &Finding, dir: Direction) -> Event {
+    let (type_, reason, action) = match dir {
+        Direction::Began => (EventType::Warning, f.reason.as_str().to_string(), "Detect"),
+        Direction::Resolved => (
+            EventType::Normal,
+            format!("{}Resolved", f.reason),
+            "Resolve",
+        ),
+    };
+    Event {
+        type_,
+        reason,
+        note: Some(note(f, dir)),
+        action: action.into(),
+        secondary: None,
+    }
+}
+
+fn aggregate_note(pending: &BTreeMap<(Reason, Direction), u64>) -> String {
+    let total: u64 = pending.values().sum();
+    let mut parts: Vec<(&(Reason, Direction), &u64)> = pending.iter().collect();
+    parts.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+    let parts: Vec<String> = parts
+        .into_iter()
+        .map(|((reason, dir), n)| {
+            let dir = match dir {
+                Direction::Began => "began",
+                Direction::Resolved => "resolved",
+            };
+            format!("{n} {reason} {dir}")
+        })
+        .collect();
+    let noun = if total == 1 {
+        "transition"
+    } else {
+        "transitions"
+    };
+    truncate_note(format!(
+        "{total} more drift {noun} not written individually: {}",
+        parts.join(", ")
+    ))
+}
+
+/// Writes drift transitions as events, deduplicated and rate-limited.
+pub struct EventSink {
+    client: Client,
+    node_name: String,
+    reporter: Reporter,
+    bucket: TokenBucket,
+    /// When each (reason, subject, direction) was last written.
+    recent: HashMap<(Reason, Subject, Direction), Instant>,
+    /// Transitions over budget, not yet summarised.
+    pending: BTreeMap<(Reason, Direction), u64>,
+    last_aggregate: Option<Instant>,
+}
+
+impl EventSink {
+    pub fn new(client: Client, node_name: String, config: EventConfig) -> EventSink {
+        let reporter = Reporter {
+            controller: REPORTING_CONTROLLER.into(),
+            instance: Some(node_name.clone()),
+        };
+        EventSink {
+            client,
+            node_name,
+            reporter,
+            bucket: TokenBucket::new(config.burst, config.per_minute),
+            recent: HashMap::new(),
+            pending: BTreeMap::new(),
+            last_aggregate: None,
+        }
+    }
+
+    /// Writes events for `transitions` (and a due aggregate, even when
+    /// `transitions` is empty). Returns how many events were written.
+    pub async fn publish(
+        &mut self,
+        transitions: &[Transition],
+        now: Instant,
+    ) -> Result<usize, EventError> {
+        self.recent
+            .retain(|_, at| now.saturating_duration_since(*at) < DEDUP_WINDOW);
+        let mut written = 0;
+        let mut failure = None;
+        for t in transitions {
+            let (dir, f) = split(t);
+            let key = (f.reason, f.subject.clone(), dir);
+            if self.recent.contains_key(&key) {
+                tracing::debug!(reason = %f.reason, subject = %f.subject, "duplicate skipped");
+                continue;
+            }
+            if failure.is_some() || !self.bucket.try_take(now) {
+                let n = self.pending.entry((f.reason, dir)).or_insert(0);
+                *n = n.saturating_add(1);
+                continue;
+            }
+            self.recent.insert(key, now);
+            match self.write(f, dir).await {
+                Ok(()) => written += 1,
+                Err(e) => {
+                    tracing::warn!(error = %e, "drift event dropped");
+                    failure = Some(e);
+                }
+            }
+        }
+        let due = self
+            .last_aggregate
+            .is_none_or(|at| now.saturating_duration_since(at) >= AGGREGATE_INTERVAL);
+        if failure.is_none() && due && !self.pending.is_empty() {
+            // Sent or failed, the summary is spent: a failure is not retried.
+            self.last_aggregate = Some(now);
+            let pending = std::mem::take(&mut self.pending);
+            match self.write_aggregate(&pending).await {
+                Ok(()) => written += 1,
+                Err(e) => {
+                    tracing::warn!(error = %e, "aggregate drift event dropped");
+                    failure = Some(e);
+                }
+            }
+        }
+        match failure {
+            Some(e) => Err(EventError { written, ..e }),
+            None => Ok(written),
+        }
+    }
+
+    /// A Recorder with an empty series cache: every publish creates an event
+    /// (see the module docs); duplicates are kept out by `recent`.
+    fn recorder(&self) -> Recorder {
+        Recorder::new(self.client.clone(), self.reporter.clone())
+    }
+
+    async fn write(&self, f: &Finding, dir: Direction) -> Result<(), EventError> {
+        let event = event(f, dir);
+        let fail = |e: &kube::Error| EventError {
+            reason: event.reason.clone(),
+            regarding: f.subject.to_string(),
+            message: api_error_message(e),
+            kind: api_error_kind(e),
+            written: 0,
+        };
+        let reference = match regarding(&f.subject) {
+            Regarding::Node => node_reference(&self.node_name),
+            Regarding::Pod { namespace, name } => {
+                let pods: Api<Pod> = Api::namespaced(self.client.clone(), &namespace);
+                let uid = match pods.get_metadata_opt(&name).await {
+                    Ok(meta) => meta.and_then(|m| m.metadata.uid),
+                    // The server answered (say 403): better an event without
+                    // uid, still listed by name, than none.
+                    Err(kube::Error::Api(_)) => None,
+                    Err(e) => return Err(fail(&e)),
+                };
+                ObjectReference {
+                    api_version: Some("v1".into()),
+                    kind: Some("Pod".into()),
+                    namespace: Some(namespace),
+                    name: Some(name),
+                    uid,
+                    ..ObjectReference::default()
+                }
+            }
+        };
+        self.recorder()
+            .publish(&event, &reference)
+            .await
+            .map_err(|e| fail(&e))?;
+        tracing::info!(
+            reason = %event.reason,
+            subject = %f.subject,
+            event_type = ?event.type_,
+            "drift event written"
+        );
+        Ok(())
+    }
+
+    async fn write_aggregate(
+        &self,
+        pending: &BTreeMap<(Reason, Direction), u64>,
+    ) -> Result<(), EventError> {
+        let event = Event {
+            type_: EventType::Warning,
+            reason: AGGREGATE_REASON.into(),
+            note: Some(aggregate_note(pending)),
+            action: "Aggregate".into(),
+            secondary: None,
+        };
+        let reference = node_reference(&self.node_name);
+        self.recorder()
+            .publish(&event, &reference)
+            .await
+            .map_err(|e| EventError {
+                reason: event.reason.clone(),
+                regarding: Subject::node(&self.node_name).to_string(),
+                message: api_error_message(&e),
+                kind: api_error_kind(&e),
+                written: 0,
+            })?;
+        let total: u64 = pending.values().sum();
+        tracing::info!(
+            reason = AGGREGATE_REASON,
+            subject = %Subject::node(&self.node_name),
+            event_type = "Warning",
+            transitions = total,
+            "drift event written"
+        );
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn route(ns: Option<&str>, pod: &str) -> Finding {
+        Finding::new(
+            "pod-routes",
+            Reason::PodRouteMissing,
+            Subject::pod(ns.map(String::from), pod),
+            format!("no /32 route to pod {pod} via a host-side veth"),
+        )
+    }
+
+    fn eni(id: &str) -> Finding {
+        let msg = "link down".to_string();
+        Finding::new(
+            "eni-configured",
+            Reason::ENINotConfigured,
+            Subject::eni(id),
+            msg,
+        )
+    }
+
+    #[test]
+    fn bucket_allows_a_burst_then_refills_at_the_rate() {
+        let t0 = Instant::now();
+        let mut b = TokenBucket::new(25, 30);
+        assert!((0..25).all(|_| b.try_take(t0)));
+        assert!(!b.try_take(t0));
+        assert!(!b.try_take(t0 + Duration::from_millis(1999)));
+        assert!(
+            b.try_take(t0 + Duration::from_secs(2)),
+            "30/min: one per 2 s"
+        );
+        assert!(!b.try_take(t0 + Duration::from_secs(2)));
+        assert_eq!(b.available(t0 + Duration::from_secs(3600)), 25, "capped");
+        assert!(!TokenBucket::new(0, 30).try_take(t0), "no burst, no event");
+    }
+
+    #[test]
+    fn bucket_does_not_refill_twice_on_a_clock_out_of_order() {
+        let t0 = Instant::now();
+        let mut b = TokenBucket::new(1, 60);
+        assert!(b.try_take(t0 + Duration::from_secs(10)));
+        assert!(!b.try_take(t0), "earlier instant: no credit");
+        assert!(!b.try_take(t0 + Duration::from_millis(10_500)));
+        assert!(b.try_take(t0 + Duration::from_secs(11)));
+    }
+
+    #[test]
+    fn notes_are_cut_to_the_api_limit_on_a_char_boundary() {
+        let mut f = route(Some("shop"), "web-00");
+        f.message = "é".repeat(600);
+        let n = note(&f, Direction::Began);
+        assert!(n.len() <= NOTE_LIMIT && n.ends_with('…'), "{}", n.len());
+        f.message = "short".into();
+        assert_eq!(note(&f, Direction::Began), "short");
+    }
+
+    #[test]
+    fn events_say_what_and_about_which_object() {
+        let f = route(Some("shop"), "web-00");
+        let began = event(&f, Direction::Began);
+        assert_eq!(
+            (began.type_, began.reason.as_str()),
+            (EventType::Warning, "PodRouteMissing")
+        );
+        assert_eq!(
+            (began.action.as_str(), began.note),
+            ("Detect", Some(f.message.clone()))
+        );
+        let resolved = event(&f, Direction::Resolved);
+        assert_eq!(resolved.type_, EventType::Normal);
+        assert_eq!(resolved.reason, "PodRouteMissingResolved");
+        assert_eq!(resolved.action, "Resolve");
+        let pod = Regarding::Pod {
+            namespace: "shop".into(),
+            name: "web-00".into(),
+        };
+        assert_eq!(regarding(&f.subject), pod);
+        assert_eq!(regarding(&Subject::node("n")), Regarding::Node);
+        assert_eq!(regarding(&Subject::eni("eni-1")), Regarding::Node);
+        let mut kernel_only = route(None, "100.64.1.11");
+        assert_eq!(regarding(&kernel_only.subject), Regarding::Node);
+        kernel_only.message = "no route".into();
+        assert_eq!(
+            note(&kernel_only, Direction::Began),
+            "pod 100.64.1.11: no route"
+        );
+        assert_eq!(
+            note(&eni("eni-1"), Direction::Began),
+            "ENI eni-1: link down"
+        );
+    }
+
+    #[test]
+    fn aggregate_note_counts_by_reason_and_direction() {
+        let mut pending = BTreeMap::new();
+        pending.insert((Reason::PodRouteMissing, Direction::Resolved), 17);
+        pending.insert((Reason::PodRuleMissing, Direction::Began), 30);
+        assert_eq!(
+            aggregate_note(&pending),
+            "47 more drift transitions not written individually: \
+             30 PodRuleMissing began, 17 PodRouteMissing resolved"
+        );
+    }
+
+    #[cfg(feature = "lab")]
+    mod emulated {
+        use super::*;
+        use crate::daemon::condition::tests::emulator::{healthy, serve, unreachable, TestResult};
+        use crate::lab::kube_emulator::KubeState;
+
+        fn began(fs: &[Finding]) -> Vec<Transition> {
+            fs.iter().cloned().map(Transition::Began).collect()
+        }
+
+        #[tokio::test]
+        async fn pod_drift_goes_on_the_pod_and_its_resolution_too() -> TestResult {
+            let scenario = healthy()?;
+            let state = KubeState::new(&scenario);
+            let node = scenario.node.name.clone();
+            let mut sink =
+                EventSink::new(serve(&state).await?, node.clone(), EventConfig::default());
+            let f = route(Some("shop"), "web-00");
+            let t0 = Instant::now();
+            assert_eq!(sink.publish(&began(std::slice::from_ref(&f)), t0).await?, 1);
+            assert_eq!(
+                sink.publish(&[Transition::Resolved(f.clone())], t0).await?,
+                1
+            );
+            let events = state.events();
+            assert_eq!(events.len(), 2, "{events:?}");
+            let (ev, res) = (&events[0], &events[1]);
+            assert_eq!(ev["apiVersion"], "events.k8s.io/v1");
+            assert_eq!(
+                (&ev["type"], &ev["reason"], &ev["action"]),
+                (
+                    &"Warning".into(),
+                    &"PodRouteMissing".into(),
+                    &"Detect".into()
+                )
+            );
+            assert_eq!(ev["note"], f.message.as_str());
+            assert_eq!(ev["metadata"]["namespace"], "shop");
+            assert_eq!(ev["regarding"]["kind"], "Pod");
+            assert_eq!(ev["regarding"]["apiVersion"], "v1");
+            assert_eq!(ev["regarding"]["namespace"], "shop");
+            assert_eq!(ev["regarding"]["name"], "web-00");
+            assert!(
+                ev["regarding"]["uid"]
+                    .as_str()
+                    .is_some_and(|u| !u.is_empty()),
+                "describe pod matches on uid"
+            );
+            assert_eq!(ev["reportingController"], "eniwatch");
+            assert_eq!(ev["reportingInstance"], node.as_str());
+            assert_eq!(
+                (&res["type"], &res["reason"]),
+                (&"Normal".into(), &"PodRouteMissingResolved".into())
+            );
+            assert_eq!(res["action"], "Resolve");
+            assert_eq!(res["regarding"], ev["regarding"]);
+            Ok(())
+        }
+
+        #[tokio::test]
+        async fn node_eni_and_kernel_only_pod_drift_goes_on_the_node() -> TestResult {
+            let scenario = healthy()?;
+            let state = KubeState::new(&scenario);
+            let node = scenario.node.name.clone();
+            let mut sink =
+                EventSink::new(serve(&state).await?, node.clone(), EventConfig::default());
+            let selects = Finding::new(
+                "eniconfig",
+                Reason::ENIConfigNotFound,
+                Subject::node(&node),
+                "no ENIConfig".into(),
+            );
+            let fs = [
+                selects,
+                eni("eni-0a000000000000001"),
+                eni("eni-0a000000000000002"),
+                route(None, "100.64.1.11"),
+            ];
+            assert_eq!(sink.publish(&began(&fs), Instant::now()).await?, 4);
+            let events = state.events();
+            assert_eq!(events.len(), 4, "two ENIs, two events (no series)");
+            for ev in &events {
+                assert_eq!(
+                    ev["metadata"]["namespace"], "default",
+                    "where kubelet's node events live"
+                );
+                assert_eq!(ev["regarding"]["kind"], "Node");
+                assert_eq!(ev["regarding"]["name"], node.as_str());
+                assert_eq!(ev["regarding"]["uid"], node.as_str(), "like kubelet");
+            }
+            assert_eq!(events[1]["note"], "ENI eni-0a000000000000001: link down");
+            assert_eq!(events[2]["note"], "ENI eni-0a000000000000002: link down");
+            assert_eq!(
+                events[3]["note"], "no /32 route to pod 100.64.1.11 via a host-side veth",
+                "the name is in the message"
+            );
+            Ok(())
+        }
+
+        #[tokio::test]
+        async fn duplicates_within_the_window_are_written_once() -> TestResult {
+            let state = KubeState::new(&healthy()?);
+            let mut sink = EventSink::new(serve(&state).await?, "n".into(), EventConfig::default());
+            let t0 = Instant::now();
+            let twice = began(&[eni("eni-1"), eni("eni-1")]);
+            assert_eq!(sink.publish(&twice, t0).await?, 1);
+            assert_eq!(
+                sink.publish(&twice, t0 + Duration::from_secs(60)).await?,
+                0,
+                "a retried batch"
+            );
+            assert_eq!(state.event_requests().len(), 1);
+            assert_eq!(
+                sink.publish(&twice, t0 + DEDUP_WINDOW).await?,
+                1,
+                "window over"
+            );
+            Ok(())
+        }
+
+        #[tokio::test]
+        async fn a_burst_is_capped_and_the_rest_aggregated() -> TestResult {
+            let scenario = healthy()?;
+            let state = KubeState::new(&scenario);
+            let node = scenario.node.name.clone();
+            let mut sink =
+                EventSink::new(serve(&state).await?, node.clone(), EventConfig::default());
+            let t0 = Instant::now();
+            // 250 pods going bad: a route and a rule each.
+            let mut burst = Vec::new();
+            for i in 0..250 {
+                let pod = format!("10.0.9.{i}");
+                burst.push(Transition::Began(route(None, &pod)));
+                let rule = Finding::new(
+                    "pod-rules",
+                    Reason::PodRuleMissing,
+                    Subject::pod(None, pod.clone()),
+                    format!("{pod}: no rule"),
+                );
+                burst.push(Transition::Began(rule));
+            }
+            assert_eq!(sink.publish(&burst, t0).await?, 26, "burst + 1");
+            let events = state.events();
+            assert_eq!(events.len(), 26);
+            let aggregates: Vec<_> = events
+                .iter()
+                .filter(|e| e["reason"] == AGGREGATE_REASON)
+                .collect();
+            assert_eq!(aggregates.len(), 1);
+            assert_eq!(aggregates[0]["type"], "Warning");
+            assert_eq!(aggregates[0]["regarding"]["kind"], "Node");
+            let note = aggregates[0]["note"].as_str().unwrap_or("");
+            let expected = "475 more drift transitions not written individually: \
+                            238 PodRuleMissing began, 237 PodRouteMissing began";
+            assert_eq!(note, expected);
+            // Resolutions 10 s later: 5 tokens back, no second aggregate yet.
+            let resolved: Vec<Transition> = burst
+                .iter()
+                .map(|t| Transition::Resolved(t.finding().clone()))
+                .collect();
+            assert_eq!(
+                sink.publish(&resolved, t0 + Duration::from_secs(10))
+                    .await?,
+                5
+            );
+            // A minute after the first aggregate: the next, with what piled up.
+            assert_eq!(sink.publish(&[], t0 + AGGREGATE_INTERVAL).await?, 1);
+            let last = state.events().pop().unwrap_or_default();
+            assert_eq!(last["reason"], AGGREGATE_REASON);
+            assert!(
+                last["note"].as_str().unwrap_or("").starts_with("495 more"),
+                "{}",
+                last["note"]
+            );
+            assert_eq!(state.events().len(), 32, "not 1000");
+            Ok(())
+        }
+
+        #[tokio::test]
+        async fn api_failures_are_errors_and_not_retried() -> TestResult {
+            let mut sink = EventSink::new(unreachable().await?, "n".into(), EventConfig::default());
+            let t0 = Instant::now();
+            let fs = began(&[eni("eni-1"), eni("eni-2")]);
+            let err = sink.publish(&fs, t0).await.err();
+            assert!(
+                matches!(&err, Some(e) if e.kind == "unreachable" && e.written == 0),
+                "{err:?}"
+            );
+            // eni-1 dropped; eni-2 went into the aggregate, which fails too.
+            let err = sink.publish(&[], t0 + Duration::from_secs(1)).await.err();
+            assert!(
+                matches!(&err, Some(e) if e.reason == AGGREGATE_REASON),
+                "{err:?}"
+            );
+            assert_eq!(
+                sink.publish(&fs[..1], t0 + Duration::from_secs(2)).await?,
+                0,
+                "dropped, not retried"
+            );
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,461 @@
+//! The agent's HTTP endpoints:
+//!
+//! - `GET /metrics`: Prometheus text format ([`Metrics::render`]).
+//! - `GET /healthz`: liveness. 200 while the loop beat within the liveness
+//!   window, else 503 with a one-line reason. The window should be a few times
+//!   the longest wait of one loop turn (e.g. 3 × the IMDS poll interval), so a
+//!   slow cycle is not mistaken for a hung loop and the kubelet restarts a
+//!   wedged agent within a few minutes.
+//! - `GET /readyz`: 200 once a first full cycle has been published, else 503.
+//! - `GET /debug/snapshot`: the latest [`CycleOutcome`] as pretty JSON, 503
+//!   before the first cycle.
+//!
+//! Any other path is 404 (a known path with another method is 405, as HTTP
+//! says). The endpoints only read what the loop published: they never gather
+//! or judge.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+
+use super::metrics::Metrics;
+use super::SharedState;
+
+/// The Prometheus text exposition format, version 0.0.4.
+pub const METRICS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+#[derive(Clone)]
+struct Endpoints {
+    state: SharedState,
+    metrics: Arc<Metrics>,
+    liveness_window: Duration,
+}
+
+/// The routes, reading from `state` and `metrics`. `/healthz` fails once the
+/// loop has not beaten for `liveness_window`.
+pub fn router(state: SharedState, metrics: Arc<Metrics>, liveness_window: Duration) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics_text))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/debug/snapshot", get(debug_snapshot))
+        .fallback(not_found)
+        .with_state(Endpoints {
+            state,
+            metrics,
+            liveness_window,
+        })
+}
+
+/// Serves `router` on `listener` until `shutdown` completes, then lets
+/// in-flight requests finish.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+fn text(status: StatusCode, body: String) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        body,
+    )
+        .into_response()
+}
+
+async fn metrics_text(State(e): State<Endpoints>) -> Response {
+    (
+        [(header::CONTENT_TYPE, METRICS_CONTENT_TYPE)],
+        e.metrics.render(),
+    )
+        .into_response()
+}
+
+async fn healthz(State(e): State<Endpoints>) -> Response {
+    if e.state.alive(e.liveness_window) {
+        text(StatusCode::OK, "ok\n".into())
+    } else {
+        text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "the loop has not run for more than {}s\n",
+                e.liveness_window.as_secs_f64()
+            ),
+        )
+    }
+}
+
+async fn readyz(State(e): State<Endpoints>) -> Response {
+    if e.state.ready() {
+        text(StatusCode::OK, "ok\n".into())
+    } else {
+        text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "no full cycle yet\n".into(),
+        )
+    }
+}
+
+async fn debug_snapshot(State(e): State<Endpoints>) -> Response {
+    let Some(outcome) = e.state.latest() else {
+        return text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "no full cycle yet\n".into(),
+        );
+    };
+    match serde_json::to_string_pretty(&*outcome) {
+        Ok(json) => ([(header::CONTENT_TYPE, "application/json")], json + "\n").into_response(),
+        Err(err) => {
+            tracing::warn!(error = %err, "cannot serialise the cycle outcome");
+            text(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("cannot serialise the cycle outcome: {err}\n"),
+            )
+        }
+    }
+}
+
+async fn not_found() -> Response {
+    text(StatusCode::NOT_FOUND, "not found\n".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::SocketAddr;
+
+    use tokio::net::TcpListener;
+    use tokio::sync::oneshot;
+    use tokio::task::JoinHandle;
+
+    use super::fixture::{cycle, healthy, settler};
+    use super::*;
+
+    struct Server {
+        base: String,
+        stop: oneshot::Sender<()>,
+        task: JoinHandle<std::io::Result<()>>,
+        client: reqwest::Client,
+    }
+
+    async fn start(state: &SharedState, metrics: &Arc<Metrics>, window: Duration) -> Server {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr: SocketAddr = listener.local_addr().unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let app = router(state.clone(), metrics.clone(), window);
+        let task = tokio::spawn(serve(listener, app, async {
+            let _ = stopped.await;
+        }));
+        let client = reqwest::Client::builder().no_proxy().build().unwrap();
+        Server {
+            base: format!("http://{addr}"),
+            stop,
+            task,
+            client,
+        }
+    }
+
+    impl Server {
+        async fn get(&self, path: &str) -> (u16, String, String) {
+            let r = self
+                .client
+                .get(format!("{}{path}", self.base))
+                .send()
+                .await
+                .unwrap();
+            let status = r.status().as_u16();
+            let content_type = r.headers()[reqwest::header::CONTENT_TYPE]
+                .to_str()
+                .unwrap()
+                .to_string();
+            (status, content_type, r.text().await.unwrap())
+        }
+
+        async fn stop(self) {
+            self.stop.send(()).unwrap();
+            self.task.await.unwrap().unwrap();
+        }
+    }
+
+    #[tokio::test]
+    async fn routes_before_and_after_the_first_cycle() {
+        let state = SharedState::new();
+        let metrics = Arc::new(Metrics::new().unwrap());
+        let server = start(&state, &metrics, Duration::from_secs(60)).await;
+
+        assert_eq!(server.get("/readyz").await.0, 503);
+        assert_eq!(server.get("/readyz").await.2, "no full cycle yet\n");
+        assert_eq!(server.get("/debug/snapshot").await.0, 503);
+        assert_eq!(server.get("/healthz").await.0, 200);
+        let (status, content_type, body) = server.get("/metrics").await;
+        assert_eq!((status, content_type.as_str()), (200, METRICS_CONTENT_TYPE));
+        assert!(body.contains("eniwatch_build_info{"), "{body}");
+
+        let outcome = cycle(healthy(), &mut settler());
+        metrics.observe_cycle(&outcome);
+        state.publish(Arc::new(outcome));
+
+        assert_eq!(server.get("/readyz").await.0, 200);
+        let (_, _, body) = server.get("/metrics").await;
+        assert!(body.contains("\neniwatch_cycles_total 1\n"), "{body}");
+        assert!(body.contains("eniwatch_findings{reason=\"PodRouteMissing\"} 0\n"));
+        let (status, content_type, body) = server.get("/debug/snapshot").await;
+        assert_eq!((status, content_type.as_str()), (200, "application/json"));
+        let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(json["report"]["node"]["name"], "ip-10-0-1-10.lab.internal");
+        assert_eq!(
+            json["checks"].as_array().unwrap().len(),
+            crate::checks::check_names().count()
+        );
+        assert!(json["snapshot"]["imds"]["Ok"]["enis"].is_array(), "{body}");
+        assert!(body.contains("\n  \""), "pretty-printed");
+
+        for path in ["/", "/nope", "/metrics/extra", "/debug"] {
+            assert_eq!(server.get(path).await.0, 404, "{path}");
+        }
+        let post = server.client.post(format!("{}/metrics", server.base));
+        assert_eq!(post.send().await.unwrap().status().as_u16(), 405);
+        server.stop().await;
+    }
+
+    #[tokio::test]
+    async fn healthz_fails_once_the_loop_stops_beating() {
+        let state = SharedState::new();
+        let metrics = Arc::new(Metrics::new().unwrap());
+        // A window long enough that a loaded CI machine still answers within it.
+        let window = Duration::from_millis(800);
+        let server = start(&state, &metrics, window).await;
+        state.heartbeat();
+        assert_eq!(server.get("/healthz").await.2, "ok\n");
+        tokio::time::sleep(window + Duration::from_millis(100)).await;
+        let (status, _, body) = server.get("/healthz").await;
+        assert_eq!(status, 503);
+        assert_eq!(body.lines().count(), 1, "{body}");
+        state.heartbeat();
+        assert_eq!(server.get("/healthz").await.0, 200);
+        server.stop().await;
+    }
+}
+
+/// A node with custom networking, hand-built, and the outcome of one cycle
+/// over it: shared by the tests of the daemon's sinks (the checks' own
+/// fixture is private to `checks`).
+#[cfg(test)]
+pub(crate) mod fixture {
+    use std::collections::BTreeMap;
+    use std::net::Ipv4Addr;
+    use std::time::{Duration, Instant, SystemTime};
+
+    use crate::checks::evaluate;
+    use crate::daemon::{CycleOutcome, Settler};
+    use crate::model::*;
+    use crate::report::Report;
+
+    fn ip(s: &str) -> Ipv4Addr {
+        s.parse().unwrap()
+    }
+
+    fn net(s: &str) -> ipnet::Ipv4Net {
+        s.parse().unwrap()
+    }
+
+    fn eni(n: u8, device: u32, subnet: &str, sg: &str, ips: &[&str]) -> EniMetadata {
+        let cidr = if subnet == "subnet-node" {
+            "10.0.1.0/24"
+        } else {
+            "100.64.1.0/24"
+        };
+        EniMetadata {
+            mac: MacAddr([0x02, 0, 0, 0, 0, n]),
+            device_number: device,
+            network_card: 0,
+            interface_id: Some(format!("eni-{n:04}").parse().unwrap()),
+            subnet_id: Some(subnet.parse().unwrap()),
+            subnet_cidr: Some(net(cidr)),
+            vpc_id: Some("vpc-1".parse().unwrap()),
+            vpc_cidrs: vec![net("10.0.0.0/16"), net("100.64.0.0/16")],
+            security_groups: vec![sg.parse().unwrap()],
+            local_ipv4s: ips.iter().map(|s| ip(s)).collect(),
+            ipv4_prefixes: vec![],
+        }
+    }
+
+    fn link(index: u32, name: String, mac: MacAddr, kind: Option<&str>) -> Link {
+        Link {
+            index,
+            name,
+            mac: Some(mac),
+            kind: kind.map(String::from),
+            admin_up: true,
+            oper_state: "up".into(),
+            mtu: Some(9001),
+            parent_index: None,
+        }
+    }
+
+    fn rule(priority: u32, source: Option<ipnet::Ipv4Net>, table: u32) -> Rule {
+        Rule {
+            priority,
+            destination: source.is_none().then(|| net("0.0.0.0/0")),
+            source,
+            table,
+            iif: None,
+            fwmark: None,
+        }
+    }
+
+    /// Primary ENI (device 0) in the node subnet; secondaries in the
+    /// ENIConfig subnet on device 1 (3 pod addresses, 2 used) and device 2
+    /// (2 pod addresses, 1 used); three pods and one host-network pod; the
+    /// kernel consistent with all of it.
+    pub fn healthy() -> Snapshot {
+        let (pods_sg, a) = (
+            "sg-pods",
+            ["100.64.1.10", "100.64.1.11", "100.64.1.12", "100.64.1.13"],
+        );
+        let enis = vec![
+            eni(1, 0, "subnet-node", "sg-node", &["10.0.1.10", "10.0.1.11"]),
+            eni(2, 1, "subnet-pods", pods_sg, &a),
+            eni(
+                3,
+                2,
+                "subnet-pods",
+                pods_sg,
+                &["100.64.1.20", "100.64.1.21", "100.64.1.22"],
+            ),
+        ];
+        let mut k = KernelState::default();
+        for (index, e) in (2..).zip(&enis) {
+            k.links
+                .push(link(index, format!("eth{}", e.device_number), e.mac, None));
+            k.addresses.push(Address {
+                link_index: index,
+                address: e.local_ipv4s[0],
+                prefix_len: 24,
+            });
+            if e.device_number > 0 {
+                k.routes.push(Route {
+                    table: e.route_table(),
+                    destination: net("0.0.0.0/0"),
+                    gateway: Some(ip("100.64.1.1")),
+                    out_link: Some(index),
+                });
+            }
+        }
+        let wired = [
+            ("a", "100.64.1.11", 2),
+            ("b", "100.64.1.12", 2),
+            ("c", "100.64.1.21", 3),
+        ];
+        let mut pods = Vec::new();
+        for (index, (name, addr, table)) in (10u8..).zip(wired) {
+            let veth = MacAddr([0x0a, 0, 0, 0, 1, index]);
+            let i = u32::from(index);
+            k.links
+                .push(link(i, format!("eni{i:011x}"), veth, Some("veth")));
+            let host = ipnet::Ipv4Net::from(ip(addr));
+            k.routes.push(Route {
+                table: MAIN_TABLE,
+                destination: host,
+                gateway: None,
+                out_link: Some(i),
+            });
+            let mut to_pod = rule(512, None, MAIN_TABLE);
+            to_pod.destination = Some(host);
+            k.rules.push(to_pod);
+            k.rules.push(rule(1536, Some(host), table));
+            pods.push(PodInfo {
+                namespace: Some("default".into()),
+                name: Some(name.into()),
+                ip: Some(ip(addr)),
+                host_network: false,
+                terminal: false,
+                branch: None,
+            });
+        }
+        pods.push(PodInfo {
+            name: Some("aws-node-x".into()),
+            ip: Some(ip("10.0.1.10")),
+            host_network: true,
+            ..pods[0].clone()
+        });
+        let zone = "topology.kubernetes.io/zone";
+        let cluster = ClusterView {
+            node: NodeInfo {
+                name: "ip-10-0-1-10.lab.internal".into(),
+                labels: BTreeMap::from([(zone.into(), "ap-southeast-1a".into())]),
+                annotations: BTreeMap::new(),
+                capacity_pods: Some(44),
+            },
+            pods,
+            eni_configs: Some(vec![EniConfig {
+                name: "ap-southeast-1a".into(),
+                subnet: Some("subnet-pods".parse().unwrap()),
+                security_groups: vec![pods_sg.parse().unwrap()],
+            }]),
+        };
+        Snapshot {
+            node_name: Some(cluster.node.name.clone()),
+            imds: Ok(InstanceMetadata {
+                instance_id: "i-0123".into(),
+                instance_type: "t3.2xlarge".into(),
+                region: Some("ap-southeast-1".into()),
+                availability_zone: "ap-southeast-1a".into(),
+                availability_zone_id: Some("apse1-az1".into()),
+                local_ipv4: Some(ip("10.0.1.10")),
+                primary_mac: enis[0].mac,
+                enis,
+            }),
+            kernel: Ok(k),
+            expectation: Expectation::Kubernetes(Ok(cluster)),
+            selection: SelectionSettings {
+                label_def: zone.into(),
+                ..SelectionSettings::default()
+            },
+            veth_prefix: "eni".into(),
+        }
+    }
+
+    /// Takes the link of the ENI on `device` down: an `ENINotConfigured`.
+    pub fn link_down(s: &mut Snapshot, device: u32) {
+        let k = s.kernel.as_mut().unwrap();
+        let name = format!("eth{device}");
+        k.links
+            .iter_mut()
+            .find(|l| l.name == name)
+            .unwrap()
+            .admin_up = false;
+    }
+
+    /// Judges `snapshot` as one daemon cycle would. With the zero grace
+    /// period of `settler()` the settled statuses are the evaluation's.
+    pub fn cycle(snapshot: Snapshot, settler: &mut Settler) -> CycleOutcome {
+        let evaluation = evaluate(&snapshot);
+        let report = Report::build(&snapshot, &evaluation);
+        let transitions = settler.observe(&evaluation.findings, &|_| false, Instant::now());
+        CycleOutcome {
+            at: SystemTime::now(),
+            duration: Duration::from_millis(12),
+            report,
+            checks: evaluation.checks.clone(),
+            active: settler.active().into_iter().cloned().collect(),
+            settling: settler.settling().into_iter().cloned().collect(),
+            transitions,
+            snapshot,
+        }
+    }
+
+    pub fn settler() -> Settler {
+        Settler::new(Duration::ZERO)
+    }
+}
