@@ -267,3 +267,47 @@ fn outages_raise_no_events_and_recover() {
             .join("\n")
     );
 }
+
+#[test]
+fn an_api_server_restart_raises_no_false_events() {
+    lab!();
+    let d = Daemon::start(
+        scenario("healthy"),
+        &["--grace-period", "0", "--debounce", "20ms"],
+    );
+    assert!(d.wait_for(WAIT, |d| condition_status(d) == "True"));
+    let before = d.events().len();
+    d.node.set_kube_down(true).unwrap();
+    assert!(
+        d.wait_for(WAIT, |d| d
+            .metric("eniwatch_source_up{source=\"kubernetes\"}")
+            == Some(0.0)),
+        "the outage is visible:\n{}",
+        d.logs()
+    );
+    // Pod checks are unknown, not drift, while the API is away.
+    assert!(d.wait_for(WAIT, |d| d
+        .metric("eniwatch_check_status{check=\"pod-routes\",status=\"unknown\"}")
+        == Some(1.0)));
+    std::thread::sleep(Duration::from_secs(2));
+    d.node.set_kube_down(false).unwrap();
+    assert!(d.wait_for(Duration::from_secs(30), |d| d
+        .metric("eniwatch_source_up{source=\"kubernetes\"}")
+        == Some(1.0)));
+    assert!(d.wait_for(WAIT, |d| d
+        .metric("eniwatch_check_status{check=\"pod-routes\",status=\"ok\"}")
+        == Some(1.0)));
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(
+        d.events().len(),
+        before,
+        "events after an API restart: {:?}",
+        d.events()
+    );
+    // Drift is seen again after the restart.
+    let ip = d.scenario.pod("shop/cache-03").unwrap().ip.unwrap();
+    d.node
+        .ip(&format!("rule del from {ip}/32 priority 1536\n"))
+        .unwrap();
+    assert!(d.wait_for(WAIT, |d| !d.events_with_reason("PodRuleMissing").is_empty()));
+}

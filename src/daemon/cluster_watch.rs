@@ -11,6 +11,11 @@
 //! - While any watch is failing, or before each has listed once, the view
 //!   is *unavailable*: the checks that need it say unknown. A stale mirror
 //!   could judge pods deleted during the outage and raise false drift.
+//! - After a watch error the watcher resumes from its last resourceVersion,
+//!   which yields no event while nothing changes; so a prober GETs the Node
+//!   every [`PROBE_INTERVAL`] while a watch is failing, and clears the error
+//!   once the API server answers (the resumed watch replays what was missed,
+//!   or re-lists on 410).
 //! - Every change wakes the loop through `changed`.
 
 use std::collections::BTreeMap;
@@ -27,6 +32,9 @@ use tokio::sync::mpsc;
 use crate::model::{ClusterView, EniConfig, NodeInfo, Observed, PodInfo, Unavailable};
 use crate::sources::kube::{eniconfig, eniconfig_resource, node_info, pod_info};
 use crate::sources::requests::RequestCounts;
+
+/// How often the API server is probed while a watch is failing.
+pub const PROBE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// One watched collection, mirrored.
 #[derive(Debug)]
@@ -128,6 +136,7 @@ impl ClusterWatch {
         counts: RequestCounts,
         changed: mpsc::Sender<()>,
     ) {
+        let client_for_probe = client.clone();
         let nodes: Api<Node> = Api::all(client.clone());
         let pods: Api<Pod> = Api::all(client.clone());
         let eniconfigs: Api<DynamicObject> = Api::all_with(client, &eniconfig_resource());
@@ -141,6 +150,29 @@ impl ClusterWatch {
         let cfg_stream = watcher::watcher(eniconfigs, watcher::Config::default())
             .map(|r| r.map(|ev| ev.map(|o| (key(&o.metadata), eniconfig(&o)))));
 
+        let prober = self.clone();
+        let probe_api: Api<Node> = Api::all(client_for_probe);
+        let probe_changed = changed.clone();
+        let probe_counts = counts.clone();
+        let node = node_name.to_string();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(PROBE_INTERVAL).await;
+                if probe_changed.is_closed() {
+                    return;
+                }
+                if !prober.failing() {
+                    continue;
+                }
+                if probe_api.get_opt(&node).await.is_ok() {
+                    probe_counts.add("kubernetes", "ok");
+                    prober.clear_errors();
+                    let _ = probe_changed.try_send(());
+                } else {
+                    probe_counts.add("kubernetes", "error");
+                }
+            }
+        });
         let w = self.clone();
         tokio::spawn(drive(
             node_stream,
@@ -166,6 +198,20 @@ impl ClusterWatch {
             true,
             |m: &mut Mirrors| &mut m.eniconfigs,
         ));
+    }
+}
+
+impl ClusterWatch {
+    fn failing(&self) -> bool {
+        let m = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        m.node.error.is_some() || m.pods.error.is_some() || m.eniconfigs.error.is_some()
+    }
+
+    fn clear_errors(&self) {
+        let mut m = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        m.node.error = None;
+        m.pods.error = None;
+        m.eniconfigs.error = None;
     }
 }
 

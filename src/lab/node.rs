@@ -184,6 +184,18 @@ impl LabNode {
         serde_json::from_str(&text).map_err(|e| LabError::Setup(format!("{}: {e}", path.display())))
     }
 
+    /// Stops (true) or restarts (false) the API emulator, as an API server
+    /// restart would: connections and watches are cut, objects are kept.
+    pub fn set_kube_down(&self, down: bool) -> Result<(), LabError> {
+        let path = self.state_dir.join("kube-down");
+        let result = if down {
+            std::fs::write(&path, "")
+        } else {
+            std::fs::remove_file(&path)
+        };
+        result.map_err(|e| LabError::Setup(format!("{}: {e}", path.display())))
+    }
+
     /// Runs an `ip -batch` script in the node namespace (data-plane changes).
     pub fn ip(&self, script: &str) -> Result<(), LabError> {
         ip_batch(&self.ns, script)

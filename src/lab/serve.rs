@@ -10,14 +10,21 @@
 //! applied to both emulators (IMDS answers, API objects with watch events,
 //! IMDS faults) and the file removed; `recorded.json` is rewritten whenever
 //! the API emulator served something new, with the Events created, the Node
-//! status patches, the current Node and the request counts.
+//! status patches, the current Node and the request counts. While a file
+//! `kube-down` exists, the API emulator is stopped (listener closed, every
+//! connection and watch cut, as when an API server restarts); removing it
+//! starts the emulator again with the same objects.
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::Path;
 
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use hyper_util::service::TowerToHyperService;
 use serde_json::json;
 use tokio::net::TcpListener;
+use tokio::task::JoinSet;
 
 use super::imds_emulator::{self, ImdsState};
 use super::kube_emulator::{self, KubeState};
@@ -60,12 +67,8 @@ pub async fn serve(
     let imds_app = imds_emulator::router(imds.clone());
     let imds_task = tokio::spawn(async move { axum::serve(imds_listener, imds_app).await });
     let kube = KubeState::new(scenario);
-    let kube_task = if scenario.kube_api {
-        let listener = bind(KUBE_ADDR).await?;
-        let app = kube_emulator::router(kube.clone());
-        Some(tokio::spawn(
-            async move { axum::serve(listener, app).await },
-        ))
+    let mut kube_task = if scenario.kube_api {
+        Some(start_kube(&kube).await?)
     } else {
         None
     };
@@ -99,6 +102,19 @@ pub async fn serve(
             }
             let _ = std::fs::remove_file(&update);
         }
+        let down = state_dir.join("kube-down").exists();
+        match (&kube_task, down) {
+            (Some(t), true) => {
+                t.abort();
+                kube_task = None;
+            }
+            (None, false) if scenario.kube_api => match start_kube(&kube).await {
+                Ok(t) => kube_task = Some(t),
+                // The old socket may linger a moment: try again next tick.
+                Err(e) => eprintln!("eniwatch-lab serve: {e}"),
+            },
+            _ => {}
+        }
         let count = kube.request_count();
         if count != last_count {
             last_count = count;
@@ -120,4 +136,25 @@ pub async fn serve(
         t.abort();
     }
     Ok(())
+}
+
+/// Serves the API emulator on [`KUBE_ADDR`]. Every connection is a task of
+/// the returned task's own set, so aborting it cuts them all (axum::serve
+/// would leave open watches running).
+async fn start_kube(kube: &KubeState) -> Result<tokio::task::JoinHandle<()>, LabError> {
+    let listener = bind(KUBE_ADDR).await?;
+    let app = kube_emulator::router(kube.clone());
+    Ok(tokio::spawn(async move {
+        let mut connections = JoinSet::new();
+        while let Ok((stream, _)) = listener.accept().await {
+            let service = TowerToHyperService::new(app.clone());
+            connections.spawn(async move {
+                let _ = auto::Builder::new(TokioExecutor::new())
+                    .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                    .await;
+            });
+            // Reap finished connections so the set does not grow.
+            while connections.try_join_next().is_some() {}
+        }
+    }))
 }
