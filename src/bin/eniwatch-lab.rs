@@ -70,6 +70,21 @@ enum Cmd {
         #[arg(long, default_value_t = 5)]
         timeout: u64,
     },
+    /// Create and delete pods on a running lab node (`up --name NAME`), round after round.
+    Churn {
+        /// The scenario the node was started from.
+        scenario: PathBuf,
+        #[arg(long)]
+        name: String,
+        #[arg(long, default_value_t = 10)]
+        rounds: u32,
+        /// Pods per round (limited by the free addresses on the secondary ENIs).
+        #[arg(long, default_value_t = 100)]
+        pods: usize,
+        /// Milliseconds between creation and deletion.
+        #[arg(long, default_value_t = 200)]
+        pause_ms: u64,
+    },
     /// (internal) Serve the emulators; run inside the node namespace by `check` and `up`.
     #[command(hide = true)]
     Serve {
@@ -193,6 +208,35 @@ fn main() -> ExitCode {
                     Err(e) => fail(format!("{url}: {e}")),
                 }
             })
+        }
+        Cmd::Churn {
+            scenario,
+            name,
+            rounds,
+            pods,
+            pause_ms,
+        } => {
+            let s = match load(&scenario) {
+                Ok(s) => s,
+                Err(code) => return code,
+            };
+            let node = match LabNode::attach(&name) {
+                Ok(n) => n,
+                Err(e) => return fail(e),
+            };
+            match eniwatch::lab::churn::churn(
+                &node,
+                &s,
+                rounds,
+                pods,
+                std::time::Duration::from_millis(pause_ms),
+            ) {
+                Ok(n) => {
+                    println!("{n} pod add/delete cycles");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(e),
+            }
         }
         Cmd::Down { name } => {
             remove_namespaces(&name);

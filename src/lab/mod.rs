@@ -1,6 +1,7 @@
 //! The lab: a simulated EKS node built from a scenario file, so that the real
 //! `eniwatch` binary can be run and tested on any Linux machine (as root).
 //!
+//! - [`churn`]: pod churn on a running node, for the daemon benchmark.
 //! - [`generate`]: healthy scenarios of any size, for benchmarks.
 //! - [`scenario`]: the YAML format describing a node, its ENIs, pods and ENIConfigs.
 //! - [`netns`]: the data plane as the VPC CNI builds it, as `ip -batch` scripts.
@@ -9,6 +10,7 @@
 //! - [`imds_emulator`]: IMDSv2 as the node sees it, with switchable faults.
 //! - [`kube_emulator`]: the slice of the Kubernetes API the agent uses, over HTTP.
 
+pub mod churn;
 pub mod generate;
 pub mod imds_emulator;
 pub mod kube_emulator;

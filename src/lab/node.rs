@@ -20,6 +20,8 @@ pub struct LabNode {
     pub ns: String,
     pub state_dir: PathBuf,
     server: Option<Child>,
+    /// False for a handle on a node another process owns: dropping it leaves the node.
+    owned: bool,
 }
 
 fn run(cmd: &mut Command, stdin: Option<&str>) -> Result<(), LabError> {
@@ -105,6 +107,7 @@ impl LabNode {
             ns: ns.to_string(),
             state_dir,
             server: None,
+            owned: true,
         };
         run(Command::new("ip").args(["netns", "add", ns]), None)?;
         run(
@@ -127,6 +130,20 @@ impl LabNode {
         node.server = Some(child);
         node.wait_ready()?;
         Ok(node)
+    }
+
+    /// A handle on a running lab node (started by `eniwatch-lab up --name ns`).
+    pub fn attach(ns: &str) -> Result<LabNode, LabError> {
+        let state_dir = std::env::temp_dir().join("eniwatch-lab").join(ns);
+        if !state_dir.join("ready").exists() {
+            return Err(LabError::Setup(format!("no running lab node named {ns:?}")));
+        }
+        Ok(LabNode {
+            ns: ns.to_string(),
+            state_dir,
+            server: None,
+            owned: false,
+        })
     }
 
     fn wait_ready(&mut self) -> Result<(), LabError> {
@@ -216,6 +233,9 @@ impl LabNode {
 
 impl Drop for LabNode {
     fn drop(&mut self) {
+        if !self.owned {
+            return;
+        }
         if let Some(mut server) = self.server.take() {
             let _ = server.kill();
             let _ = server.wait();

@@ -83,7 +83,7 @@ pub async fn serve(
     write("kubeconfig", &kubeconfig(KUBE_ADDR))?;
     write("ready", "")?;
     let mut shutdown = std::pin::pin!(shutdown);
-    let mut tick = tokio::time::interval(std::time::Duration::from_millis(50));
+    let mut tick = tokio::time::interval(std::time::Duration::from_millis(10));
     let mut last_count = u64::MAX;
     loop {
         tokio::select! {
@@ -115,14 +115,14 @@ pub async fn serve(
             },
             _ => {}
         }
-        let count = kube.request_count();
+        let count = kube.request_count() + imds.stats().requests;
         if count != last_count {
             last_count = count;
             let recorded = json!({
                 "events": kube.events(),
                 "node_status_patches": kube.node_status_patches(),
                 "node": kube.node(),
-                "kube_requests": count,
+                "kube_requests": kube.request_count(),
                 "imds": imds.stats(),
             });
             let tmp = state_dir.join("recorded.json.tmp");

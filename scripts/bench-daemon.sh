@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Benchmark of `eniwatch run` on a large lab node (15 ENIs, 250 pods):
+#  - detection: time from a drift appearing in the kernel (a pod's 512 rule
+#    deleted) to its Warning event being recorded by the API emulator, with
+#    the grace period at 0 (p50/p99 over N injections; the emulator records
+#    every 10 ms, which bounds the measurement error);
+#  - resident memory after start, and after pod add/delete churn through the
+#    API and the kernel;
+#  - CPU time per idle minute (sum of the threads' schedstat run time);
+#  - requests per hour to IMDS and the API server in steady state.
+# Usage: sudo scripts/bench-daemon.sh [injections] [churn rounds of 100 pods] [idle seconds]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/setup.sh
+injections=${1:-50}
+rounds=${2:-100}
+idle=${3:-60}
+cargo build --locked --quiet --release --bins
+bin=target/release
+name=ewbd
+dir=/tmp/eniwatch-lab/$name
+scenario=$(mktemp --suffix=.yaml)
+"$bin/eniwatch-lab" generate --enis 15 --ips-per-eni 26 --pods 250 > "$scenario"
+"$bin/eniwatch-lab" up "$scenario" --name "$name" > /dev/null &
+lab=$!
+cleanup() { kill "${daemon:-0}" 2>/dev/null || true; kill -INT $lab 2>/dev/null; wait $lab 2>/dev/null || true; rm -f "$scenario"; }
+trap cleanup EXIT
+for _ in $(seq 100); do [ -e "$dir/ready" ] && break; sleep 0.1; done
+node=ip-10-0-1-10.bench.internal
+ip netns exec "$name" "$bin/eniwatch" run --listen 127.0.0.1:9742 --node-name "$node" \
+  --kubeconfig "$dir/kubeconfig" --eni-config-label-def topology.kubernetes.io/zone \
+  --grace-period 0 --debounce 20ms --log-format json 2> /tmp/eniwatch-bench-daemon.log &
+daemon=$!
+fetch() { ip netns exec "$name" "$bin/eniwatch-lab" fetch "http://127.0.0.1:9742$1" 2>/dev/null; }
+for _ in $(seq 200); do fetch /readyz > /dev/null && break; sleep 0.1; done
+sleep 2
+rss() { awk '/VmRSS/ {print $2}' "/proc/$daemon/status"; }
+cpu_ns() { cat /proc/$daemon/task/*/schedstat | awk '{s += $1} END {print s}'; }
+events() { grep -o '"reason":"PodRuleMissing"' "$dir/recorded.json" 2>/dev/null | wc -l; }
+echo "rss_after_start_kib $(rss)"
+
+# Detection latency.
+ips=($(grep -oE '100\.64\.[0-9]+\.[0-9]+' "$scenario" | sort -u | head -400))
+lat=()
+for i in $(seq "$injections"); do
+  pod_ip=${ips[$((i * 3 % ${#ips[@]}))]}
+  ip -n "$name" rule list priority 512 | grep -q "to $pod_ip " || continue
+  before=$(events)
+  start=$(date +%s%N)
+  ip -n "$name" rule del to "$pod_ip/32" priority 512
+  while [ "$(events)" -le "$before" ]; do
+    [ $(( $(date +%s%N) - start )) -gt 10000000000 ] && { echo "injection $i: no event within 10 s" >&2; break; }
+  done
+  lat+=($(( ($(date +%s%N) - start) / 1000 )))
+  ip -n "$name" rule add to "$pod_ip/32" lookup main priority 512
+  sleep 0.3
+done
+printf '%s\n' "${lat[@]}" | sort -n | awk '{t[NR]=$1} END {
+  printf "detection_ms n=%d p50=%.1f p99=%.1f max=%.1f\n", NR, t[int(NR*0.5)]/1000, t[int(NR*0.99)]/1000, t[NR]/1000 }'
+
+# Steady state: idle CPU and request rates.
+sleep 5
+imds0=$(grep -o '"requests":[0-9]*' "$dir/recorded.json" | head -1 | cut -d: -f2)
+kube0=$(grep -o '"kube_requests":[0-9]*' "$dir/recorded.json" | cut -d: -f2)
+cpu0=$(cpu_ns)
+sleep "$idle"
+cpu1=$(cpu_ns)
+imds1=$(grep -o '"requests":[0-9]*' "$dir/recorded.json" | head -1 | cut -d: -f2)
+kube1=$(grep -o '"kube_requests":[0-9]*' "$dir/recorded.json" | cut -d: -f2)
+awk -v c=$((cpu1 - cpu0)) -v s="$idle" 'BEGIN { printf "idle_cpu_ms_per_minute %.2f\n", c / 1e6 * 60 / s }'
+awk -v i=$((imds1 - imds0)) -v k=$((kube1 - kube0)) -v s="$idle" \
+  'BEGIN { printf "requests_per_hour imds=%.0f kubernetes=%.0f ec2=0\n", i * 3600 / s, k * 3600 / s }'
+
+# Churn: rounds of 100 pods added (API and kernel) then deleted.
+"$bin/eniwatch-lab" churn "$scenario" --name "$name" --rounds "$rounds" --pods 100
+sleep 3
+echo "rss_after_churn_kib $(rss) ($((rounds * 100)) pod add/delete cycles)"
