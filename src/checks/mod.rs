@@ -22,7 +22,7 @@ mod eni_placement;
 mod eniconfig;
 pub mod finding;
 #[cfg(test)]
-mod fixture;
+pub(crate) mod fixture;
 mod pod_placement;
 pub mod selection;
 #[cfg(test)]

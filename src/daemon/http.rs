@@ -252,179 +252,18 @@ mod tests {
 /// fixture is private to `checks`).
 #[cfg(test)]
 pub(crate) mod fixture {
-    use std::collections::BTreeMap;
-    use std::net::Ipv4Addr;
     use std::time::{Duration, Instant, SystemTime};
 
     use crate::checks::evaluate;
     use crate::daemon::{CycleOutcome, Settler};
-    use crate::model::*;
+    use crate::model::Snapshot;
     use crate::report::Report;
 
-    fn ip(s: &str) -> Ipv4Addr {
-        s.parse().unwrap()
-    }
-
-    fn net(s: &str) -> ipnet::Ipv4Net {
-        s.parse().unwrap()
-    }
-
-    fn eni(n: u8, device: u32, subnet: &str, sg: &str, ips: &[&str]) -> EniMetadata {
-        let cidr = if subnet == "subnet-node" {
-            "10.0.1.0/24"
-        } else {
-            "100.64.1.0/24"
-        };
-        EniMetadata {
-            mac: MacAddr([0x02, 0, 0, 0, 0, n]),
-            device_number: device,
-            network_card: 0,
-            interface_id: Some(format!("eni-{n:04}").parse().unwrap()),
-            subnet_id: Some(subnet.parse().unwrap()),
-            subnet_cidr: Some(net(cidr)),
-            vpc_id: Some("vpc-1".parse().unwrap()),
-            vpc_cidrs: vec![net("10.0.0.0/16"), net("100.64.0.0/16")],
-            security_groups: vec![sg.parse().unwrap()],
-            local_ipv4s: ips.iter().map(|s| ip(s)).collect(),
-            ipv4_prefixes: vec![],
-        }
-    }
-
-    fn link(index: u32, name: String, mac: MacAddr, kind: Option<&str>) -> Link {
-        Link {
-            index,
-            name,
-            mac: Some(mac),
-            kind: kind.map(String::from),
-            admin_up: true,
-            oper_state: "up".into(),
-            mtu: Some(9001),
-            parent_index: None,
-        }
-    }
-
-    fn rule(priority: u32, source: Option<ipnet::Ipv4Net>, table: u32) -> Rule {
-        Rule {
-            priority,
-            destination: source.is_none().then(|| net("0.0.0.0/0")),
-            source,
-            table,
-            iif: None,
-            fwmark: None,
-        }
-    }
-
-    /// Primary ENI (device 0) in the node subnet; secondaries in the
-    /// ENIConfig subnet on device 1 (3 pod addresses, 2 used) and device 2
-    /// (2 pod addresses, 1 used); three pods and one host-network pod; the
-    /// kernel consistent with all of it.
-    pub fn healthy() -> Snapshot {
-        let (pods_sg, a) = (
-            "sg-pods",
-            ["100.64.1.10", "100.64.1.11", "100.64.1.12", "100.64.1.13"],
-        );
-        let enis = vec![
-            eni(1, 0, "subnet-node", "sg-node", &["10.0.1.10", "10.0.1.11"]),
-            eni(2, 1, "subnet-pods", pods_sg, &a),
-            eni(
-                3,
-                2,
-                "subnet-pods",
-                pods_sg,
-                &["100.64.1.20", "100.64.1.21", "100.64.1.22"],
-            ),
-        ];
-        let mut k = KernelState::default();
-        for (index, e) in (2..).zip(&enis) {
-            k.links
-                .push(link(index, format!("eth{}", e.device_number), e.mac, None));
-            k.addresses.push(Address {
-                link_index: index,
-                address: e.local_ipv4s[0],
-                prefix_len: 24,
-            });
-            if e.device_number > 0 {
-                k.routes.push(Route {
-                    table: e.route_table(),
-                    destination: net("0.0.0.0/0"),
-                    gateway: Some(ip("100.64.1.1")),
-                    out_link: Some(index),
-                });
-            }
-        }
-        let wired = [
-            ("a", "100.64.1.11", 2),
-            ("b", "100.64.1.12", 2),
-            ("c", "100.64.1.21", 3),
-        ];
-        let mut pods = Vec::new();
-        for (index, (name, addr, table)) in (10u8..).zip(wired) {
-            let veth = MacAddr([0x0a, 0, 0, 0, 1, index]);
-            let i = u32::from(index);
-            k.links
-                .push(link(i, format!("eni{i:011x}"), veth, Some("veth")));
-            let host = ipnet::Ipv4Net::from(ip(addr));
-            k.routes.push(Route {
-                table: MAIN_TABLE,
-                destination: host,
-                gateway: None,
-                out_link: Some(i),
-            });
-            let mut to_pod = rule(512, None, MAIN_TABLE);
-            to_pod.destination = Some(host);
-            k.rules.push(to_pod);
-            k.rules.push(rule(1536, Some(host), table));
-            pods.push(PodInfo {
-                namespace: Some("default".into()),
-                name: Some(name.into()),
-                ip: Some(ip(addr)),
-                host_network: false,
-                terminal: false,
-                branch: None,
-            });
-        }
-        pods.push(PodInfo {
-            name: Some("aws-node-x".into()),
-            ip: Some(ip("10.0.1.10")),
-            host_network: true,
-            ..pods[0].clone()
-        });
-        let zone = "topology.kubernetes.io/zone";
-        let cluster = ClusterView {
-            node: NodeInfo {
-                name: "ip-10-0-1-10.lab.internal".into(),
-                labels: BTreeMap::from([(zone.into(), "ap-southeast-1a".into())]),
-                annotations: BTreeMap::new(),
-                capacity_pods: Some(44),
-            },
-            pods,
-            eni_configs: Some(vec![EniConfig {
-                name: "ap-southeast-1a".into(),
-                subnet: Some("subnet-pods".parse().unwrap()),
-                security_groups: vec![pods_sg.parse().unwrap()],
-            }]),
-        };
-        Snapshot {
-            node_name: Some(cluster.node.name.clone()),
-            imds: Ok(InstanceMetadata {
-                instance_id: "i-0123".into(),
-                instance_type: "t3.2xlarge".into(),
-                region: Some("ap-southeast-1".into()),
-                availability_zone: "ap-southeast-1a".into(),
-                availability_zone_id: Some("apse1-az1".into()),
-                local_ipv4: Some(ip("10.0.1.10")),
-                primary_mac: enis[0].mac,
-                enis,
-            }),
-            kernel: Ok(k),
-            expectation: Expectation::Kubernetes(Ok(cluster)),
-            selection: SelectionSettings {
-                label_def: zone.into(),
-                ..SelectionSettings::default()
-            },
-            veth_prefix: "eni".into(),
-        }
-    }
+    /// The checks' healthy node: primary ENI in the node subnet; secondaries
+    /// in the ENIConfig subnet on device 1 (3 pod addresses, 2 used) and
+    /// device 2 (2 pod addresses, 1 used); three pods and one host-network
+    /// pod; the kernel consistent with all of it.
+    pub use crate::checks::fixture::healthy;
 
     /// Takes the link of the ENI on `device` down: an `ENINotConfigured`.
     pub fn link_down(s: &mut Snapshot, device: u32) {
