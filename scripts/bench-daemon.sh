@@ -36,7 +36,8 @@ for _ in $(seq 200); do fetch /readyz > /dev/null && break; sleep 0.1; done
 sleep 2
 rss() { awk '/VmRSS/ {print $2}' "/proc/$daemon/status"; }
 cpu_ns() { cat /proc/$daemon/task/*/schedstat | awk '{s += $1} END {print s}'; }
-events() { grep -o '"reason":"PodRuleMissing"' "$dir/recorded.json" 2>/dev/null | wc -l; }
+events() { { grep -o '"reason":"PodRuleMissing"' "$dir/recorded.json" 2>/dev/null || true; } | wc -l; }
+counter() { { grep -o "\"$1\":[0-9]*" "$dir/recorded.json" || true; } | head -1 | cut -d: -f2; }
 echo "rss_after_start_kib $(rss)"
 
 # Detection latency.
@@ -44,7 +45,8 @@ ips=($(grep -oE '100\.64\.[0-9]+\.[0-9]+' "$scenario" | sort -u | head -400))
 lat=()
 for i in $(seq "$injections"); do
   pod_ip=${ips[$((i * 3 % ${#ips[@]}))]}
-  ip -n "$name" rule list priority 512 | grep -q "to $pod_ip " || continue
+  rules=$(ip -n "$name" rule list priority 512)
+  [[ "$rules" == *"to $pod_ip "* ]] || continue
   before=$(events)
   start=$(date +%s%N)
   ip -n "$name" rule del to "$pod_ip/32" priority 512
@@ -60,13 +62,13 @@ printf '%s\n' "${lat[@]}" | sort -n | awk '{t[NR]=$1} END {
 
 # Steady state: idle CPU and request rates.
 sleep 5
-imds0=$(grep -o '"requests":[0-9]*' "$dir/recorded.json" | head -1 | cut -d: -f2)
-kube0=$(grep -o '"kube_requests":[0-9]*' "$dir/recorded.json" | cut -d: -f2)
+imds0=$(counter requests)
+kube0=$(counter kube_requests)
 cpu0=$(cpu_ns)
 sleep "$idle"
 cpu1=$(cpu_ns)
-imds1=$(grep -o '"requests":[0-9]*' "$dir/recorded.json" | head -1 | cut -d: -f2)
-kube1=$(grep -o '"kube_requests":[0-9]*' "$dir/recorded.json" | cut -d: -f2)
+imds1=$(counter requests)
+kube1=$(counter kube_requests)
 awk -v c=$((cpu1 - cpu0)) -v s="$idle" 'BEGIN { printf "idle_cpu_ms_per_minute %.2f\n", c / 1e6 * 60 / s }'
 awk -v i=$((imds1 - imds0)) -v k=$((kube1 - kube0)) -v s="$idle" \
   'BEGIN { printf "requests_per_hour imds=%.0f kubernetes=%.0f ec2=0\n", i * 3600 / s, k * 3600 / s }'

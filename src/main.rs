@@ -55,8 +55,9 @@ fn run_daemon(args: RunArgs) -> ExitCode {
         condition: (!args.no_condition)
             .then_some(args.condition_heartbeat.max(Duration::from_secs(10))),
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    // One thread: the daemon's work is small and mostly waiting, and every
+    // extra thread costs a malloc arena of resident memory.
+    let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {

@@ -1,4 +1,3 @@
-
 use super::*;
 
 fn route(ns: Option<&str>, pod: &str) -> Finding {
