@@ -15,7 +15,10 @@ source scripts/setup.sh
 injections=${1:-50}
 rounds=${2:-100}
 idle=${3:-60}
-cargo build --locked --quiet --release --bins
+# The agent as shipped (no lab code), and the lab tools.
+cargo build --locked --quiet --release --no-default-features --bin eniwatch
+cp target/release/eniwatch target/release/eniwatch-agent
+cargo build --locked --quiet --release --bin eniwatch-lab
 bin=target/release
 name=ewbd
 dir=/tmp/eniwatch-lab/$name
@@ -27,7 +30,7 @@ cleanup() { kill "${daemon:-0}" 2>/dev/null || true; kill -INT $lab 2>/dev/null;
 trap cleanup EXIT
 for _ in $(seq 100); do [ -e "$dir/ready" ] && break; sleep 0.1; done
 node=ip-10-0-1-10.bench.internal
-ip netns exec "$name" "$bin/eniwatch" run --listen 127.0.0.1:9742 --node-name "$node" \
+ip netns exec "$name" "$bin/eniwatch-agent" run --listen 127.0.0.1:9742 --node-name "$node" \
   --kubeconfig "$dir/kubeconfig" --eni-config-label-def topology.kubernetes.io/zone \
   --grace-period 0 --debounce 20ms --log-format json 2> /tmp/eniwatch-bench-daemon.log &
 daemon=$!
@@ -41,7 +44,7 @@ counter() { { grep -o "\"$1\":[0-9]*" "$dir/recorded.json" || true; } | head -1 
 echo "rss_after_start_kib $(rss)"
 
 # Detection latency.
-ips=($(grep -oE '100\.64\.[0-9]+\.[0-9]+' "$scenario" | sort -u | head -400))
+ips=($(grep -oE 'ip: 100\.64\.[0-9]+\.[0-9]+' "$scenario" | cut -d' ' -f2))
 lat=()
 for i in $(seq "$injections"); do
   pod_ip=${ips[$((i * 3 % ${#ips[@]}))]}

@@ -136,8 +136,10 @@ pub async fn run(
     let stopped = move |mut rx: watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|stop| *stop).await;
     };
-    // The loop's longest wait is its idle cycle; three of them without a beat is dead.
-    let liveness = config.pace.idle_cycle * 3 + config.sources.gather_timeout;
+    // The loop beats at least once per IMDS interval (or idle cycle, if
+    // shorter); three of them without a beat means it is stuck.
+    let liveness =
+        config.pace.idle_cycle.min(config.pace.imds_interval) * 3 + config.sources.gather_timeout;
     let router = http::router(state.clone(), metrics.clone(), liveness);
     let server = tokio::spawn(http::serve(listener, router, stopped(stop_rx.clone())));
     tracing::info!(listen = %config.listen, "serving /metrics, /healthz, /readyz, /debug/snapshot");
@@ -149,8 +151,10 @@ pub async fn run(
         KubeMode::Api { kubeconfig } => {
             let node = config.sources.node_name.clone().unwrap_or_default();
             let client = kube::client(kubeconfig.as_ref()).await?;
+            let watch_client =
+                kube::client_with_timeout(kubeconfig.as_ref(), kube::WATCH_READ_TIMEOUT).await?;
             let watch = ClusterWatch::default();
-            watch.spawn(client.clone(), &node, counts.clone(), wake_tx);
+            watch.spawn(watch_client, client.clone(), &node, counts.clone(), wake_tx);
             let events = config
                 .events
                 .then(|| EventSink::new(client.clone(), node.clone(), EventConfig::default()));

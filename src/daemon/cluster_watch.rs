@@ -128,15 +128,17 @@ impl ClusterWatch {
         })
     }
 
-    /// Starts the three watches; each change sends on `changed`.
+    /// Starts the three watches (on `client`, whose read timeout outlasts a
+    /// quiet watch) and the prober (on `requests`); each change sends on `changed`.
     pub fn spawn(
         &self,
         client: Client,
+        requests: Client,
         node_name: &str,
         counts: RequestCounts,
         changed: mpsc::Sender<()>,
     ) {
-        let client_for_probe = client.clone();
+        let client_for_probe = requests;
         let nodes: Api<Node> = Api::all(client.clone());
         let pods: Api<Pod> = Api::all(client.clone());
         let eniconfigs: Api<DynamicObject> = Api::all_with(client, &eniconfig_resource());

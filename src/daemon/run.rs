@@ -30,6 +30,11 @@ use crate::sources::imds::{self, ImdsClient};
 use crate::sources::netlink;
 use crate::sources::requests::RequestCounts;
 
+/// Timer reads between two full IMDS reads: the light ones see address
+/// changes (the warm pool); a full one also sees security groups edited on
+/// an ENI, so such a change is seen within this many intervals.
+const FULL_READ_EVERY: u32 = 10;
+
 /// The least age of IMDS data before a new finding makes the loop re-read it.
 const IMDS_RECHECK: Duration = Duration::from_secs(5);
 
@@ -62,6 +67,10 @@ pub struct Looper {
     imds_next: tokio::time::Instant,
     /// When IMDS was last read (successfully or not).
     imds_read_at: Option<Instant>,
+    /// Timer reads since the last full read.
+    light_reads: u32,
+    /// The next IMDS read must be a full one (a link came or went).
+    imds_full: bool,
     settler: Settler,
     cluster: Option<ClusterWatch>,
     counts: RequestCounts,
@@ -89,6 +98,8 @@ impl Looper {
             last_imds,
             imds_next: tokio::time::Instant::now(),
             imds_read_at: None,
+            light_reads: 0,
+            imds_full: true,
             cluster,
             counts,
             state,
@@ -107,8 +118,9 @@ impl Looper {
             tracing::warn!(error = %e, "cannot subscribe to netlink changes; the kernel is re-read on other triggers only");
         }
         let mut shutdown = std::pin::pin!(shutdown);
+        let mut timer_only = false;
         loop {
-            self.cycle(sinks).await;
+            self.cycle(sinks, timer_only).await;
             self.state.heartbeat();
             let settle_at = self
                 .settler
@@ -120,11 +132,12 @@ impl Looper {
                 .flatten()
                 .min()
                 .unwrap_or(idle_at);
+            timer_only = false;
             tokio::select! {
                 _ = &mut shutdown => return,
                 Some(change) = kernel_rx.recv() => self.note(change),
                 Some(()) = wake.recv() => {}
-                _ = sleep_until(wake_at) => {}
+                _ = sleep_until(wake_at) => timer_only = settle_at.is_none_or(|t| t > wake_at),
             }
             // Debounce: let the burst that woke us finish, then read once.
             tokio::select! {
@@ -133,8 +146,11 @@ impl Looper {
             }
             while let Ok(change) = kernel_rx.try_recv() {
                 self.note(change);
+                timer_only = false;
             }
-            while wake.try_recv().is_ok() {}
+            while wake.try_recv().is_ok() {
+                timer_only = false;
+            }
         }
     }
 
@@ -142,16 +158,37 @@ impl Looper {
     fn note(&mut self, change: KernelChange) {
         if change == KernelChange::Link {
             self.imds_next = tokio::time::Instant::now();
+            self.imds_full = true;
         }
     }
 
-    async fn cycle<S: Sinks>(&mut self, sinks: &mut S) {
+    /// One cycle. `timer_only`: woken by a timer alone (IMDS or idle); when
+    /// IMDS then says nothing new, there is nothing new to judge: kernel and
+    /// API changes wake the loop themselves.
+    async fn cycle<S: Sinks>(&mut self, sinks: &mut S, timer_only: bool) {
         let started = Instant::now();
         let limit = self.sources.gather_timeout;
         if tokio::time::Instant::now() >= self.imds_next {
             if let Some(client) = &self.imds {
-                self.last_imds = bounded("imds", limit, imds::read_instance_metadata(client)).await;
+                let light = !self.imds_full && self.light_reads < FULL_READ_EVERY;
+                let read = match (&self.last_imds, light) {
+                    (Ok(prev), true) => {
+                        self.light_reads += 1;
+                        bounded("imds", limit, imds::refresh_addresses(client, prev)).await
+                    }
+                    _ => {
+                        self.light_reads = 0;
+                        bounded("imds", limit, imds::read_instance_metadata(client)).await
+                    }
+                };
+                self.imds_full = read.is_err();
+                let unchanged = read == self.last_imds;
+                self.last_imds = read;
                 self.imds_read_at = Some(Instant::now());
+                self.imds_next = tokio::time::Instant::now() + self.pace.imds_interval;
+                if timer_only && unchanged && self.state.ready() {
+                    return;
+                }
             }
             self.imds_next = tokio::time::Instant::now() + self.pace.imds_interval;
         }

@@ -66,7 +66,14 @@ pub async fn serve(
     let imds_listener = bind(IMDS_LISTEN).await?;
     let imds_app = imds_emulator::router(imds.clone());
     let imds_task = tokio::spawn(async move { axum::serve(imds_listener, imds_app).await });
-    let kube = KubeState::new(scenario);
+    // Bookmarks about once a minute, as a real API server sends them.
+    let kube = KubeState::with_options(
+        scenario,
+        kube_emulator::EmulatorOptions {
+            bookmark_interval: std::time::Duration::from_secs(60),
+            ..Default::default()
+        },
+    );
     let mut kube_task = if scenario.kube_api {
         Some(start_kube(&kube).await?)
     } else {

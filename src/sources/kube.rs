@@ -6,7 +6,9 @@
 //!   servers work, for emulators and `kubectl proxy`.
 //! - Connect timeout 5 s, read timeout 15 s: a one-shot `check` must end even
 //!   when the API server hangs. No retries here: the daemon's loop retries
-//!   with backoff, and `check` reports the failure as *unknown*.
+//!   with backoff, and `check` reports the failure as *unknown*. Watches use
+//!   their own client with [`WATCH_READ_TIMEOUT`]: an idle watch may stay
+//!   silent for a minute or more between bookmarks.
 //! - Pods are listed with the field selector `spec.nodeName=<node>` in pages
 //!   of 500, and reduced at once to what the checks need.
 //! - ENIConfigs are read as dynamic objects and parsed one by one, so one
@@ -27,6 +29,9 @@ use crate::model::{BranchEni, ClusterView, EniConfig, NodeInfo, PodInfo};
 pub const POD_ENI_ANNOTATION: &str = "vpc.amazonaws.com/pod-eni";
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 pub const READ_TIMEOUT: Duration = Duration::from_secs(15);
+/// Longer than the watcher's server-side timeout (290 s), so a quiet watch is
+/// ended by the server, not cut by the client.
+pub const WATCH_READ_TIMEOUT: Duration = Duration::from_secs(300);
 const PAGE_SIZE: u32 = 500;
 
 #[derive(Debug, thiserror::Error)]
@@ -62,8 +67,16 @@ pub fn eniconfig_resource() -> ApiResource {
     )
 }
 
-/// Builds a client from an explicit kubeconfig path, or by inference.
+/// Builds a client for requests (read timeout [`READ_TIMEOUT`]).
 pub async fn client(kubeconfig: Option<&PathBuf>) -> Result<Client, KubeError> {
+    client_with_timeout(kubeconfig, READ_TIMEOUT).await
+}
+
+/// Builds a client from an explicit kubeconfig path, or by inference.
+pub async fn client_with_timeout(
+    kubeconfig: Option<&PathBuf>,
+    read_timeout: Duration,
+) -> Result<Client, KubeError> {
     let mut config = match kubeconfig {
         Some(path) => {
             let kc = Kubeconfig::read_from(path).map_err(|e| {
@@ -78,7 +91,7 @@ pub async fn client(kubeconfig: Option<&PathBuf>) -> Result<Client, KubeError> {
             .map_err(|e| KubeError::Config(e.to_string()))?,
     };
     config.connect_timeout = Some(CONNECT_TIMEOUT);
-    config.read_timeout = Some(READ_TIMEOUT);
+    config.read_timeout = Some(read_timeout);
     Client::try_from(config).map_err(|e| KubeError::Config(e.to_string()))
 }
 

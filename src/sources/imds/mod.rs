@@ -126,6 +126,50 @@ pub async fn read_instance_metadata(client: &ImdsClient) -> Result<InstanceMetad
     })
 }
 
+/// A light re-read for the daemon's timer: the ENI listing, and per ENI only
+/// what changes in steady state (`local-ipv4s`, `ipv4-prefix`: the warm pool
+/// growing and shrinking). Everything else is taken from `previous`. When the
+/// set of ENIs changed, this is a full read. 1 + 2 requests per ENI instead
+/// of 8 + 10 per ENI.
+pub async fn refresh_addresses(
+    client: &ImdsClient,
+    previous: &InstanceMetadata,
+) -> Result<InstanceMetadata, ImdsError> {
+    let listing = required(client, "network/interfaces/macs/").await?;
+    let mut macs = parsed("network/interfaces/macs/", parse::mac_listing(&listing))?;
+    let mut known: Vec<MacAddr> = previous.enis.iter().map(|e| e.mac).collect();
+    macs.sort();
+    known.sort();
+    if macs != known {
+        return read_instance_metadata(client).await;
+    }
+    let enis: Vec<EniMetadata> = stream::iter(previous.enis.iter())
+        .map(|eni| async move {
+            let base = format!("network/interfaces/macs/{}/", eni.mac);
+            let (ips_path, prefix_path) =
+                (format!("{base}local-ipv4s"), format!("{base}ipv4-prefix"));
+            let (ips, prefixes) =
+                tokio::try_join!(get(client, &ips_path), get(client, &prefix_path))?;
+            let mut next = eni.clone();
+            next.local_ipv4s = optional(&ips_path, ips.as_deref(), |b| {
+                parse::ipv4_list("local-ipv4s", b)
+            })?
+            .unwrap_or_default();
+            next.ipv4_prefixes = optional(&prefix_path, prefixes.as_deref(), |b| {
+                parse::net_list("ipv4-prefix", b)
+            })?
+            .unwrap_or_default();
+            Ok::<_, ImdsError>(next)
+        })
+        .buffered(MAX_IN_FLIGHT / 2)
+        .try_collect()
+        .await?;
+    Ok(InstanceMetadata {
+        enis,
+        ..previous.clone()
+    })
+}
+
 /// The fields read per ENI.
 const ENI_FIELDS: [&str; 10] = [
     "device-number",

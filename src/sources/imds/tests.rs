@@ -162,3 +162,25 @@ fn endpoints_are_validated() {
         "http://[fd00:ec2::254]"
     );
 }
+
+#[tokio::test]
+async fn light_refresh_reads_addresses_only_until_the_eni_set_changes() {
+    let mut s = scenario("healthy");
+    let (state, client) = emulator(&s).await;
+    let first = read_instance_metadata(&client).await.unwrap();
+    let before = state.stats().metadata_requests;
+    s.enis[1].ips.pop();
+    state.set_scenario(&s);
+    let light = refresh_addresses(&client, &first).await.unwrap();
+    assert_eq!(
+        state.stats().metadata_requests - before,
+        1 + 2 * 4,
+        "listing + 2 per ENI"
+    );
+    assert_eq!(light.enis[1].local_ipv4s.len(), 14);
+    assert_eq!(light.enis[1].security_groups, first.enis[1].security_groups);
+    s.enis.pop();
+    state.set_scenario(&s);
+    let full = refresh_addresses(&client, &light).await.unwrap();
+    assert_eq!(full.enis.len(), 3, "a changed ENI set makes it a full read");
+}
