@@ -35,6 +35,9 @@ use crate::sources::requests::RequestCounts;
 /// an ENI, so such a change is seen within this many intervals.
 const FULL_READ_EVERY: u32 = 10;
 
+/// The first retry delay after a failed IMDS read.
+const IMDS_RETRY: Duration = Duration::from_secs(5);
+
 /// The least age of IMDS data before a new finding makes the loop re-read it.
 const IMDS_RECHECK: Duration = Duration::from_secs(5);
 
@@ -71,6 +74,8 @@ pub struct Looper {
     light_reads: u32,
     /// The next IMDS read must be a full one (a link came or went).
     imds_full: bool,
+    /// Failed IMDS reads in a row (for the retry backoff).
+    imds_failures: u32,
     settler: Settler,
     cluster: Option<ClusterWatch>,
     counts: RequestCounts,
@@ -100,6 +105,7 @@ impl Looper {
             imds_read_at: None,
             light_reads: 0,
             imds_full: true,
+            imds_failures: 0,
             cluster,
             counts,
             state,
@@ -182,15 +188,28 @@ impl Looper {
                     }
                 };
                 self.imds_full = read.is_err();
+                // A failed read is retried sooner, with exponential backoff
+                // (5 s, 10 s, 20 s, ... up to the interval).
+                self.imds_failures = if read.is_err() {
+                    self.imds_failures.saturating_add(1)
+                } else {
+                    0
+                };
+                let wait = match self.imds_failures {
+                    0 => self.pace.imds_interval,
+                    n => (IMDS_RETRY * 2u32.saturating_pow(n - 1)).min(self.pace.imds_interval),
+                };
                 let unchanged = read == self.last_imds;
                 self.last_imds = read;
                 self.imds_read_at = Some(Instant::now());
-                self.imds_next = tokio::time::Instant::now() + self.pace.imds_interval;
+                self.imds_next = tokio::time::Instant::now() + wait;
                 if timer_only && unchanged && self.state.ready() {
                     return;
                 }
+            } else {
+                // No client (bad endpoint): nothing to read, ever.
+                self.imds_next = tokio::time::Instant::now() + self.pace.imds_interval;
             }
-            self.imds_next = tokio::time::Instant::now() + self.pace.imds_interval;
         }
         let kernel = bounded("kernel", limit, netlink::read_kernel_state()).await;
         let node_name = self.sources.node_name.clone();
