@@ -16,6 +16,7 @@ pub mod daemon;
 pub mod gather;
 pub mod model;
 pub mod report;
+pub mod signals;
 pub mod sources;
 
 #[cfg(feature = "lab")]

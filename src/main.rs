@@ -57,12 +57,7 @@ fn run_daemon(args: RunArgs) -> ExitCode {
         condition: (!args.no_condition)
             .then_some(args.condition_heartbeat.max(Duration::from_secs(10))),
     };
-    // One thread: the daemon's work is small and mostly waiting, and every
-    // extra thread costs a malloc arena of resident memory.
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match eniwatch::signals::runtime() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("eniwatch: cannot start the async runtime: {e}");
@@ -73,7 +68,7 @@ fn run_daemon(args: RunArgs) -> ExitCode {
         let signalled = Arc::new(tokio::sync::Notify::new());
         let notify = signalled.clone();
         tokio::spawn(async move {
-            wait_for_signal().await;
+            eniwatch::signals::stop_signal().await;
             notify.notify_waiters();
         });
         let stop = signalled.clone();
@@ -99,21 +94,6 @@ fn run_daemon(args: RunArgs) -> ExitCode {
     })
 }
 
-async fn wait_for_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    match signal(SignalKind::terminate()) {
-        Ok(mut term) => {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-        }
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
-}
-
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
@@ -137,10 +117,7 @@ fn main() -> ExitCode {
                     return ExitCode::from(exit::USAGE as u8);
                 }
             };
-            let runtime = match tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            {
+            let runtime = match eniwatch::signals::runtime() {
                 Ok(rt) => rt,
                 Err(e) => {
                     eprintln!("eniwatch: cannot start the async runtime: {e}");

@@ -119,22 +119,6 @@ fn build(
     Ok((s, node))
 }
 
-/// Waits for SIGINT or SIGTERM.
-async fn stop_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    match signal(SignalKind::terminate()) {
-        Ok(mut term) => {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-        }
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
-}
-
 fn fail(e: impl std::fmt::Display) -> ExitCode {
     eprintln!("eniwatch-lab: {e}");
     ExitCode::from(70)
@@ -177,10 +161,7 @@ fn main() -> ExitCode {
             }
         }
         Cmd::Fetch { url, timeout } => {
-            let rt = match tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            {
+            let rt = match eniwatch::signals::runtime() {
                 Ok(rt) => rt,
                 Err(e) => return fail(e),
             };
@@ -258,7 +239,11 @@ fn main() -> ExitCode {
                 Ok(rt) => rt,
                 Err(e) => return fail(e),
             };
-            match rt.block_on(serve::serve(&s, &state_dir, stop_signal())) {
+            match rt.block_on(serve::serve(
+                &s,
+                &state_dir,
+                eniwatch::signals::stop_signal(),
+            )) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => fail(e),
             }
@@ -278,11 +263,8 @@ fn main() -> ExitCode {
                 node.kubeconfig().display(),
                 s.cni.eniwatch_args().join(" ")
             );
-            match tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            {
-                Ok(rt) => rt.block_on(stop_signal()),
+            match eniwatch::signals::runtime() {
+                Ok(rt) => rt.block_on(eniwatch::signals::stop_signal()),
                 Err(e) => return fail(e),
             }
             drop(node);
