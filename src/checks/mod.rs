@@ -16,6 +16,7 @@
 //! | `pod-routes` | `PodRouteMissing` |
 //! | `pod-rules` | `PodRuleMissing`, `PodRuleWrongTable` |
 
+pub mod capacity;
 pub mod context;
 mod dataplane;
 mod eni_placement;
