@@ -3,7 +3,7 @@
 # and with drift, and shows both reports. Needs root (network namespaces).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ENIWATCH_SETUP_PROMETHEUS=0 source scripts/setup.sh
+ENIWATCH_SETUP_PROMETHEUS=0 ENIWATCH_SETUP_MOTO=0 source scripts/setup.sh
 if [ "$(id -u)" != 0 ]; then
   echo "demo: the lab builds network namespaces and needs root (try: sudo $0)" >&2
   exit 1

@@ -13,6 +13,7 @@
 pub mod churn;
 pub mod generate;
 pub mod imds_emulator;
+pub mod ipamd_emulator;
 pub mod kube_emulator;
 pub mod netns;
 pub mod node;

@@ -1,7 +1,9 @@
 //! One module per outside system. Each returns plain data or its own error
 //! type, and none decides what is wrong: that is the checks' job.
 
+pub mod ec2;
 pub mod imds;
+pub mod ipamd;
 pub mod kube;
 pub mod netlink;
 pub mod requests;

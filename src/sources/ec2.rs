@@ -1,0 +1,336 @@
+//! The EC2 API as a witness: the ENIConfig subnet's CIDR, zone and free
+//! addresses, the instance type's network limits, and the attachment state of
+//! the node's ENIs.
+//!
+//! Policy (EC2 throttles per account and region, and the CNI itself is known
+//! to cause throttling in large clusters: an agent on every node must not add
+//! to it):
+//! - Read-only calls only: `DescribeSubnets`, `DescribeInstanceTypes`,
+//!   `DescribeNetworkInterfaces`. The caller caches what never changes
+//!   (subnet CIDR and zone, instance limits) for the process lifetime and
+//!   calls the rest only when IMDS shows a change, so a steady node makes no
+//!   EC2 calls at all.
+//! - The SDK's standard retry (3 attempts, exponential backoff with jitter,
+//!   throttling errors included), 3 s per attempt, 10 s per operation.
+//! - Credentials from the default chain (environment, IRSA web identity, EKS
+//!   Pod Identity, instance profile); region from `--ec2-region`, else IMDS.
+//! - Every call is counted by operation and outcome. Errors carry a bounded
+//!   kind (`throttled`, `forbidden`, `not_found`, `timeout`, `unreachable`,
+//!   `error`): with no EC2 permission at all, the checks that need EC2 say
+//!   unknown and the rest of the agent works on.
+
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+use aws_config::timeout::TimeoutConfig;
+use aws_config::BehaviorVersion;
+use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_ec2::types::Filter;
+use ipnet::Ipv4Net;
+use serde::Serialize;
+
+use crate::checks::capacity::InstanceLimits;
+use crate::model::{EniId, SubnetId};
+use crate::sources::requests::RequestCounts;
+
+/// Where EC2 is and who we are to it.
+#[derive(Debug, Clone, Default)]
+pub struct Ec2Config {
+    /// `--ec2-endpoint`: an emulator or a VPC endpoint; None: the regional endpoint.
+    pub endpoint: Option<String>,
+    /// `--ec2-region`; None: the region IMDS reports.
+    pub region: Option<String>,
+    /// Static credentials (emulators, tests); None: the default chain.
+    pub static_credentials: Option<(String, String)>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Ec2Error {
+    #[error("no AWS region: pass --ec2-region (IMDS did not report one)")]
+    NoRegion,
+    #[error("EC2 {operation}: {code}: {message}{hint}")]
+    Api {
+        operation: &'static str,
+        code: String,
+        message: String,
+        kind: &'static str,
+        hint: &'static str,
+    },
+    #[error("EC2 {operation}: {message}")]
+    Transport {
+        operation: &'static str,
+        message: String,
+        kind: &'static str,
+    },
+    #[error("EC2 {operation}: {problem}")]
+    Invalid {
+        operation: &'static str,
+        problem: String,
+    },
+}
+
+impl Ec2Error {
+    /// A bounded classification, for metric labels.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Ec2Error::NoRegion | Ec2Error::Invalid { .. } => "invalid",
+            Ec2Error::Api { kind, .. } | Ec2Error::Transport { kind, .. } => kind,
+        }
+    }
+}
+
+/// What EC2 says about a subnet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SubnetFacts {
+    pub id: SubnetId,
+    pub cidr: Option<Ipv4Net>,
+    pub availability_zone: Option<String>,
+    pub available_ips: Option<u32>,
+}
+
+/// An ENI attached (or attaching, or left behind) to this instance.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EniAttachment {
+    pub id: EniId,
+    /// `in-use`, `available`, ...
+    pub status: Option<String>,
+    /// `attaching`, `attached`, `detaching`, `detached`.
+    pub attachment_status: Option<String>,
+    pub device_index: Option<u32>,
+    pub network_card_index: Option<u32>,
+    /// `interface`, `trunk`, `efa`, ...
+    pub interface_type: Option<String>,
+    pub private_ips: Vec<Ipv4Addr>,
+}
+
+/// The instance type's limits, and whether it supports prefix delegation (Nitro).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct InstanceTypeFacts {
+    pub limits: InstanceLimits,
+    pub nitro: Option<bool>,
+}
+
+pub struct Ec2Client {
+    client: aws_sdk_ec2::Client,
+    /// Calls by (operation, outcome).
+    calls: RequestCounts,
+}
+
+fn classify<E: ProvideErrorMetadata + std::fmt::Debug, R: std::fmt::Debug>(
+    operation: &'static str,
+    e: SdkError<E, R>,
+) -> Ec2Error {
+    match &e {
+        SdkError::ServiceError(se) => {
+            let err = se.err();
+            let code = err.code().unwrap_or("Unknown").to_string();
+            let message = err.message().unwrap_or("").to_string();
+            let (kind, hint) = match code.as_str() {
+                "RequestLimitExceeded" | "Throttling" | "ThrottlingException" => {
+                    ("throttled", " (EC2 is throttling this account; backing off)")
+                }
+                "UnauthorizedOperation" | "AuthFailure" | "AccessDenied" | "AccessDeniedException" => (
+                    "forbidden",
+                    " (grant the agent's role the read-only ec2:Describe* calls in deploy/iam-policy.json)",
+                ),
+                c if c.contains("NotFound") => ("not_found", ""),
+                _ => ("error", ""),
+            };
+            Ec2Error::Api {
+                operation,
+                code,
+                message,
+                kind,
+                hint,
+            }
+        }
+        SdkError::TimeoutError(_) => Ec2Error::Transport {
+            operation,
+            message: "timed out".into(),
+            kind: "timeout",
+        },
+        SdkError::DispatchFailure(d) => Ec2Error::Transport {
+            operation,
+            message: format!("cannot reach EC2: {d:?}"),
+            kind: "unreachable",
+        },
+        other => Ec2Error::Transport {
+            operation,
+            message: format!("{other:?}"),
+            kind: "error",
+        },
+    }
+}
+
+impl Ec2Client {
+    /// Builds a client. `imds_region` is used when the config names none;
+    /// every call is counted into `calls` as (operation, outcome).
+    pub async fn new(
+        config: &Ec2Config,
+        imds_region: Option<&str>,
+        calls: RequestCounts,
+    ) -> Result<Ec2Client, Ec2Error> {
+        let region = config
+            .region
+            .clone()
+            .or_else(|| imds_region.map(str::to_string))
+            .ok_or(Ec2Error::NoRegion)?;
+        let timeouts = TimeoutConfig::builder()
+            .operation_attempt_timeout(Duration::from_secs(3))
+            .operation_timeout(Duration::from_secs(10))
+            .build();
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .region(aws_config::Region::new(region))
+            .timeout_config(timeouts);
+        if let Some(endpoint) = &config.endpoint {
+            loader = loader.endpoint_url(endpoint);
+        }
+        if let Some((key, secret)) = &config.static_credentials {
+            loader = loader.credentials_provider(aws_sdk_ec2::config::Credentials::new(
+                key.clone(),
+                secret.clone(),
+                None,
+                None,
+                "eniwatch-static",
+            ));
+        }
+        let shared = loader.load().await;
+        Ok(Ec2Client {
+            client: aws_sdk_ec2::Client::new(&shared),
+            calls,
+        })
+    }
+
+    fn count<T>(&self, operation: &'static str, r: &Result<T, Ec2Error>) {
+        let outcome = match r {
+            Ok(_) => "ok",
+            Err(e) => e.kind(),
+        };
+        self.calls.add(operation, outcome);
+    }
+
+    /// `DescribeSubnets` for these ids. Unknown ids are simply absent from the answer.
+    pub async fn describe_subnets(&self, ids: &[SubnetId]) -> Result<Vec<SubnetFacts>, Ec2Error> {
+        const OP: &str = "DescribeSubnets";
+        let ids: Vec<String> = ids.iter().map(|s| s.to_string()).collect();
+        let r = self
+            .client
+            .describe_subnets()
+            .filters(
+                Filter::builder()
+                    .name("subnet-id")
+                    .set_values(Some(ids))
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| classify(OP, e))
+            .map(|out| {
+                out.subnets()
+                    .iter()
+                    .filter_map(|s| {
+                        Some(SubnetFacts {
+                            id: s.subnet_id()?.parse().ok()?,
+                            cidr: s.cidr_block().and_then(|c| c.parse().ok()),
+                            availability_zone: s.availability_zone().map(str::to_string),
+                            available_ips: s
+                                .available_ip_address_count()
+                                .and_then(|n| u32::try_from(n).ok()),
+                        })
+                    })
+                    .collect()
+            });
+        self.count(OP, &r);
+        r
+    }
+
+    /// `DescribeInstanceTypes` for one type.
+    pub async fn instance_type(&self, instance_type: &str) -> Result<InstanceTypeFacts, Ec2Error> {
+        const OP: &str = "DescribeInstanceTypes";
+        let r = async {
+            let parsed = aws_sdk_ec2::types::InstanceType::from(instance_type);
+            let out = self
+                .client
+                .describe_instance_types()
+                .instance_types(parsed)
+                .send()
+                .await
+                .map_err(|e| classify(OP, e))?;
+            let t = out
+                .instance_types()
+                .first()
+                .ok_or_else(|| Ec2Error::Invalid {
+                    operation: OP,
+                    problem: format!("no data for instance type {instance_type:?}"),
+                })?;
+            let net = t.network_info().ok_or_else(|| Ec2Error::Invalid {
+                operation: OP,
+                problem: format!("no NetworkInfo for {instance_type:?}"),
+            })?;
+            // Pods live on network card 0: its own limit when EC2 reports per-card limits.
+            let card0 = net
+                .network_cards()
+                .iter()
+                .find(|c| c.network_card_index() == Some(0))
+                .and_then(|c| c.maximum_network_interfaces());
+            let max_enis = card0.or(net.maximum_network_interfaces()).unwrap_or(0);
+            let per_eni = net.ipv4_addresses_per_interface().unwrap_or(0);
+            Ok(InstanceTypeFacts {
+                limits: InstanceLimits {
+                    max_enis: u32::try_from(max_enis).unwrap_or(0),
+                    ipv4_per_eni: u32::try_from(per_eni).unwrap_or(0),
+                },
+                nitro: t.hypervisor().map(|h| h.as_str() == "nitro"),
+            })
+        }
+        .await;
+        self.count(OP, &r);
+        r
+    }
+
+    /// `DescribeNetworkInterfaces` filtered to this instance's attachments.
+    pub async fn instance_enis(&self, instance_id: &str) -> Result<Vec<EniAttachment>, Ec2Error> {
+        const OP: &str = "DescribeNetworkInterfaces";
+        let r = self
+            .client
+            .describe_network_interfaces()
+            .filters(
+                Filter::builder()
+                    .name("attachment.instance-id")
+                    .values(instance_id)
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| classify(OP, e))
+            .map(|out| {
+                out.network_interfaces()
+                    .iter()
+                    .filter_map(|n| {
+                        let att = n.attachment();
+                        Some(EniAttachment {
+                            id: n.network_interface_id()?.parse().ok()?,
+                            status: n.status().map(|s| s.as_str().to_string()),
+                            attachment_status: att
+                                .and_then(|a| a.status())
+                                .map(|s| s.as_str().to_string()),
+                            device_index: att
+                                .and_then(|a| a.device_index())
+                                .and_then(|d| u32::try_from(d).ok()),
+                            network_card_index: att
+                                .and_then(|a| a.network_card_index())
+                                .and_then(|d| u32::try_from(d).ok()),
+                            interface_type: n.interface_type().map(|t| t.as_str().to_string()),
+                            private_ips: n
+                                .private_ip_addresses()
+                                .iter()
+                                .filter_map(|p| p.private_ip_address()?.parse().ok())
+                                .collect(),
+                        })
+                    })
+                    .collect()
+            });
+        self.count(OP, &r);
+        r
+    }
+}

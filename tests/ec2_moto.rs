@@ -1,0 +1,208 @@
+//! The EC2 source against a real EC2 emulator (moto's server, started on
+//! loopback), seeded through the EC2 API itself: subnet facts, instance-type
+//! limits, ENIs by attachment, error kinds.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use eniwatch::sources::ec2::{Ec2Client, Ec2Config};
+use eniwatch::sources::requests::RequestCounts;
+
+struct Moto {
+    child: Child,
+    endpoint: String,
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts moto's server on a free loopback port; None (after saying why) when
+/// it is not installed outside CI.
+fn moto() -> Option<Moto> {
+    let server = std::env::var("ENIWATCH_MOTO_SERVER").unwrap_or_else(|_| "moto_server".into());
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .ok()?
+        .local_addr()
+        .ok()?
+        .port();
+    let child = match Command::new(&server)
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+    {
+        Ok(c) => c,
+        Err(e) => {
+            let why = format!("moto_server ({server}) cannot start: {e}; run scripts/setup.sh");
+            if std::env::var("CI").is_ok_and(|v| v == "true") {
+                panic!("{why}");
+            }
+            eprintln!("SKIPPED: {why}");
+            return None;
+        }
+    };
+    let m = Moto {
+        child,
+        endpoint: format!("http://127.0.0.1:{port}"),
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "moto did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Some(m)
+}
+
+fn config(endpoint: &str) -> Ec2Config {
+    Ec2Config {
+        endpoint: Some(endpoint.to_string()),
+        region: Some("ap-southeast-1".into()),
+        static_credentials: Some(("testing".into(), "testing".into())),
+    }
+}
+
+/// A raw SDK client for seeding.
+async fn seeder(endpoint: &str) -> aws_sdk_ec2::Client {
+    let shared = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("ap-southeast-1"))
+        .endpoint_url(endpoint)
+        .credentials_provider(aws_sdk_ec2::config::Credentials::new(
+            "testing", "testing", None, None, "test",
+        ))
+        .load()
+        .await;
+    aws_sdk_ec2::Client::new(&shared)
+}
+
+#[tokio::test]
+async fn subnets_instance_types_and_enis_from_moto() {
+    let Some(m) = moto() else { return };
+    let seed = seeder(&m.endpoint).await;
+    let vpc = seed
+        .create_vpc()
+        .cidr_block("10.0.0.0/16")
+        .send()
+        .await
+        .unwrap();
+    let vpc_id = vpc.vpc().unwrap().vpc_id().unwrap().to_string();
+    seed.associate_vpc_cidr_block()
+        .vpc_id(&vpc_id)
+        .cidr_block("100.64.0.0/16")
+        .send()
+        .await
+        .unwrap();
+    let pods = seed
+        .create_subnet()
+        .vpc_id(&vpc_id)
+        .cidr_block("100.64.1.0/24")
+        .availability_zone("ap-southeast-1a")
+        .send()
+        .await
+        .unwrap();
+    let pods_id = pods.subnet().unwrap().subnet_id().unwrap().to_string();
+
+    let calls = RequestCounts::new();
+    let ec2 = Ec2Client::new(&config(&m.endpoint), None, calls.clone())
+        .await
+        .unwrap();
+    let facts = ec2
+        .describe_subnets(&[pods_id.parse().unwrap()])
+        .await
+        .unwrap();
+    assert_eq!(facts.len(), 1);
+    assert_eq!(facts[0].cidr.unwrap().to_string(), "100.64.1.0/24");
+    assert_eq!(
+        facts[0].availability_zone.as_deref(),
+        Some("ap-southeast-1a")
+    );
+    assert_eq!(facts[0].available_ips, Some(251));
+    // An id that does not exist is absent (or a NotFound), never a panic.
+    match ec2
+        .describe_subnets(&["subnet-0doesnotexist".parse().unwrap()])
+        .await
+    {
+        Ok(v) => assert!(v.is_empty()),
+        Err(e) => assert_eq!(e.kind(), "not_found", "{e}"),
+    }
+
+    let m5 = ec2.instance_type("m5.large").await.unwrap();
+    assert_eq!((m5.limits.max_enis, m5.limits.ipv4_per_eni), (3, 10));
+    let t3 = ec2.instance_type("t3.2xlarge").await.unwrap();
+    assert_eq!((t3.limits.max_enis, t3.limits.ipv4_per_eni), (4, 15));
+
+    let run = seed
+        .run_instances()
+        .image_id("ami-12c6146b")
+        .instance_type(aws_sdk_ec2::types::InstanceType::M5Large)
+        .subnet_id(&pods_id)
+        .min_count(1)
+        .max_count(1)
+        .send()
+        .await
+        .unwrap();
+    let instance = run.instances()[0].instance_id().unwrap().to_string();
+    let eni = seed
+        .create_network_interface()
+        .subnet_id(&pods_id)
+        .send()
+        .await
+        .unwrap();
+    let eni_id = eni
+        .network_interface()
+        .unwrap()
+        .network_interface_id()
+        .unwrap()
+        .to_string();
+    seed.attach_network_interface()
+        .network_interface_id(&eni_id)
+        .instance_id(&instance)
+        .device_index(1)
+        .send()
+        .await
+        .unwrap();
+    let enis = ec2.instance_enis(&instance).await.unwrap();
+    assert_eq!(enis.len(), 2, "{enis:?}");
+    let secondary = enis.iter().find(|e| e.id.as_str() == eni_id).unwrap();
+    assert_eq!(secondary.attachment_status.as_deref(), Some("attached"));
+    assert_eq!(secondary.device_index, Some(1));
+
+    let counted = calls.snapshot();
+    assert_eq!(counted.get(&("DescribeInstanceTypes", "ok")), Some(&2));
+    assert_eq!(counted.get(&("DescribeNetworkInterfaces", "ok")), Some(&1));
+}
+
+#[tokio::test]
+async fn unreachable_ec2_is_a_classified_error() {
+    // A port nothing listens on: the SDK's retries end in a transport error.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let ec2 = Ec2Client::new(
+        &config(&format!("http://127.0.0.1:{port}")),
+        None,
+        RequestCounts::new(),
+    )
+    .await
+    .unwrap();
+    let err = ec2.instance_type("m5.large").await.unwrap_err();
+    assert!(matches!(err.kind(), "unreachable" | "timeout"), "{err}");
+}
+
+#[tokio::test]
+async fn no_region_is_a_clear_error() {
+    let cfg = Ec2Config {
+        region: None,
+        ..config("http://127.0.0.1:1")
+    };
+    let err = Ec2Client::new(&cfg, None, RequestCounts::new())
+        .await
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("--ec2-region"), "{err}");
+}
