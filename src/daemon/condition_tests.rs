@@ -82,10 +82,7 @@ pub(in crate::daemon) mod emulator {
     pub(in crate::daemon) async fn serve(
         state: &KubeState,
     ) -> Result<kube::Client, Box<dyn std::error::Error>> {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let addr = listener.local_addr()?;
-        let app = router(state.clone());
-        tokio::spawn(async move { axum::serve(listener, app).await });
+        let addr = crate::lab::serve_on_loopback(router(state.clone())).await?;
         client(addr)
     }
 

@@ -52,12 +52,9 @@ struct Lab {
 impl Lab {
     async fn start(scenario: &Scenario) -> Lab {
         let state = ImdsState::new(scenario);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        let addr = crate::lab::serve_on_loopback(router(state.clone()))
             .await
             .expect("bind");
-        let addr = listener.local_addr().expect("local addr");
-        let app = router(state.clone());
-        tokio::spawn(async move { axum::serve(listener, app).await });
         // No proxy: a CI proxy variable must not capture loopback traffic.
         let client = reqwest::Client::builder()
             .no_proxy()

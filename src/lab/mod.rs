@@ -20,6 +20,15 @@ pub mod node;
 pub mod scenario;
 pub mod serve;
 
+/// Serves `app` on an ephemeral loopback port in a background task and
+/// returns the address: how tests put an emulator in front of a real client.
+pub async fn serve_on_loopback(app: axum::Router) -> std::io::Result<std::net::SocketAddr> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Ok(addr)
+}
+
 /// Errors building or running a lab node.
 #[derive(Debug, thiserror::Error)]
 pub enum LabError {

@@ -15,12 +15,9 @@ fn scenario(name: &str) -> Scenario {
 
 /// Serves `state` on 127.0.0.1 and returns a client for it.
 async fn serve(state: &IpamdState, timeout: Duration) -> (IpamdClient, RequestCounts) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+    let addr = crate::lab::serve_on_loopback(router(state.clone()))
         .await
         .expect("bind");
-    let addr = listener.local_addr().expect("local addr");
-    let app = router(state.clone());
-    tokio::spawn(async move { axum::serve(listener, app).await });
     let counts = RequestCounts::new();
     let client = IpamdClient::new(&format!("http://{addr}/"), timeout)
         .expect("client")

@@ -53,14 +53,9 @@ pub(super) fn scenario() -> Scenario {
 
 /// Serve `state` on an ephemeral loopback port; returns its base URL.
 async fn listen(state: &KubeState) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+    let addr = crate::lab::serve_on_loopback(router(state.clone()))
         .await
         .expect("bind loopback");
-    let addr = listener.local_addr().expect("bound address");
-    let app = router(state.clone());
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
     format!("http://{addr}")
 }
 

@@ -15,10 +15,9 @@ fn scenario(name: &str) -> Scenario {
 
 async fn emulator(s: &Scenario) -> (ImdsState, ImdsClient) {
     let state = ImdsState::new(s);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let app = router(state.clone());
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let addr = crate::lab::serve_on_loopback(router(state.clone()))
+        .await
+        .unwrap();
     let client = ImdsClient::new(ImdsConfig {
         endpoint: format!("http://{addr}"),
         request_timeout: Duration::from_millis(300),
