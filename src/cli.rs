@@ -9,7 +9,10 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::config::{ConfigError, KubeMode, SourceConfig};
-use crate::model::{FlagExpectation, SecurityGroupId, SelectionSettings, SubnetId};
+use crate::model::{
+    FlagExpectation, PoolSettings, SecurityGroupId, SelectionSettings, SubnetId, WarmTargets,
+};
+use crate::sources::ec2::Ec2Config;
 use crate::sources::imds::{ImdsConfig, DEFAULT_ENDPOINT};
 
 #[derive(Debug, Parser)]
@@ -181,6 +184,82 @@ pub struct SourceArgs {
     /// Upper bound for reading all sources once, in seconds.
     #[arg(long, default_value_t = 20, value_name = "SECONDS")]
     pub gather_timeout: u64,
+    #[command(flatten)]
+    pub witnesses: WitnessArgs,
+}
+
+/// EC2 and ipamd, the optional witnesses, and the warm-pool settings.
+#[derive(Debug, Args)]
+pub struct WitnessArgs {
+    /// Do not call EC2: the subnet, capacity and attachment checks are skipped.
+    #[arg(long, help_heading = "EC2")]
+    pub no_ec2: bool,
+    /// EC2 endpoint URL (an emulator, or a VPC endpoint); default: the region's.
+    #[arg(long, env = "AWS_ENDPOINT_URL_EC2", value_name = "URL", help_heading = "EC2")]
+    pub ec2_endpoint: Option<String>,
+    /// AWS region for EC2; default: the region IMDS reports. Credentials come from
+    /// the default chain (IRSA, EKS Pod Identity, instance profile, environment).
+    #[arg(long, env = "AWS_REGION", value_name = "REGION", help_heading = "EC2")]
+    pub ec2_region: Option<String>,
+    /// Least time between two reads of the pod subnet's free addresses, made only while the
+    /// node needs addresses (+ up to 20% jitter).
+    #[arg(long, default_value = "5m", value_parser = parse_duration, help_heading = "EC2")]
+    pub subnet_refresh: Duration,
+    /// SubnetNearlyExhausted below this many free addresses (or the percentage, if larger).
+    #[arg(long, default_value_t = 32, value_name = "N", help_heading = "EC2")]
+    pub subnet_min_free: u32,
+    /// SubnetNearlyExhausted below this percentage of the subnet's size (or the count, if larger).
+    #[arg(long, default_value_t = 10, value_name = "PERCENT", value_parser = clap::value_parser!(u32).range(0..=100), help_heading = "EC2")]
+    pub subnet_min_free_percent: u32,
+    /// Do not read ipamd's introspection API: the ipamd checks are skipped.
+    #[arg(long, help_heading = "ipamd")]
+    pub no_ipamd: bool,
+    /// ipamd's introspection API (aws-node, host network).
+    #[arg(long, default_value = crate::sources::ipamd::DEFAULT_BASE, value_name = "URL", help_heading = "ipamd")]
+    pub ipamd_endpoint: String,
+    /// The CNI's WARM_ENI_TARGET, when ipamd does not report it (default 1).
+    #[arg(long, env = "WARM_ENI_TARGET", value_name = "N", help_heading = "Warm pool")]
+    pub warm_eni_target: Option<u32>,
+    /// The CNI's WARM_IP_TARGET, when ipamd does not report it.
+    #[arg(long, env = "WARM_IP_TARGET", value_name = "N", help_heading = "Warm pool")]
+    pub warm_ip_target: Option<u32>,
+    /// The CNI's MINIMUM_IP_TARGET (ipamd does not report it).
+    #[arg(long, env = "MINIMUM_IP_TARGET", value_name = "N", help_heading = "Warm pool")]
+    pub minimum_ip_target: Option<u32>,
+    /// The CNI's WARM_PREFIX_TARGET (ipamd does not report it).
+    #[arg(long, env = "WARM_PREFIX_TARGET", value_name = "N", help_heading = "Warm pool")]
+    pub warm_prefix_target: Option<u32>,
+    /// The CNI's MAX_ENI (ipamd does not report it); default: the instance type's limit.
+    #[arg(long, env = "MAX_ENI", value_name = "N", help_heading = "Warm pool")]
+    pub max_eni: Option<i32>,
+    /// The CNI's ENABLE_PREFIX_DELEGATION; default: seen from the ENIs (prefixes or not).
+    #[arg(long, env = "ENABLE_PREFIX_DELEGATION", value_name = "BOOL", help_heading = "Warm pool")]
+    pub enable_prefix_delegation: Option<bool>,
+}
+
+impl WitnessArgs {
+    fn ec2(&self) -> Option<Ec2Config> {
+        (!self.no_ec2).then(|| Ec2Config {
+            endpoint: self.ec2_endpoint.clone().filter(|e| !e.trim().is_empty()),
+            region: self.ec2_region.clone().filter(|r| !r.trim().is_empty()),
+            static_credentials: None,
+        })
+    }
+
+    fn pool(&self) -> PoolSettings {
+        PoolSettings {
+            warm: WarmTargets {
+                warm_eni_target: self.warm_eni_target,
+                warm_ip_target: self.warm_ip_target,
+                minimum_ip_target: self.minimum_ip_target,
+                warm_prefix_target: self.warm_prefix_target,
+                max_eni: self.max_eni,
+            },
+            prefix_delegation: self.enable_prefix_delegation,
+            subnet_min_free: self.subnet_min_free,
+            subnet_min_free_percent: self.subnet_min_free_percent,
+        }
+    }
 }
 
 impl SourceArgs {
@@ -247,6 +326,10 @@ impl SourceArgs {
             },
             veth_prefix: self.veth_prefix.clone(),
             gather_timeout: Duration::from_secs(self.gather_timeout),
+            ec2: self.witnesses.ec2(),
+            subnet_refresh: self.witnesses.subnet_refresh,
+            ipamd: (!self.witnesses.no_ipamd).then(|| self.witnesses.ipamd_endpoint.clone()),
+            pool: self.witnesses.pool(),
         })
     }
 }

@@ -4,7 +4,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::model::{FlagExpectation, SelectionSettings};
+use crate::model::{FlagExpectation, PoolSettings, SelectionSettings};
+use crate::sources::ec2::Ec2Config;
 use crate::sources::imds::ImdsConfig;
 
 /// Where the expectation and the pods come from.
@@ -27,6 +28,13 @@ pub struct SourceConfig {
     pub veth_prefix: String,
     /// Upper bound for gathering one snapshot.
     pub gather_timeout: Duration,
+    /// EC2 as a witness; None with `--no-ec2`.
+    pub ec2: Option<Ec2Config>,
+    /// How often, at most, the pod subnet's free addresses are re-read while the node needs addresses.
+    pub subnet_refresh: Duration,
+    /// ipamd's introspection base URL; None with `--no-ipamd`.
+    pub ipamd: Option<String>,
+    pub pool: PoolSettings,
 }
 
 /// A configuration that cannot work, with what to do about it.

@@ -9,8 +9,10 @@ use std::future::Future;
 use std::time::Duration;
 
 use crate::config::{KubeMode, SourceConfig};
-use crate::model::{Expectation, Observed, Snapshot, Unavailable};
+use crate::model::{Expectation, Observed, Snapshot, Unavailable, Witness};
+use crate::sources::requests::RequestCounts;
 use crate::sources::{imds, kube, netlink};
+use crate::witnesses::WitnessSources;
 
 /// An error that can say what kind it is, in a bounded vocabulary.
 pub trait ErrorKind: std::fmt::Display {
@@ -26,6 +28,12 @@ impl ErrorKind for imds::ImdsError {
 impl ErrorKind for kube::KubeError {
     fn kind(&self) -> &'static str {
         kube::KubeError::kind(self)
+    }
+}
+
+impl ErrorKind for crate::sources::ipamd::IpamdError {
+    fn kind(&self) -> &'static str {
+        crate::sources::ipamd::IpamdError::kind(self)
     }
 }
 
@@ -49,8 +57,10 @@ pub(crate) async fn bounded<T, E: ErrorKind>(
     }
 }
 
-/// Reads IMDS, the kernel and (unless `--no-kube`) the Kubernetes API.
-pub async fn gather(config: &SourceConfig) -> Snapshot {
+/// Reads IMDS, the kernel and (unless `--no-kube`) the Kubernetes API, then
+/// the witnesses that depend on them: EC2 (unless `--no-ec2`) and ipamd
+/// (unless `--no-ipamd`). EC2 calls are counted into `ec2_calls`.
+pub async fn gather(config: &SourceConfig, ec2_calls: RequestCounts) -> Snapshot {
     let limit = config.gather_timeout;
     let imds_part = async {
         let client = imds::ImdsClient::new(config.imds.clone())
@@ -72,12 +82,20 @@ pub async fn gather(config: &SourceConfig) -> Snapshot {
         }
     };
     let (imds, kernel, expectation) = tokio::join!(imds_part, kernel_part, kube_part);
-    Snapshot {
+    let mut snapshot = Snapshot {
         node_name: config.node_name.clone(),
         imds,
         kernel,
         expectation,
         selection: config.selection.clone(),
         veth_prefix: config.veth_prefix.clone(),
-    }
+        ec2: Witness::Off,
+        ipamd: Witness::Off,
+        pool: config.pool.clone(),
+    };
+    let mut witnesses = WitnessSources::new(config, ec2_calls, RequestCounts::new());
+    witnesses
+        .observe(&mut snapshot, true, limit, std::time::Instant::now())
+        .await;
+    snapshot
 }

@@ -18,6 +18,7 @@ pub mod model;
 pub mod report;
 pub mod signals;
 pub mod sources;
+pub mod witnesses;
 
 #[cfg(feature = "lab")]
 pub mod lab;

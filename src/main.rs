@@ -124,7 +124,8 @@ fn main() -> ExitCode {
                     return ExitCode::from(exit::UNKNOWN as u8);
                 }
             };
-            let snapshot = runtime.block_on(eniwatch::gather::gather(&config));
+            let calls = eniwatch::sources::requests::RequestCounts::new();
+            let snapshot = runtime.block_on(eniwatch::gather::gather(&config, calls));
             let evaluation = eniwatch::checks::evaluate(&snapshot);
             let report = Report::build(&snapshot, &evaluation);
             match args.output {

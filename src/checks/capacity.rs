@@ -15,14 +15,7 @@
 
 use serde::Serialize;
 
-/// Network limits of an instance type (network card 0).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct InstanceLimits {
-    /// `NetworkInfo.MaximumNetworkInterfaces` (of card 0 when per-card limits exist).
-    pub max_enis: u32,
-    /// `NetworkInfo.Ipv4AddressesPerInterface`.
-    pub ipv4_per_eni: u32,
-}
+pub use crate::model::InstanceLimits;
 
 /// How pods get their addresses on the node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -72,7 +72,7 @@ pub struct Expected {
     /// The ENIConfig and why it was chosen; None with `--no-kube`.
     pub selection: Option<Selection>,
     pub subnet: SubnetId,
-    /// From IMDS, when an attached ENI is in that subnet.
+    /// From IMDS, when an attached ENI is in that subnet; else from EC2.
     pub subnet_cidr: Option<Ipv4Net>,
     /// Explicit groups (ENIConfig `securityGroups` or `--expect-security-groups`);
     /// None means "the primary ENI's groups".
@@ -167,6 +167,14 @@ impl<'a> Context<'a> {
     /// The ENI that carries `ip` for pods (secondary address or prefix).
     pub fn owner_of(&self, ip: Ipv4Addr) -> Option<&EniView<'a>> {
         self.enis.iter().find(|e| e.meta.carries(ip))
+    }
+
+    /// The kubelet's max-pods, from the Node's `status.capacity.pods`.
+    pub fn kubelet_max_pods(&self) -> Option<u32> {
+        match &self.snapshot.expectation {
+            Expectation::Kubernetes(Ok(c)) => c.node.capacity_pods,
+            _ => None,
+        }
     }
 
     pub fn primary(&self) -> Option<&EniView<'a>> {
@@ -274,6 +282,11 @@ fn expected(
             .iter()
             .find(|e| e.subnet_id.as_ref() == Some(&subnet))
             .and_then(|e| e.subnet_cidr)
+    });
+    // No ENI in that subnet (a node created before the switch): EC2 knows.
+    let subnet_cidr = subnet_cidr.or_else(|| {
+        let ec2 = snapshot.ec2.data()?;
+        ec2.subnet(&subnet)?.as_ref().ok()?.as_ref()?.cidr
     });
     Ok(Expected {
         selection,

@@ -10,6 +10,8 @@ use serde::Serialize;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
+    /// A fact worth an event (a limit reached); never drift by itself.
+    Info,
     /// Worth knowing; does not break pods by itself.
     Warning,
     /// Pod networking is broken or will break.
@@ -179,6 +181,50 @@ reasons! {
     "An ENI attached in IMDS is not configured in the kernel: no link with its MAC, the link down, its primary address missing, or its route table without a default route.",
     "The CNI has not finished setting up a new ENI, systemd-networkd or ec2-net-utils took over the link, or the ENI was hot-plugged while aws-node was down.",
     "Check aws-node's logs for the ENI; restart aws-node; make sure no other network manager manages secondary ENIs.";
+    CustomNetworkingDisabled, Error,
+    "ipamd reports custom networking off (AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG is not true) while ENIConfigs exist.",
+    "The setting was never applied to aws-node, was lost in an add-on update (managed add-on configuration overwritten), or aws-node was not restarted after the change.",
+    "Set AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG=true on the aws-node DaemonSet (or the add-on's configuration values), let aws-node roll, then replace nodes created meanwhile.";
+    ENIConfigMismatch, Error,
+    "ipamd selected a different ENIConfig than the node's labels and annotations imply.",
+    "ENI_CONFIG_LABEL_DEF or ENI_CONFIG_ANNOTATION_DEF differ between aws-node and eniwatch, or the node's label changed after ipamd started.",
+    "Give eniwatch aws-node's ENI_CONFIG_LABEL_DEF / ENI_CONFIG_ANNOTATION_DEF; if they match, restart aws-node on the node so ipamd re-reads its labels.";
+    ENIConfigSubnetZoneMismatch, Error,
+    "The ENIConfig's subnet is in another availability zone than the node.",
+    "The ENIConfig was written for another zone, or the node selects a per-zone ENIConfig by the wrong label.",
+    "Point the ENIConfig at a subnet in the node's zone (one ENIConfig per zone, named after the zone, with ENI_CONFIG_LABEL_DEF=topology.kubernetes.io/zone).";
+    ENIConfigSubnetNotFound, Error,
+    "The ENIConfig's subnet does not exist in EC2.",
+    "A typo in spec.subnet, a subnet deleted after the ENIConfig was written, or an ENIConfig from another account or region.",
+    "Fix spec.subnet of the ENIConfig to an existing subnet of the VPC's secondary CIDR in the node's zone.";
+    MaxPodsExceedsCapacity, Error,
+    "The kubelet's max-pods is above what custom networking can address on this instance type.",
+    "max-pods was computed for the standard mode (the primary ENI takes no pods under custom networking), or set by hand.",
+    "Set max-pods to the number in the message (AL2023 NodeConfig spec.kubelet.config.maxPods or the nodegroup's maxPodsExpression, AL2 bootstrap.sh --use-max-pods false --kubelet-extra-args '--max-pods=N', Karpenter kubelet.maxPods), or enable prefix delegation.";
+    WarmPoolBelowTarget, Warning,
+    "Fewer free pod addresses than the warm-pool target, while more ENIs could be attached.",
+    "The ENIConfig subnet is running out of addresses, EC2 is throttling ipamd, or ipamd lacks IAM permissions.",
+    "Check the subnet's free addresses and aws-node's logs (awscni_aws_api_error_count); add a CIDR or subnet, or lower WARM_ENI_TARGET/WARM_IP_TARGET.";
+    WarmPoolExhausted, Error,
+    "No free pod address while the kubelet still admits pods: new pods wait in ContainerCreating.",
+    "The ENI limit of the instance type is reached with max-pods set higher, the subnet is exhausted, or EC2 throttles ipamd.",
+    "See MaxPodsExceedsCapacity and SubnetNearlyExhausted; check aws-node's logs; lower max-pods or move to a larger instance type.";
+    ENILimitReached, Info,
+    "Every ENI the instance type (or MAX_ENI) allows is attached: the node's address pool cannot grow.",
+    "The node is full, as designed for its type.",
+    "Nothing, if max-pods fits the capacity; otherwise use a larger instance type or prefix delegation.";
+    SubnetNearlyExhausted, Warning,
+    "The ENIConfig subnet has few addresses left (below the larger of --subnet-min-free and --subnet-min-free-percent of its size).",
+    "The secondary CIDR's subnet is too small for the nodes and warm pools in this zone.",
+    "Add a larger subnet (associate another secondary CIDR) and point the zone's ENIConfig at it, or lower WARM_ENI_TARGET/WARM_IP_TARGET.";
+    ENINotAttached, Error,
+    "IMDS lists an ENI that EC2 says is not attached to this instance.",
+    "The ENI was detached or is being detached (by hand, or by a failed ipamd operation) and IMDS still shows it.",
+    "Check the ENI in the EC2 console and aws-node's logs; restart aws-node so ipamd reconciles; replace the node if it persists.";
+    IPAMDStateMismatch, Error,
+    "ipamd's datastore disagrees with IMDS or the kernel (the message says which witness and which addresses).",
+    "ipamd lost or did not reconcile its state (aws-node restarted mid-operation, a checkpoint file went stale), or an ENI changed outside the CNI.",
+    "Restart aws-node on the node so ipamd rebuilds its datastore from IMDS and the kernel; if pods hold the addresses in question, restart those pods.";
 }
 
 impl std::fmt::Display for Reason {
@@ -191,10 +237,33 @@ impl std::fmt::Display for Reason {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum CheckStatus {
+    /// Not run: the witness it needs is switched off (`--no-ec2`, `--no-ipamd`).
+    Skipped,
     Ok,
     /// An input was missing: neither ok nor drift can be said.
     Unknown,
     Drift,
+}
+
+impl CheckStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CheckStatus::Skipped => "skipped",
+            CheckStatus::Ok => "ok",
+            CheckStatus::Unknown => "unknown",
+            CheckStatus::Drift => "drift",
+        }
+    }
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        }
+    }
 }
 
 /// One check's status, with the reason when it is unknown.
@@ -212,10 +281,7 @@ pub fn reasons_markdown() -> String {
         "| reason | severity | meaning | likely cause | fix |\n|---|---|---|---|---|\n",
     );
     for r in Reason::ALL {
-        let sev = match r.severity() {
-            Severity::Warning => "warning",
-            Severity::Error => "error",
-        };
+        let sev = r.severity().as_str();
         out.push_str(&format!(
             "| `{}` | {} | {} | {} | {} |\n",
             r.as_str(),

@@ -191,6 +191,9 @@ pub fn healthy() -> Snapshot {
             ..SelectionSettings::default()
         },
         veth_prefix: "eni".into(),
+        ec2: Witness::Off,
+        ipamd: Witness::Off,
+        pool: PoolSettings::default(),
     }
 }
 
@@ -207,4 +210,94 @@ pub fn imds(s: &mut Snapshot) -> &mut InstanceMetadata {
 
 pub fn kernel(s: &mut Snapshot) -> &mut KernelState {
     s.kernel.as_mut().unwrap()
+}
+
+/// [`healthy`] with EC2 and ipamd on and agreeing: t3.2xlarge limits, the
+/// ENIConfig subnet in the node's zone with room, every ENI attached, ipamd
+/// holding the secondaries' addresses with the three pods, `WARM_IP_TARGET=2`.
+pub fn healthy_witnessed() -> Snapshot {
+    let mut s = healthy();
+    let ids: Vec<EniId> = (1..=3)
+        .map(|n| format!("eni-{n:04}").parse().unwrap())
+        .collect();
+    s.ec2 = Witness::On(Ok(Ec2View {
+        instance_type: Ok(InstanceTypeFacts {
+            limits: InstanceLimits {
+                max_enis: 4,
+                ipv4_per_eni: 15,
+            },
+            nitro: Some(true),
+        }),
+        subnets: vec![SubnetLookup {
+            id: "subnet-pods".parse().unwrap(),
+            facts: Ok(Some(SubnetFacts {
+                id: "subnet-pods".parse().unwrap(),
+                cidr: Some(net("100.64.1.0/24")),
+                availability_zone: Some("ap-southeast-1a".into()),
+                available_ips: Some(200),
+            })),
+        }],
+        attachments: Ok(Attachments {
+            imds_enis: ids.clone(),
+            enis: ids
+                .iter()
+                .enumerate()
+                .map(|(i, id)| EniAttachment {
+                    id: id.clone(),
+                    status: Some("in-use".into()),
+                    attachment_status: Some("attached".into()),
+                    device_index: Some(i as u32),
+                    network_card_index: Some(0),
+                    interface_type: Some("interface".into()),
+                    private_ips: vec![],
+                })
+                .collect(),
+        }),
+    }));
+    let ipamd_eni = |n: usize, device: u32, addrs: &[&str], assigned: &[&str]| IpamdEni {
+        id: ids[n].clone(),
+        network_card: 0,
+        device_number: device,
+        primary: device == 0,
+        trunk: false,
+        efa: false,
+        ipv4_addresses: addrs.iter().map(|a| ip(a)).collect(),
+        assigned: assigned.iter().map(|a| (ip(a), None)).collect(),
+        prefixes: vec![],
+    };
+    s.ipamd = Witness::On(Ok(IpamdView {
+        custom_networking: Some(true),
+        warm: WarmTargets {
+            warm_eni_target: Some(1),
+            warm_ip_target: Some(2),
+            ..WarmTargets::default()
+        },
+        prefix_delegation: None,
+        selected_eniconfig: Some("ap-southeast-1a".into()),
+        enis: vec![
+            ipamd_eni(0, 0, &[], &[]),
+            ipamd_eni(
+                1,
+                1,
+                &["100.64.1.11", "100.64.1.12", "100.64.1.13"],
+                &["100.64.1.11", "100.64.1.12"],
+            ),
+            ipamd_eni(2, 2, &["100.64.1.21", "100.64.1.22"], &["100.64.1.21"]),
+        ],
+    }));
+    s
+}
+
+pub fn ec2(s: &mut Snapshot) -> &mut Ec2View {
+    match &mut s.ec2 {
+        Witness::On(Ok(v)) => v,
+        _ => panic!("EC2 is not on in this snapshot"),
+    }
+}
+
+pub fn ipamd(s: &mut Snapshot) -> &mut IpamdView {
+    match &mut s.ipamd {
+        Witness::On(Ok(v)) => v,
+        _ => panic!("ipamd is not on in this snapshot"),
+    }
 }

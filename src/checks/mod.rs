@@ -15,6 +15,16 @@
 //! | `pod-ip-on-eni` | `PodIPNotOnAnyENI` |
 //! | `pod-routes` | `PodRouteMissing` |
 //! | `pod-rules` | `PodRuleMissing`, `PodRuleWrongTable` |
+//! | `cni-settings` | `CustomNetworkingDisabled`, `ENIConfigMismatch` (ipamd) |
+//! | `eniconfig-subnet` | `ENIConfigSubnetNotFound`, `ENIConfigSubnetZoneMismatch` (EC2) |
+//! | `subnet-headroom` | `SubnetNearlyExhausted` (EC2) |
+//! | `max-pods` | `MaxPodsExceedsCapacity` (EC2) |
+//! | `warm-pool` | `WarmPoolBelowTarget`, `WarmPoolExhausted`, `ENILimitReached` (informational) |
+//! | `eni-attachment` | `ENINotAttached` (EC2) |
+//! | `ipamd-state` | `IPAMDStateMismatch` (ipamd) |
+//!
+//! A check that needs a witness switched off (`--no-ec2`, `--no-ipamd`) is
+//! *skipped*; an informational finding leaves its check *ok*.
 
 pub mod capacity;
 pub mod context;
@@ -25,11 +35,17 @@ pub mod finding;
 #[cfg(test)]
 pub(crate) mod fixture;
 mod pod_placement;
+pub mod pool;
 pub mod selection;
+pub mod subnet;
 #[cfg(test)]
 mod tests;
+mod witness;
+#[cfg(test)]
+mod witness_tests;
 
 pub use context::{Context, EniRole, EniView, Expected, NoExpectation};
+pub use pool::PoolFacts;
 pub use finding::{CheckResult, CheckStatus, Finding, Reason, Severity, Subject, SubjectKind};
 
 use crate::model::Snapshot;
@@ -57,8 +73,10 @@ pub(crate) struct Outcome {
     pub findings: Vec<Finding>,
     /// Some: part of the check could not be judged, and why.
     pub unknown: Option<String>,
-    /// One line for an ok result.
+    /// One line for an ok (or skipped) result.
     pub ok_detail: String,
+    /// Not run: the witness it needs is off.
+    pub skipped: bool,
 }
 
 impl Outcome {
@@ -67,6 +85,7 @@ impl Outcome {
             findings: Vec::new(),
             unknown: Some(reason.into()),
             ok_detail: String::new(),
+            skipped: false,
         }
     }
 
@@ -75,12 +94,27 @@ impl Outcome {
             findings: Vec::new(),
             unknown: None,
             ok_detail: detail.into(),
+            skipped: false,
+        }
+    }
+
+    pub fn skipped(why: impl Into<String>) -> Outcome {
+        Outcome {
+            findings: Vec::new(),
+            unknown: None,
+            ok_detail: why.into(),
+            skipped: true,
         }
     }
 
     fn into_result(self, name: &'static str) -> (CheckResult, Vec<Finding>) {
-        let (status, detail) = if !self.findings.is_empty() {
-            let n = self.findings.len();
+        let drift = self
+            .findings
+            .iter()
+            .filter(|f| f.severity > Severity::Info)
+            .count();
+        let (status, detail) = if drift > 0 {
+            let n = drift;
             let mut detail = format!("{n} finding{}", if n == 1 { "" } else { "s" });
             if let Some(u) = &self.unknown {
                 detail.push_str(&format!("; also not judged: {u}"));
@@ -88,6 +122,11 @@ impl Outcome {
             (CheckStatus::Drift, detail)
         } else if let Some(u) = self.unknown {
             (CheckStatus::Unknown, u)
+        } else if self.skipped {
+            (CheckStatus::Skipped, self.ok_detail)
+        } else if !self.findings.is_empty() {
+            let notes: Vec<&str> = self.findings.iter().map(|f| f.reason.as_str()).collect();
+            (CheckStatus::Ok, format!("{}; noted: {}", self.ok_detail, notes.join(", ")))
         } else {
             (CheckStatus::Ok, self.ok_detail)
         };
@@ -114,6 +153,13 @@ const CHECKS: &[(&str, CheckFn)] = &[
     ("pod-ip-on-eni", pod_placement::pod_ip_on_eni),
     ("pod-routes", dataplane::pod_routes),
     ("pod-rules", dataplane::pod_rules),
+    ("cni-settings", witness::cni_settings),
+    ("eniconfig-subnet", subnet::eniconfig_subnet),
+    ("subnet-headroom", subnet::subnet_headroom),
+    ("max-pods", pool::max_pods_fit),
+    ("warm-pool", pool::warm_pool),
+    ("eni-attachment", witness::eni_attachment),
+    ("ipamd-state", witness::ipamd_state),
 ];
 
 /// The names of all checks, in report order.

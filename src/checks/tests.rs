@@ -23,8 +23,13 @@ fn healthy_node_is_all_ok() {
     let e = evaluate(&healthy());
     assert!(e.findings.is_empty(), "{:#?}", e.findings);
     for c in &e.checks {
-        assert_eq!(c.status, CheckStatus::Ok, "{c:?}");
+        // EC2 and ipamd are off in this snapshot: their checks are skipped.
+        assert!(
+            matches!(c.status, CheckStatus::Ok | CheckStatus::Skipped),
+            "{c:?}"
+        );
     }
+    assert_eq!(e.overall(), CheckStatus::Ok);
     assert_eq!(e.checks.len(), check_names().count());
 }
 

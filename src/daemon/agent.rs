@@ -20,10 +20,10 @@ use super::condition::ConditionSink;
 use super::events::{EventConfig, EventSink};
 use super::http;
 use super::metrics::Metrics;
-use super::run::{LoopConfig, Looper, Sinks};
+use super::run::{Counters, LoopConfig, Looper, Sinks};
 use super::{CycleOutcome, SharedState};
 use crate::config::{KubeMode, SourceConfig};
-use crate::model::{Expectation, Observed};
+use crate::model::{Ec2View, Expectation, Observed, Witness};
 use crate::sources::kube::{self, KubeError};
 use crate::sources::requests::RequestCounts;
 
@@ -70,12 +70,18 @@ fn observe<T>(metrics: &Metrics, name: &str, o: &Observed<T>, at: SystemTime) {
 }
 
 impl Sinks for AgentSinks {
-    async fn cycle(&mut self, outcome: &Arc<CycleOutcome>, counts: &RequestCounts) {
+    async fn cycle(&mut self, outcome: &Arc<CycleOutcome>, counts: &Counters) {
         let s = &outcome.snapshot;
         observe(&self.metrics, "imds", &s.imds, outcome.at);
         observe(&self.metrics, "kernel", &s.kernel, outcome.at);
         if let Expectation::Kubernetes(c) = &s.expectation {
             observe(&self.metrics, "kubernetes", c, outcome.at);
+        }
+        if let Witness::On(c) = &s.ipamd {
+            observe(&self.metrics, "ipamd", c, outcome.at);
+        }
+        if let Witness::On(c) = &s.ec2 {
+            observe(&self.metrics, "ec2", &ec2_health(c), outcome.at);
         }
         self.metrics.observe_cycle(outcome);
         if let Some(api) = &self.api {
@@ -84,8 +90,20 @@ impl Sinks for AgentSinks {
                 tracing::warn!("the API sinks are behind; this cycle's events and condition update are skipped");
             }
         }
-        self.metrics.observe_requests(counts);
+        self.metrics.observe_requests(&counts.requests);
+        self.metrics.pool.observe_ec2_calls(&counts.ec2);
     }
+}
+
+/// EC2 is up when every call it answered this cycle succeeded.
+fn ec2_health(view: &Observed<Ec2View>) -> Observed<()> {
+    let v = view.as_ref().map_err(Clone::clone)?;
+    v.instance_type.as_ref().map_err(Clone::clone)?;
+    v.attachments.as_ref().map_err(Clone::clone)?;
+    for s in &v.subnets {
+        s.facts.as_ref().map_err(Clone::clone)?;
+    }
+    Ok(())
 }
 
 /// Drains cycles into the event and condition sinks.
@@ -125,7 +143,8 @@ pub async fn run(
 ) -> Result<(), DaemonError> {
     let metrics = Arc::new(Metrics::new()?);
     let state = SharedState::new();
-    let counts = RequestCounts::new();
+    let counters = Counters::default();
+    let counts = counters.requests.clone();
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|source| DaemonError::Listen {
@@ -178,7 +197,7 @@ pub async fn run(
         config.sources.clone(),
         config.pace.clone(),
         cluster,
-        counts,
+        counters,
         state,
     );
     looper.run(&mut sinks, wake_rx, shutdown).await;

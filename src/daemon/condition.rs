@@ -105,9 +105,14 @@ pub struct Verdict {
 
 /// The condition for the active findings and the settled check statuses.
 pub fn verdict(active: &[Finding], checks: &[CheckResult]) -> Verdict {
+    // Informational findings (a limit reached) are not drift.
+    let active: Vec<&Finding> = active
+        .iter()
+        .filter(|f| f.severity > Severity::Info)
+        .collect();
     // Highest severity first, then `Reason`'s order.
     let mut counts: BTreeMap<(std::cmp::Reverse<Severity>, Reason), usize> = BTreeMap::new();
-    for f in active {
+    for f in &active {
         *counts
             .entry((std::cmp::Reverse(f.severity), f.reason))
             .or_insert(0) += 1;

@@ -47,7 +47,7 @@ use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::{Api, Client};
 
 use super::settle::Transition;
-use crate::checks::{Finding, Reason, Subject, SubjectKind};
+use crate::checks::{Finding, Reason, Severity, Subject, SubjectKind};
 
 pub const REPORTING_CONTROLLER: &str = "eniwatch";
 /// The API's limit on `note`, in bytes.
@@ -237,6 +237,9 @@ fn note(f: &Finding, dir: Direction) -> String {
 
 fn event(f: &Finding, dir: Direction) -> Event {
     let (type_, reason, action) = match dir {
+        Direction::Began if f.severity == Severity::Info => {
+            (EventType::Normal, f.reason.as_str().to_string(), "Detect")
+        }
         Direction::Began => (EventType::Warning, f.reason.as_str().to_string(), "Detect"),
         Direction::Resolved => (
             EventType::Normal,

@@ -6,7 +6,7 @@
 //!
 //! | metric | type | labels | meaning |
 //! |---|---|---|---|
-//! | `eniwatch_info` | gauge | `node`, `instance_type`, `zone`, `zone_id`, `eniconfig` | 1: the node's identity (a field that a cycle could not read keeps its last known value) |
+//! | `eniwatch_info` | gauge | `node`, `instance_type`, `zone`, `zone_id`, `eniconfig`, `nodegroup` | 1: the node's identity (a field that a cycle could not read keeps its last known value) |
 //! | `eniwatch_build_info` | gauge | `version` | 1 |
 //! | `eniwatch_findings` | gauge | `reason` | findings that count as drift now (past the grace period); every reason, 0 when none |
 //! | `eniwatch_drift_transitions_total` | counter | `reason`, `transition` | drifts that `began` or `resolved` |
@@ -24,6 +24,9 @@
 //! | `eniwatch_cycles_total` | counter | | cycles run |
 //! | `eniwatch_last_cycle_timestamp_seconds` | gauge | | Unix time the last cycle ended |
 //!
+//!
+//! Capacity, warm-pool, subnet and EC2 metrics: see [`super::metrics_pool`].
+//!
 //! Cardinality policy: every label value comes from a closed set (reasons,
 //! checks, roles, sources, error kinds, request outcomes) or is bounded by the
 //! hardware (`device` and `card`: a node has at most ~50 ENIs), plus the one
@@ -40,6 +43,7 @@ use prometheus::{
     Registry, TextEncoder,
 };
 
+use super::metrics_pool::PoolMetrics;
 use super::{CycleOutcome, Transition};
 use crate::checks::{check_names, CheckStatus, EniRole, Reason, SubjectKind};
 use crate::sources::requests::RequestCounts;
@@ -49,7 +53,12 @@ const CYCLE_BUCKETS: &[f64] = &[
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
 
-const STATUSES: [CheckStatus; 3] = [CheckStatus::Ok, CheckStatus::Drift, CheckStatus::Unknown];
+const STATUSES: [CheckStatus; 4] = [
+    CheckStatus::Ok,
+    CheckStatus::Drift,
+    CheckStatus::Unknown,
+    CheckStatus::Skipped,
+];
 
 const ROLES: [EniRole; 5] = [
     EniRole::Primary,
@@ -72,11 +81,7 @@ const fn role_slot(role: EniRole) -> usize {
 }
 
 fn status_str(status: CheckStatus) -> &'static str {
-    match status {
-        CheckStatus::Ok => "ok",
-        CheckStatus::Drift => "drift",
-        CheckStatus::Unknown => "unknown",
-    }
+    status.as_str()
 }
 
 /// The agent's metrics and the registry they are rendered from.
@@ -102,12 +107,14 @@ pub struct Metrics {
     /// Also serialises a cycle's reset-then-set against `render`, so a scrape
     /// never sees the per-ENI or info series half rebuilt.
     memory: Mutex<Memory>,
+    /// Capacity, warm pool, subnet and EC2 metrics.
+    pub pool: PoolMetrics,
 }
 
 #[derive(Debug, Default)]
 struct Memory {
     /// Last known `eniwatch_info` labels, in label order.
-    info: [String; 5],
+    info: [String; 6],
     /// Request totals already added to `eniwatch_requests_total`.
     requests: BTreeMap<(&'static str, &'static str), u64>,
 }
@@ -148,7 +155,14 @@ impl Metrics {
         let c = |name: &str, help: &str, labels: &[&str]| {
             register(&r, IntCounterVec::new(Opts::new(name, help), labels)?)
         };
-        let info = ["node", "instance_type", "zone", "zone_id", "eniconfig"];
+        let info = [
+            "node",
+            "instance_type",
+            "zone",
+            "zone_id",
+            "eniconfig",
+            "nodegroup",
+        ];
         let ips = ["device", "card", "state"];
         let timestamp = Opts::new(
             "eniwatch_source_last_success_timestamp_seconds",
@@ -221,6 +235,7 @@ impl Metrics {
                 Gauge::new("eniwatch_last_cycle_timestamp_seconds", last)?,
             )?,
             memory: Mutex::new(Memory::default()),
+            pool: PoolMetrics::new(&r)?,
             registry: r.clone(),
         };
         let build = g(
@@ -253,6 +268,7 @@ impl Metrics {
             node.availability_zone.as_ref(),
             node.availability_zone_id.as_ref(),
             report.eniconfig.name.as_ref(),
+            node.nodegroup.as_ref(),
         ];
         for (known, now) in memory.info.iter_mut().zip(fresh) {
             if let Some(now) = now {
@@ -363,6 +379,7 @@ impl Metrics {
             with(&self.secondary_ips, &[state], |g| g.set(count(n)));
         }
 
+        self.pool.observe(outcome);
         self.cycle_duration.observe(outcome.duration.as_secs_f64());
         self.cycles.inc();
         self.last_cycle.set(unix_seconds(outcome.at));

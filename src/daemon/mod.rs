@@ -14,6 +14,7 @@ pub mod events;
 pub mod http;
 pub mod kernel_watch;
 pub mod metrics;
+pub mod metrics_pool;
 pub mod run;
 pub mod settle;
 

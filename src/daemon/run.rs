@@ -21,14 +21,15 @@ use super::cluster_watch::ClusterWatch;
 use super::kernel_watch::{self, KernelChange};
 use super::settle::Settler;
 use super::{CycleOutcome, SharedState, Transition};
-use crate::checks::{evaluate, CheckResult, CheckStatus};
+use crate::checks::{evaluate, CheckResult, CheckStatus, Reason, Severity};
 use crate::config::{KubeMode, SourceConfig};
 use crate::gather::bounded;
-use crate::model::{Expectation, InstanceMetadata, Observed, Snapshot, Unavailable};
+use crate::model::{Expectation, InstanceMetadata, Observed, Snapshot, Unavailable, Witness};
 use crate::report::Report;
 use crate::sources::imds::{self, ImdsClient};
 use crate::sources::netlink;
 use crate::sources::requests::RequestCounts;
+use crate::witnesses::WitnessSources;
 
 /// Timer reads between two full IMDS reads: the light ones see address
 /// changes (the warm pool); a full one also sees security groups edited on
@@ -51,13 +52,21 @@ pub struct LoopConfig {
     pub idle_cycle: Duration,
 }
 
+/// Request counters: every outside system's requests by target and outcome,
+/// and EC2's calls by operation and outcome.
+#[derive(Debug, Clone, Default)]
+pub struct Counters {
+    pub requests: RequestCounts,
+    pub ec2: RequestCounts,
+}
+
 /// Outside effects of a cycle: metrics, events, condition. Implemented by
 /// the daemon's sinks; a test can pass its own.
 pub trait Sinks: Send {
     fn cycle(
         &mut self,
         outcome: &Arc<CycleOutcome>,
-        counts: &RequestCounts,
+        counts: &Counters,
     ) -> impl Future<Output = ()> + Send;
 }
 
@@ -78,7 +87,10 @@ pub struct Looper {
     imds_failures: u32,
     settler: Settler,
     cluster: Option<ClusterWatch>,
-    counts: RequestCounts,
+    witnesses: WitnessSources,
+    /// The last cycle's findings say the node wants addresses.
+    wants_addresses: bool,
+    counts: Counters,
     state: SharedState,
 }
 
@@ -87,10 +99,12 @@ impl Looper {
         sources: SourceConfig,
         pace: LoopConfig,
         cluster: Option<ClusterWatch>,
-        counts: RequestCounts,
+        counts: Counters,
         state: SharedState,
     ) -> Looper {
-        let imds = ImdsClient::new(sources.imds.clone()).map(|c| c.with_counts(counts.clone()));
+        let imds = ImdsClient::new(sources.imds.clone())
+            .map(|c| c.with_counts(counts.requests.clone()));
+        let witnesses = WitnessSources::new(&sources, counts.ec2.clone(), counts.requests.clone());
         let last_imds = match &imds {
             Ok(_) => Err(Unavailable::new("imds", "not read yet")),
             Err(e) => Err(Unavailable::new("imds", e.to_string()).with_kind("invalid")),
@@ -107,6 +121,8 @@ impl Looper {
             imds_full: true,
             imds_failures: 0,
             cluster,
+            witnesses,
+            wants_addresses: true,
             counts,
             state,
         }
@@ -222,15 +238,27 @@ impl Looper {
                 Expectation::Kubernetes(Err(Unavailable::new("kubernetes", "no client")))
             }
         };
-        let snapshot = Snapshot {
+        let mut snapshot = Snapshot {
             node_name,
             imds: self.last_imds.clone(),
             kernel,
             expectation,
             selection: self.sources.selection.clone(),
             veth_prefix: self.sources.veth_prefix.clone(),
+            ec2: Witness::Off,
+            ipamd: Witness::Off,
+            pool: self.sources.pool.clone(),
         };
+        self.witnesses
+            .observe(&mut snapshot, self.wants_addresses, limit, Instant::now())
+            .await;
         let evaluation = evaluate(&snapshot);
+        self.wants_addresses = evaluation.findings.iter().any(|f| {
+            matches!(
+                f.reason,
+                Reason::WarmPoolBelowTarget | Reason::WarmPoolExhausted | Reason::SubnetNearlyExhausted
+            )
+        });
         let report = Report::build(&snapshot, &evaluation);
         let unknown: Vec<&str> = evaluation
             .checks
@@ -285,11 +313,16 @@ impl Looper {
 fn settled_checks(raw: &[CheckResult], active: &[crate::checks::Finding]) -> Vec<CheckResult> {
     raw.iter()
         .map(|c| {
-            let n = active.iter().filter(|f| f.check == c.name).count();
+            let n = active
+                .iter()
+                .filter(|f| f.check == c.name && f.severity > Severity::Info)
+                .count();
             let mut c = c.clone();
             if n > 0 {
                 c.status = CheckStatus::Drift;
                 c.detail = format!("{n} drift finding{}", if n == 1 { "" } else { "s" });
+            } else if c.status == CheckStatus::Drift && active.iter().any(|f| f.check == c.name) {
+                c.status = CheckStatus::Ok;
             } else if c.status == CheckStatus::Drift {
                 c.status = CheckStatus::Ok;
                 c.detail = format!("settling: {}", c.detail);

@@ -2,9 +2,11 @@
 
 pub mod ids;
 pub mod snapshot;
+pub mod witness;
 
 pub use ids::{EniId, IdError, MacAddr, SecurityGroupId, SubnetId, VpcId};
 pub use snapshot::*;
+pub use witness::*;
 
 /// How the node selects its ENIConfig (the CNI's settings of the same names).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -53,4 +55,9 @@ pub struct Snapshot {
     pub selection: SelectionSettings,
     /// `AWS_VPC_K8S_CNI_VETHPREFIX`: host-side veth names start with this.
     pub veth_prefix: String,
+    /// EC2: subnet facts, instance limits, attachment state.
+    pub ec2: Witness<Ec2View>,
+    /// ipamd's introspection API: its settings and its datastore.
+    pub ipamd: Witness<IpamdView>,
+    pub pool: PoolSettings,
 }

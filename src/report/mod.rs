@@ -15,9 +15,9 @@ use serde::Serialize;
 pub use text::render_text;
 
 use crate::checks::{
-    CheckResult, CheckStatus, Context, EniRole, Evaluation, Finding, NoExpectation,
+    CheckResult, CheckStatus, Context, EniRole, Evaluation, Finding, NoExpectation, PoolFacts,
 };
-use crate::model::{Expectation, SecurityGroupId, Snapshot, SubnetId};
+use crate::model::{Expectation, SecurityGroupId, Snapshot, SubnetFacts, SubnetId, Witness};
 
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -45,6 +45,10 @@ pub struct Report {
     pub eniconfig: EniConfigSummary,
     pub enis: Vec<EniRow>,
     pub pods: PodPlacement,
+    /// Capacity and warm pool: instance limits, max-pods, free addresses and target.
+    pub capacity: PoolFacts,
+    /// The ENIConfig subnet as EC2 knows it (null when EC2 is off or did not answer).
+    pub subnet: Option<SubnetFacts>,
     pub sources: Vec<SourceStatus>,
     pub checks: Vec<CheckResult>,
     pub findings: Vec<Finding>,
@@ -60,7 +64,17 @@ pub struct NodeSummary {
     pub availability_zone_id: Option<String>,
     /// kubelet max-pods (`status.capacity.pods`).
     pub max_pods: Option<u32>,
+    /// The node's group, from the labels managed nodegroups, eksctl or Karpenter set.
+    pub nodegroup: Option<String>,
 }
+
+/// Node labels naming the node's group, in order of preference.
+pub const NODEGROUP_LABELS: [&str; 4] = [
+    "eks.amazonaws.com/nodegroup",
+    "alpha.eksctl.io/nodegroup-name",
+    "karpenter.sh/nodepool",
+    "karpenter.sh/provisioner-name",
+];
 
 #[derive(Debug, Clone, Serialize)]
 pub struct EniConfigSummary {
@@ -122,7 +136,7 @@ pub struct SourceStatus {
 
 pub fn exit_code(status: CheckStatus) -> i32 {
     match status {
-        CheckStatus::Ok => exit::OK,
+        CheckStatus::Ok | CheckStatus::Skipped => exit::OK,
         CheckStatus::Drift => exit::DRIFT,
         CheckStatus::Unknown => exit::UNKNOWN,
     }
@@ -145,6 +159,17 @@ impl Report {
             availability_zone: imds.map(|m| m.availability_zone.clone()),
             availability_zone_id: imds.and_then(|m| m.availability_zone_id.clone()),
             max_pods: cluster.and_then(|c| c.node.capacity_pods),
+            nodegroup: cluster.and_then(|c| {
+                NODEGROUP_LABELS
+                    .iter()
+                    .find_map(|l| c.node.labels.get(*l).cloned())
+            }),
+        };
+        let subnet = match (&ctx.expected, snapshot.ec2.data()) {
+            (Ok(e), Some(v)) => v
+                .subnet(&e.subnet)
+                .and_then(|f| f.as_ref().ok().cloned().flatten()),
+            _ => None,
         };
         Report {
             schema_version: SCHEMA_VERSION,
@@ -155,6 +180,8 @@ impl Report {
             eniconfig: eniconfig_summary(&ctx),
             enis: eni_rows(&ctx),
             pods: placement(&ctx),
+            capacity: PoolFacts::new(&ctx),
+            subnet,
             sources: sources(snapshot),
             checks: evaluation.checks.clone(),
             findings: evaluation.findings.clone(),
@@ -285,6 +312,26 @@ fn sources(snapshot: &Snapshot) -> Vec<SourceStatus> {
             "kubernetes",
             c.as_ref().map(|_| ()).map_err(|u| u.reason.clone()),
         ));
+    }
+    if let Witness::On(i) = &snapshot.ipamd {
+        out.push(status(
+            "ipamd",
+            i.as_ref().map(|_| ()).map_err(|u| u.reason.clone()),
+        ));
+    }
+    if let Witness::On(e) = &snapshot.ec2 {
+        // Each call fails on its own; the first failure is the one reported.
+        let first_error = match e {
+            Err(u) => Some(u.reason.clone()),
+            Ok(v) => v
+                .instance_type
+                .as_ref()
+                .err()
+                .or(v.attachments.as_ref().err())
+                .or(v.subnets.iter().find_map(|s| s.facts.as_ref().err()))
+                .map(|u| u.reason.clone()),
+        };
+        out.push(status("ec2", first_error.map_or(Ok(()), Err)));
     }
     out
 }

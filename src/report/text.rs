@@ -3,7 +3,7 @@
 use std::fmt::Write;
 
 use super::Report;
-use crate::checks::{CheckStatus, Severity};
+use crate::checks::CheckStatus;
 
 fn or_dash<T: ToString>(v: &Option<T>) -> String {
     v.as_ref().map_or_else(|| "-".to_string(), T::to_string)
@@ -14,6 +14,7 @@ fn status_word(s: CheckStatus) -> &'static str {
         CheckStatus::Ok => "ok",
         CheckStatus::Drift => "DRIFT",
         CheckStatus::Unknown => "unknown",
+        CheckStatus::Skipped => "skipped",
     }
 }
 
@@ -120,10 +121,7 @@ pub fn render_text(r: &Report) -> String {
     if !r.findings.is_empty() {
         let _ = writeln!(o, "\nFindings ({})", r.findings.len());
         for f in &r.findings {
-            let sev = match f.severity {
-                Severity::Error => "ERROR",
-                Severity::Warning => "WARNING",
-            };
+            let sev = f.severity.as_str().to_uppercase();
             let _ = writeln!(o, "  {sev:<7} {:<32} {}", f.reason.as_str(), f.subject);
             let _ = writeln!(o, "          {}", f.message);
             let _ = writeln!(o, "          fix: {}", f.hint);
@@ -143,7 +141,7 @@ pub fn render_text(r: &Report) -> String {
         }
     }
     let verdict = match r.status {
-        CheckStatus::Ok => "OK: custom networking is as the ENIConfig says",
+        CheckStatus::Ok | CheckStatus::Skipped => "OK: custom networking is as the ENIConfig says",
         CheckStatus::Drift => "DRIFT: see the findings above",
         CheckStatus::Unknown => "INCONCLUSIVE: no drift seen, but some checks could not be judged",
     };

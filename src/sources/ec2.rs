@@ -19,18 +19,15 @@
 //!   `error`): with no EC2 permission at all, the checks that need EC2 say
 //!   unknown and the rest of the agent works on.
 
-use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use aws_config::timeout::TimeoutConfig;
 use aws_config::BehaviorVersion;
 use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_ec2::types::Filter;
-use ipnet::Ipv4Net;
-use serde::Serialize;
 
-use crate::checks::capacity::InstanceLimits;
-use crate::model::{EniId, SubnetId};
+pub use crate::model::{EniAttachment, InstanceLimits, InstanceTypeFacts, SubnetFacts};
+use crate::model::SubnetId;
 use crate::sources::requests::RequestCounts;
 
 /// Where EC2 is and who we are to it.
@@ -77,37 +74,6 @@ impl Ec2Error {
             Ec2Error::Api { kind, .. } | Ec2Error::Transport { kind, .. } => kind,
         }
     }
-}
-
-/// What EC2 says about a subnet.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct SubnetFacts {
-    pub id: SubnetId,
-    pub cidr: Option<Ipv4Net>,
-    pub availability_zone: Option<String>,
-    pub available_ips: Option<u32>,
-}
-
-/// An ENI attached (or attaching, or left behind) to this instance.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct EniAttachment {
-    pub id: EniId,
-    /// `in-use`, `available`, ...
-    pub status: Option<String>,
-    /// `attaching`, `attached`, `detaching`, `detached`.
-    pub attachment_status: Option<String>,
-    pub device_index: Option<u32>,
-    pub network_card_index: Option<u32>,
-    /// `interface`, `trunk`, `efa`, ...
-    pub interface_type: Option<String>,
-    pub private_ips: Vec<Ipv4Addr>,
-}
-
-/// The instance type's limits, and whether it supports prefix delegation (Nitro).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct InstanceTypeFacts {
-    pub limits: InstanceLimits,
-    pub nitro: Option<bool>,
 }
 
 pub struct Ec2Client {

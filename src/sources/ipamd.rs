@@ -45,6 +45,7 @@ use reqwest::{Client, StatusCode};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+pub use crate::model::{IpamdEni, IpamdView, WarmTargets};
 use crate::model::EniId;
 use crate::sources::requests::RequestCounts;
 
@@ -55,47 +56,6 @@ pub const ENI_CONFIGS_PATH: &str = "/v1/eni-configs";
 pub const ENV_SETTINGS_PATH: &str = "/v1/ipamd-env-settings";
 /// The largest body accepted: a node with 250 pods answers well under 1 MiB.
 pub const MAX_BODY: usize = 16 * 1024 * 1024;
-
-/// What ipamd says about the node, as plain data.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct IpamdView {
-    /// `AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG` as ipamd resolved it.
-    pub custom_networking: Option<bool>,
-    pub warm: WarmTargets,
-    pub prefix_delegation: Option<bool>,
-    /// The ENIConfig name ipamd selects for this node (None: ipamd could not say).
-    pub selected_eniconfig: Option<String>,
-    /// Every ENI in ipamd's datastore, sorted by (network card, device number).
-    pub enis: Vec<IpamdEni>,
-}
-
-/// ipamd's warm-pool settings, None where ipamd does not report them.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct WarmTargets {
-    pub warm_eni_target: Option<u32>,
-    pub warm_ip_target: Option<u32>,
-    pub minimum_ip_target: Option<u32>,
-    pub warm_prefix_target: Option<u32>,
-    pub max_eni: Option<i32>,
-}
-
-/// One ENI in ipamd's datastore.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct IpamdEni {
-    pub id: EniId,
-    pub network_card: u32,
-    pub device_number: u32,
-    pub primary: bool,
-    pub trunk: bool,
-    pub efa: bool,
-    /// Every address ipamd holds, assigned or not: its /32 entries plus the
-    /// addresses it has handed out from prefixes. Sorted and unique.
-    pub ipv4_addresses: Vec<Ipv4Addr>,
-    /// Addresses assigned to a pod, with `namespace/name` where ipamd records it.
-    pub assigned: Vec<(Ipv4Addr, Option<String>)>,
-    /// Delegated prefixes (/28 under prefix delegation).
-    pub prefixes: Vec<Ipv4Net>,
-}
 
 /// Which `/v1/enis` shape an answer had.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

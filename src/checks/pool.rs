@@ -1,0 +1,314 @@
+//! Capacity and the warm pool: can custom networking supply the pods the
+//! kubelet will admit, and are free addresses kept as the CNI is told to?
+//!
+//! The numbers come from three places: the instance type's limits (EC2), the
+//! ENIs and their addresses (IMDS), and the warm-pool settings (ipamd's
+//! answer, else the flags, else the CNI's defaults). [`PoolFacts`] holds them
+//! once per snapshot; the checks, the report and the metrics read it.
+//!
+//! Warm-pool target (what ipamd keeps free), as the CNI computes it:
+//! - prefix delegation: `WARM_IP_TARGET` if set, else `WARM_PREFIX_TARGET`
+//!   (default 1) × 16;
+//! - otherwise: `WARM_IP_TARGET` if set (and at least `MINIMUM_IP_TARGET`
+//!   minus the addresses in use), else `WARM_ENI_TARGET` (default 1) × the
+//!   addresses one ENI holds for pods.
+//!
+//! A pool below its target is not drift while every ENI the type allows (or
+//! `MAX_ENI`) is attached: nothing more can be attached; that is reported as
+//! `ENILimitReached`, which is informational.
+
+use serde::Serialize;
+
+use super::capacity::{max_pods, AddressingMode};
+use super::context::{Context, EniRole};
+use super::{Finding, Outcome, Reason, Subject};
+use crate::model::{InstanceLimits, WarmTargets};
+
+/// Everything known about this node's address capacity, once per snapshot.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PoolFacts {
+    /// The instance type's limits (EC2), or why unknown.
+    pub limits: Result<InstanceLimits, String>,
+    pub custom_networking: bool,
+    pub prefix_delegation: Result<bool, String>,
+    /// Pods custom networking can host (the max-pods formula), or why unknown.
+    pub capacity: Result<u64, String>,
+    /// The kubelet's max-pods (`status.capacity.pods`).
+    pub kubelet_max_pods: Option<u32>,
+    /// ENIs on network card 0 now.
+    pub attached_enis: u32,
+    /// The most ENIs that can be attached: the type's limit, or `MAX_ENI` if lower.
+    pub eni_limit: Option<u32>,
+    /// Addresses on pod ENIs: in all, held by pods, free.
+    pub total: u64,
+    pub assigned: u64,
+    pub free: u64,
+    /// Free addresses ipamd aims to keep, or why unknown.
+    pub target: Result<u64, String>,
+    /// The settings the target was computed from.
+    pub warm: WarmTargets,
+}
+
+impl PoolFacts {
+    pub fn new(ctx: &Context) -> PoolFacts {
+        let snap = ctx.snapshot;
+        let ipamd = snap.ipamd.data();
+        let warm = ipamd
+            .map(|v| v.warm.or(&snap.pool.warm))
+            .unwrap_or_else(|| snap.pool.warm.clone());
+        let limits = match &snap.ec2 {
+            crate::model::Witness::Off => Err("EC2 is off (--no-ec2)".to_string()),
+            crate::model::Witness::On(Err(u)) => Err(u.reason.clone()),
+            crate::model::Witness::On(Ok(v)) => match &v.instance_type {
+                Ok(f) if f.limits.max_enis > 0 && f.limits.ipv4_per_eni > 0 => Ok(f.limits),
+                Ok(_) => Err("EC2 reported no network limits for the instance type".into()),
+                Err(u) => Err(u.reason.clone()),
+            },
+        };
+        // The premise of the tool: custom networking, unless ipamd says it is off.
+        let custom_networking = ipamd.and_then(|v| v.custom_networking).unwrap_or(true);
+        let pod_enis: Vec<_> = ctx
+            .enis
+            .iter()
+            .filter(|e| e.role == EniRole::Secondary)
+            .collect();
+        let prefix_delegation = snap
+            .pool
+            .prefix_delegation
+            .or_else(|| ipamd.and_then(|v| v.prefix_delegation))
+            .map(Ok)
+            .unwrap_or_else(|| {
+                if pod_enis.iter().any(|e| !e.meta.ipv4_prefixes.is_empty()) {
+                    Ok(true)
+                } else if pod_enis.iter().any(|e| e.meta.local_ipv4s.len() > 1) {
+                    Ok(false)
+                } else {
+                    Err("prefix delegation unknown: no pod addresses yet; pass --enable-prefix-delegation".into())
+                }
+            });
+        let capacity = match (&limits, &prefix_delegation) {
+            (Ok(l), Ok(pd)) => Ok(max_pods(
+                *l,
+                AddressingMode {
+                    custom_networking,
+                    prefix_delegation: *pd,
+                },
+            )),
+            (Err(e), _) | (_, Err(e)) => Err(e.clone()),
+        };
+        let pods = ctx.routed_pods();
+        let total: u64 = pod_enis.iter().map(|e| e.meta.pod_capacity()).sum();
+        let assigned = pods
+            .iter()
+            .filter(|(_, ip)| pod_enis.iter().any(|e| e.meta.carries(*ip)))
+            .count() as u64;
+        let attached_enis = ctx
+            .enis
+            .iter()
+            .filter(|e| e.meta.network_card == 0)
+            .count() as u32;
+        let max_eni = warm
+            .max_eni
+            .and_then(|m| u32::try_from(m).ok())
+            .filter(|m| *m > 0);
+        let eni_limit = match (&limits, max_eni) {
+            (Ok(l), Some(m)) => Some(l.max_enis.min(m)),
+            (Ok(l), None) => Some(l.max_enis),
+            (Err(_), m) => m,
+        };
+        let target = warm_target(&warm, &limits, &prefix_delegation, assigned);
+        PoolFacts {
+            limits,
+            custom_networking,
+            prefix_delegation,
+            capacity,
+            kubelet_max_pods: ctx.kubelet_max_pods(),
+            attached_enis,
+            eni_limit,
+            total,
+            assigned,
+            free: total.saturating_sub(assigned),
+            target,
+            warm,
+        }
+    }
+
+    /// Every ENI the type (or `MAX_ENI`) allows is attached.
+    pub fn at_eni_limit(&self) -> Option<bool> {
+        self.eni_limit.map(|l| self.attached_enis >= l)
+    }
+}
+
+fn warm_target(
+    warm: &WarmTargets,
+    limits: &Result<InstanceLimits, String>,
+    prefix_delegation: &Result<bool, String>,
+    assigned: u64,
+) -> Result<u64, String> {
+    let set = |v: Option<u32>| v.filter(|n| *n > 0).map(u64::from);
+    let pd = prefix_delegation.clone()?;
+    if let Some(ip) = set(warm.warm_ip_target) {
+        let minimum = set(warm.minimum_ip_target).unwrap_or(0);
+        return Ok(ip.max(minimum.saturating_sub(assigned)));
+    }
+    if pd {
+        return Ok(set(warm.warm_prefix_target).unwrap_or(1).saturating_mul(16));
+    }
+    let per_eni = match limits {
+        Ok(l) => u64::from(l.ipv4_per_eni.saturating_sub(1)),
+        Err(e) => return Err(format!("WARM_ENI_TARGET needs the instance limits: {e}")),
+    };
+    let enis = warm.warm_eni_target.map_or(1, u64::from);
+    Ok(enis.saturating_mul(per_eni))
+}
+
+const MAX_PODS_FIX: &str = "set the kubelet's max-pods to at most that: AL2023 NodeConfig \
+     spec.kubelet.config.maxPods (or the nodegroup's maxPodsExpression), AL2 bootstrap.sh \
+     --use-max-pods false --kubelet-extra-args '--max-pods=N', Karpenter kubelet.maxPods; \
+     or enable prefix delegation";
+
+/// `max-pods`: the kubelet admits no more pods than custom networking can address.
+pub(crate) fn max_pods_fit(ctx: &Context) -> Outcome {
+    if ctx.snapshot.ec2 == crate::model::Witness::Off {
+        return Outcome::skipped("needs the instance limits from EC2 (--no-ec2)");
+    }
+    let f = PoolFacts::new(ctx);
+    let capacity = match &f.capacity {
+        Ok(c) => *c,
+        Err(e) => return Outcome::unknown(e.clone()),
+    };
+    let Some(max) = f.kubelet_max_pods else {
+        return Outcome::unknown("the kubelet's max-pods is unknown (no Node from the API)");
+    };
+    let Ok(limits) = f.limits else {
+        return Outcome::unknown("instance limits unknown");
+    };
+    let mode = match (f.custom_networking, f.prefix_delegation == Ok(true)) {
+        (true, true) => "custom networking with prefix delegation",
+        (true, false) => "custom networking",
+        (false, true) => "prefix delegation",
+        (false, false) => "the standard mode",
+    };
+    let instance = ctx
+        .imds
+        .as_ref()
+        .map_or("this instance type".to_string(), |m| m.instance_type.clone());
+    if u64::from(max) <= capacity {
+        return Outcome::ok(format!(
+            "max-pods {max} fits: {mode} on {instance} supplies {capacity}"
+        ));
+    }
+    let mut out = Outcome::ok(String::new());
+    out.findings.push(Finding::new(
+        "",
+        Reason::MaxPodsExceedsCapacity,
+        Subject::node(ctx.node_name.clone()),
+        format!(
+            "kubelet max-pods is {max}, but {mode} on {instance} ({} ENIs × {} IPv4 addresses) \
+             supplies at most {capacity} pods; pods beyond that stay in ContainerCreating; \
+             {}",
+            limits.max_enis,
+            limits.ipv4_per_eni,
+            MAX_PODS_FIX.replace('N', &capacity.to_string())
+        ),
+    ));
+    out
+}
+
+/// `warm-pool`: free addresses at the target; none free while pods can still come.
+pub(crate) fn warm_pool(ctx: &Context) -> Outcome {
+    if ctx.imds.is_err() {
+        return Outcome::unknown("IMDS unknown");
+    }
+    let f = PoolFacts::new(ctx);
+    let node = Subject::node(ctx.node_name.clone());
+    let mut out = Outcome::ok(format!(
+        "{} free of {} pod addresses (target {})",
+        f.free,
+        f.total,
+        f.target
+            .as_ref()
+            .map_or("unknown".to_string(), |t| t.to_string())
+    ));
+    let ec2_off = ctx.snapshot.ec2 == crate::model::Witness::Off;
+    let at_limit = f.at_eni_limit();
+    if at_limit == Some(true) {
+        out.findings.push(Finding::new(
+            "",
+            Reason::ENILimitReached,
+            node.clone(),
+            format!(
+                "{} ENIs attached: all that {} allows; the node cannot grow its pool further",
+                f.attached_enis,
+                if f.warm.max_eni.is_some_and(|m| m > 0) {
+                    "MAX_ENI"
+                } else {
+                    "the instance type"
+                }
+            ),
+        ));
+    }
+    // Exhausted: nothing free while the kubelet still admits pods.
+    let pods_on_node = match &ctx.pods {
+        Ok(p) => Some(p.iter().filter(|p| !p.terminal).count() as u64),
+        Err(_) => None,
+    };
+    match (pods_on_node, f.kubelet_max_pods) {
+        (Some(n), Some(max)) if f.free == 0 && n < u64::from(max) => {
+            out.findings.push(Finding::new(
+                "",
+                Reason::WarmPoolExhausted,
+                node.clone(),
+                format!(
+                    "no free pod address ({} of {} in use) while the node runs {n} of {max} pods: \
+                     new pods wait in ContainerCreating",
+                    f.assigned, f.total
+                ),
+            ));
+        }
+        (Some(_), Some(_)) => {}
+        _ if f.free == 0 => {
+            out.unknown = Some("pods or the kubelet's max-pods unknown".into());
+        }
+        _ => {}
+    }
+    match (&f.target, at_limit) {
+        (Ok(t), Some(false)) if f.free < *t && f.free > 0 => {
+            out.findings.push(Finding::new(
+                "",
+                Reason::WarmPoolBelowTarget,
+                node,
+                format!(
+                    "{} free pod addresses, below the target of {t} ({}), with {} of {} ENIs \
+                     attached: ipamd cannot get addresses",
+                    f.free,
+                    target_source(&f.warm),
+                    f.attached_enis,
+                    f.eni_limit.unwrap_or(0)
+                ),
+            ));
+        }
+        (Ok(_), Some(_)) => {}
+        // With EC2 off, the target is judged only where it needs no limits.
+        _ if ec2_off => {
+            out.ok_detail
+                .push_str("; below-target not judged without EC2 (--no-ec2)");
+        }
+        (Err(e), _) if out.unknown.is_none() => out.unknown = Some(e.clone()),
+        (Ok(_), None) if out.unknown.is_none() => {
+            out.unknown = Some(f.limits.clone().err().unwrap_or_default())
+        }
+        _ => {}
+    }
+    out
+}
+
+fn target_source(w: &WarmTargets) -> String {
+    if let Some(n) = w.warm_ip_target.filter(|n| *n > 0) {
+        format!("WARM_IP_TARGET={n}")
+    } else if let Some(n) = w.warm_prefix_target.filter(|n| *n > 0) {
+        format!("WARM_PREFIX_TARGET={n}")
+    } else {
+        format!("WARM_ENI_TARGET={}", w.warm_eni_target.unwrap_or(1))
+    }
+}

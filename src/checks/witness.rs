@@ -1,0 +1,238 @@
+//! The third and fourth witnesses: ipamd's settings and datastore, and EC2's
+//! attachment state, against what IMDS and the kernel say.
+//!
+//! `IPAMDStateMismatch` compares, per ENI the CNI manages (not the trunk, not
+//! EFA-only, not unmanaged): the ENI sets of ipamd and IMDS, and the addresses
+//! ipamd holds against the ENI's addresses in IMDS; then the pod addresses in
+//! use: an address routed to a pod veth in the kernel that ipamd holds as free
+//! (it would hand it out twice), and an address ipamd assigned to a pod that
+//! neither the kernel routes nor the API knows (a leak). Pods the API knows
+//! without a route are `PodRouteMissing`'s, not this check's.
+
+use std::collections::BTreeSet;
+use std::net::Ipv4Addr;
+
+use super::context::{is_host_veth, Context, EniRole};
+use super::{Finding, Outcome, Reason, Subject};
+use crate::model::{IpamdView, Witness, MAIN_TABLE};
+
+fn ipamd_view<'c>(ctx: &'c Context) -> Result<&'c IpamdView, Outcome> {
+    match &ctx.snapshot.ipamd {
+        Witness::Off => Err(Outcome::skipped("needs ipamd (--no-ipamd)")),
+        Witness::On(Err(u)) => Err(Outcome::unknown(u.reason.clone())),
+        Witness::On(Ok(v)) => Ok(v),
+    }
+}
+
+/// `cni-settings`: ipamd runs custom networking, with the ENIConfig the node implies.
+pub(crate) fn cni_settings(ctx: &Context) -> Outcome {
+    let view = match ipamd_view(ctx) {
+        Ok(v) => v,
+        Err(o) => return o,
+    };
+    let node = Subject::node(ctx.node_name.clone());
+    let mut out = Outcome::ok("ipamd runs custom networking with the node's ENIConfig");
+    let eniconfigs_exist = match &ctx.snapshot.expectation {
+        crate::model::Expectation::Kubernetes(Ok(c)) => {
+            c.eni_configs.as_ref().is_some_and(|l| !l.is_empty())
+        }
+        // --expect-subnet says custom networking is intended.
+        crate::model::Expectation::Flags(_) => true,
+        crate::model::Expectation::Kubernetes(Err(_)) => false,
+    };
+    match view.custom_networking {
+        Some(false) if eniconfigs_exist => {
+            out.findings.push(Finding::new(
+                "",
+                Reason::CustomNetworkingDisabled,
+                node.clone(),
+                "ipamd reports AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG=false while ENIConfigs exist: \
+                 new ENIs and pod addresses come from the node subnet"
+                    .to_string(),
+            ));
+            return out;
+        }
+        Some(false) => return Outcome::ok("custom networking is off in ipamd, and no ENIConfig exists"),
+        Some(true) => {}
+        None => out.unknown = Some("ipamd did not report AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG".into()),
+    }
+    let ours = ctx
+        .expected
+        .as_ref()
+        .ok()
+        .and_then(|e| e.selection.as_ref())
+        .map(|s| s.name.clone())
+        .or_else(|| match &ctx.expected {
+            Err(super::NoExpectation::NotFound { selection, .. })
+            | Err(super::NoExpectation::InvalidSubnet { selection }) => Some(selection.name.clone()),
+            _ => None,
+        });
+    match (&view.selected_eniconfig, ours) {
+        (Some(theirs), Some(ours)) if *theirs != ours => out.findings.push(Finding::new(
+            "",
+            Reason::ENIConfigMismatch,
+            node,
+            format!(
+                "ipamd selected ENIConfig {theirs:?}, but the node's labels and annotations \
+                 select {ours:?}"
+            ),
+        )),
+        (None, Some(_)) if out.unknown.is_none() => {
+            out.unknown = Some("ipamd did not say which ENIConfig it selected".into())
+        }
+        _ => {}
+    }
+    out
+}
+
+/// `eni-attachment`: EC2 says every ENI IMDS lists is attached.
+pub(crate) fn eni_attachment(ctx: &Context) -> Outcome {
+    let view = match &ctx.snapshot.ec2 {
+        Witness::Off => return Outcome::skipped("needs EC2 (--no-ec2)"),
+        Witness::On(Err(u)) => return Outcome::unknown(u.reason.clone()),
+        Witness::On(Ok(v)) => v,
+    };
+    let att = match &view.attachments {
+        Ok(a) => a,
+        Err(u) => return Outcome::unknown(u.reason.clone()),
+    };
+    let mut out = Outcome::ok(format!("{} ENIs attached", att.enis.len()));
+    for e in &ctx.enis {
+        let Some(id) = &e.meta.interface_id else {
+            continue;
+        };
+        // Judge only ENIs IMDS already listed when EC2 was asked.
+        if !att.imds_enis.contains(id) {
+            continue;
+        }
+        let state = match att.enis.iter().find(|a| &a.id == id) {
+            Some(a) if a.is_attached() => continue,
+            Some(a) => format!(
+                "EC2 says its attachment is {} (status {})",
+                a.attachment_status.as_deref().unwrap_or("missing"),
+                a.status.as_deref().unwrap_or("unknown")
+            ),
+            None => "EC2 lists it as not attached to this instance".to_string(),
+        };
+        out.findings.push(Finding::new(
+            "",
+            Reason::ENINotAttached,
+            Subject::eni(id.to_string()),
+            format!("IMDS lists ENI {id} (device {}), but {state}", e.meta.device_number),
+        ));
+    }
+    out
+}
+
+/// `ipamd-state`: ipamd, IMDS and the kernel agree on ENIs and addresses.
+pub(crate) fn ipamd_state(ctx: &Context) -> Outcome {
+    let view = match ipamd_view(ctx) {
+        Ok(v) => v,
+        Err(o) => return o,
+    };
+    let Ok(_) = &ctx.imds else {
+        return Outcome::unknown("IMDS unknown");
+    };
+    let mut out = Outcome::ok(format!("ipamd agrees with IMDS on {} ENIs", view.enis.len()));
+    let managed: Vec<_> = ctx
+        .enis
+        .iter()
+        .filter(|e| matches!(e.role, EniRole::Primary | EniRole::Secondary))
+        .collect();
+    for e in &managed {
+        let Some(id) = &e.meta.interface_id else {
+            continue;
+        };
+        let Some(theirs) = view.enis.iter().find(|i| &i.id == id) else {
+            if e.role == EniRole::Secondary {
+                out.findings.push(mismatch(
+                    Subject::eni(id.to_string()),
+                    format!("IMDS lists ENI {id} with pod addresses, but ipamd does not know it"),
+                ));
+            }
+            continue;
+        };
+        let foreign: Vec<String> = theirs
+            .ipv4_addresses
+            .iter()
+            .filter(|ip| !e.meta.carries(**ip))
+            .map(Ipv4Addr::to_string)
+            .collect();
+        if !foreign.is_empty() {
+            out.findings.push(mismatch(
+                Subject::eni(id.to_string()),
+                format!(
+                    "ipamd holds {} on ENI {id}, which IMDS does not list on it",
+                    foreign.join(", ")
+                ),
+            ));
+        }
+    }
+    for theirs in &view.enis {
+        if theirs.trunk || theirs.efa {
+            continue;
+        }
+        if !ctx.enis.iter().any(|e| e.meta.interface_id.as_ref() == Some(&theirs.id)) {
+            out.findings.push(mismatch(
+                Subject::eni(theirs.id.to_string()),
+                format!("ipamd has ENI {} in its datastore, but IMDS does not list it", theirs.id),
+            ));
+        }
+    }
+    let Ok(kernel) = &ctx.kernel else {
+        out.unknown = Some("kernel unknown: pod addresses not compared".into());
+        return out;
+    };
+    let assigned: BTreeSet<Ipv4Addr> = view
+        .enis
+        .iter()
+        .flat_map(|e| e.assigned.iter().map(|(ip, _)| *ip))
+        .collect();
+    let routed: BTreeSet<Ipv4Addr> = kernel
+        .routes
+        .iter()
+        .filter(|r| r.table == MAIN_TABLE && r.destination.prefix_len() == 32)
+        .filter(|r| {
+            let link = r.out_link.and_then(|i| kernel.links.iter().find(|l| l.index == i));
+            link.is_some_and(|l| is_host_veth(l, &ctx.snapshot.veth_prefix))
+        })
+        .map(|r| r.destination.addr())
+        .collect();
+    let node = Subject::node(ctx.node_name.clone());
+    let held_free: Vec<String> = routed
+        .iter()
+        .filter(|ip| !assigned.contains(ip) && view.enis.iter().any(|e| e.ipv4_addresses.contains(ip) || e.prefixes.iter().any(|p| p.contains(*ip))))
+        .map(Ipv4Addr::to_string)
+        .collect();
+    if !held_free.is_empty() {
+        out.findings.push(mismatch(
+            node.clone(),
+            format!(
+                "the kernel routes {} to pod veths, but ipamd holds them as free and may hand them out again",
+                held_free.join(", ")
+            ),
+        ));
+    }
+    if let Ok(pods) = &ctx.pods {
+        let known: BTreeSet<Ipv4Addr> = pods.iter().filter_map(|p| p.ip).collect();
+        let leaked: Vec<String> = assigned
+            .iter()
+            .filter(|ip| !routed.contains(ip) && !known.contains(ip))
+            .map(Ipv4Addr::to_string)
+            .collect();
+        if !leaked.is_empty() {
+            out.findings.push(mismatch(
+                node,
+                format!(
+                    "ipamd has {} assigned to pods that neither the kernel routes nor the API knows (leaked)",
+                    leaked.join(", ")
+                ),
+            ));
+        }
+    }
+    out
+}
+
+fn mismatch(subject: Subject, message: String) -> Finding {
+    Finding::new("", Reason::IPAMDStateMismatch, subject, message)
+}

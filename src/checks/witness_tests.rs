@@ -1,0 +1,244 @@
+//! The EC2 and ipamd checks from hand-built snapshots: the witnessed healthy
+//! node is all ok, each single disagreement yields exactly its reason, and a
+//! witness that fails or is off makes its checks unknown or skipped, never drift.
+
+use super::fixture::*;
+use super::*;
+use crate::model::*;
+
+fn reasons(s: &Snapshot) -> Vec<Reason> {
+    evaluate(s).findings.iter().map(|f| f.reason).collect()
+}
+
+fn status(s: &Snapshot, check: &str) -> CheckStatus {
+    evaluate(s)
+        .checks
+        .iter()
+        .find(|c| c.name == check)
+        .unwrap()
+        .status
+}
+
+fn message(s: &Snapshot, r: Reason) -> String {
+    evaluate(s)
+        .findings
+        .iter()
+        .find(|f| f.reason == r)
+        .unwrap_or_else(|| panic!("no {r}"))
+        .message
+        .clone()
+}
+
+fn limits(s: &mut Snapshot, max_enis: u32, ipv4_per_eni: u32) {
+    ec2(s).instance_type = Ok(InstanceTypeFacts {
+        limits: InstanceLimits {
+            max_enis,
+            ipv4_per_eni,
+        },
+        nitro: Some(true),
+    });
+}
+
+fn pod_subnet(s: &mut Snapshot) -> &mut SubnetFacts {
+    match &mut ec2(s).subnets[0].facts {
+        Ok(Some(f)) => f,
+        _ => panic!("no subnet facts"),
+    }
+}
+
+#[test]
+fn witnessed_healthy_node_is_all_ok() {
+    let e = evaluate(&healthy_witnessed());
+    assert!(e.findings.is_empty(), "{:#?}", e.findings);
+    for c in &e.checks {
+        assert_eq!(c.status, CheckStatus::Ok, "{c:?}");
+    }
+}
+
+#[test]
+fn max_pods_110_on_m5_large_with_custom_networking() {
+    let mut s = healthy_witnessed();
+    limits(&mut s, 3, 10);
+    cluster(&mut s).node.capacity_pods = Some(110);
+    // Three ENIs attached: all an m5.large has (informational).
+    assert_eq!(
+        reasons(&s),
+        vec![Reason::MaxPodsExceedsCapacity, Reason::ENILimitReached]
+    );
+    let m = message(&s, Reason::MaxPodsExceedsCapacity);
+    assert!(m.contains("110") && m.contains("at most 20 pods"), "{m}");
+    assert!(m.contains("maxPods") && m.contains("--max-pods=20"), "{m}");
+    // 20 fits; prefix delegation lifts capacity far above 110.
+    cluster(&mut s).node.capacity_pods = Some(20);
+    assert_eq!(reasons(&s), vec![Reason::ENILimitReached]);
+    cluster(&mut s).node.capacity_pods = Some(110);
+    s.pool.prefix_delegation = Some(true);
+    assert!(!reasons(&s).contains(&Reason::MaxPodsExceedsCapacity));
+}
+
+#[test]
+fn eniconfig_subnet_in_another_zone_or_missing() {
+    let mut s = healthy_witnessed();
+    pod_subnet(&mut s).availability_zone = Some("ap-southeast-1b".into());
+    assert_eq!(reasons(&s), vec![Reason::ENIConfigSubnetZoneMismatch]);
+    assert!(message(&s, Reason::ENIConfigSubnetZoneMismatch).contains("ap-southeast-1b"));
+
+    let mut s = healthy_witnessed();
+    ec2(&mut s).subnets[0].facts = Ok(None);
+    assert_eq!(reasons(&s), vec![Reason::ENIConfigSubnetNotFound]);
+    assert_eq!(status(&s, "subnet-headroom"), CheckStatus::Unknown);
+}
+
+#[test]
+fn subnet_headroom_floor_is_the_larger_of_count_and_percent() {
+    assert_eq!(subnet::headroom_floor(256, 32, 10), 32);
+    assert_eq!(subnet::headroom_floor(4096, 32, 10), 409);
+    let mut s = healthy_witnessed();
+    pod_subnet(&mut s).available_ips = Some(31);
+    assert_eq!(reasons(&s), vec![Reason::SubnetNearlyExhausted]);
+    pod_subnet(&mut s).available_ips = Some(32);
+    assert!(reasons(&s).is_empty());
+}
+
+#[test]
+fn warm_pool_below_target_exhausted_and_eni_limit() {
+    // Target 5 free, 2 free, room for one more ENI: below target.
+    let mut s = healthy_witnessed();
+    ipamd(&mut s).warm.warm_ip_target = Some(5);
+    assert_eq!(reasons(&s), vec![Reason::WarmPoolBelowTarget]);
+    assert!(message(&s, Reason::WarmPoolBelowTarget).contains("WARM_IP_TARGET=5"));
+    // At the ENI limit the pool cannot grow: informational only, check ok.
+    limits(&mut s, 3, 15);
+    cluster(&mut s).node.capacity_pods = Some(30);
+    assert_eq!(reasons(&s), vec![Reason::ENILimitReached]);
+    assert_eq!(status(&s, "warm-pool"), CheckStatus::Ok);
+    assert_eq!(evaluate(&s).overall(), CheckStatus::Ok);
+    // Every address taken while the kubelet admits more pods: exhausted.
+    let mut s = healthy_witnessed();
+    let pods = &mut cluster(&mut s).pods;
+    pods.push(pod("d", "100.64.1.13"));
+    pods.push(pod("e", "100.64.1.22"));
+    if let Ok(k) = &mut s.kernel {
+        wire_pod(k, "100.64.1.13", 2, 13);
+        wire_pod(k, "100.64.1.22", 3, 14);
+    }
+    ipamd(&mut s).enis[1].assigned.push((fixture::ip("100.64.1.13"), None));
+    ipamd(&mut s).enis[2].assigned.push((fixture::ip("100.64.1.22"), None));
+    assert_eq!(reasons(&s), vec![Reason::WarmPoolExhausted]);
+    // Without EC2, exhaustion is still judged; the target is not.
+    s.ec2 = Witness::Off;
+    assert_eq!(reasons(&s), vec![Reason::WarmPoolExhausted]);
+}
+
+#[test]
+fn warm_eni_target_uses_the_instance_limits() {
+    let mut s = healthy_witnessed();
+    ipamd(&mut s).warm = WarmTargets {
+        warm_eni_target: Some(1),
+        ..WarmTargets::default()
+    };
+    // One ENI's worth (14) wanted, 2 free, room for a fourth ENI.
+    assert_eq!(reasons(&s), vec![Reason::WarmPoolBelowTarget]);
+    assert!(message(&s, Reason::WarmPoolBelowTarget).contains("target of 14"));
+}
+
+#[test]
+fn eni_not_attached_only_for_enis_ec2_was_asked_about() {
+    let mut s = healthy_witnessed();
+    let Ok(att) = &mut ec2(&mut s).attachments else {
+        panic!()
+    };
+    att.enis[2].attachment_status = Some("detaching".into());
+    assert_eq!(reasons(&s), vec![Reason::ENINotAttached]);
+    assert!(message(&s, Reason::ENINotAttached).contains("detaching"));
+    // Attaching is progress, not drift.
+    let Ok(att) = &mut ec2(&mut s).attachments else {
+        panic!()
+    };
+    att.enis[2].attachment_status = Some("attaching".into());
+    assert!(reasons(&s).is_empty());
+    // Missing from EC2's list, but IMDS listed it when EC2 was asked: drift.
+    let Ok(att) = &mut ec2(&mut s).attachments else {
+        panic!()
+    };
+    att.enis.pop();
+    assert_eq!(reasons(&s), vec![Reason::ENINotAttached]);
+    // Not yet asked about (IMDS changed since): not judged.
+    let Ok(att) = &mut ec2(&mut s).attachments else {
+        panic!()
+    };
+    att.imds_enis.pop();
+    assert!(reasons(&s).is_empty());
+}
+
+#[test]
+fn ipamd_disagreeing_with_imds_or_the_kernel() {
+    let mut s = healthy_witnessed();
+    ipamd(&mut s).enis.pop();
+    assert_eq!(reasons(&s), vec![Reason::IPAMDStateMismatch]);
+    assert!(message(&s, Reason::IPAMDStateMismatch).contains("ipamd does not know"));
+
+    let mut s = healthy_witnessed();
+    ipamd(&mut s).enis[1].ipv4_addresses.push(fixture::ip("100.64.1.99"));
+    assert!(message(&s, Reason::IPAMDStateMismatch).contains("IMDS does not list"));
+
+    // The kernel routes 100.64.1.12 to a pod; ipamd holds it as free.
+    let mut s = healthy_witnessed();
+    ipamd(&mut s).enis[1].assigned.retain(|(ip, _)| ip.to_string() != "100.64.1.12");
+    assert!(message(&s, Reason::IPAMDStateMismatch).contains("holds them as free"));
+
+    // ipamd assigned an address no pod has and no route leads to: leaked.
+    let mut s = healthy_witnessed();
+    ipamd(&mut s).enis[1].assigned.push((fixture::ip("100.64.1.13"), None));
+    assert!(message(&s, Reason::IPAMDStateMismatch).contains("leaked"));
+}
+
+#[test]
+fn cni_settings_off_or_another_eniconfig() {
+    let mut s = healthy_witnessed();
+    ipamd(&mut s).custom_networking = Some(false);
+    assert!(reasons(&s).contains(&Reason::CustomNetworkingDisabled));
+    let mut s = healthy_witnessed();
+    ipamd(&mut s).selected_eniconfig = Some("ap-southeast-1b".into());
+    assert_eq!(reasons(&s), vec![Reason::ENIConfigMismatch]);
+}
+
+#[test]
+fn failing_witnesses_are_unknown_and_off_ones_skipped() {
+    let denied = Unavailable::new("ec2", "UnauthorizedOperation").with_kind("forbidden");
+    let mut s = healthy_witnessed();
+    s.ec2 = Witness::On(Err(denied.clone()));
+    s.ipamd = Witness::On(Err(Unavailable::new("ipamd", "connection refused")));
+    let e = evaluate(&s);
+    assert!(e.findings.is_empty(), "{:#?}", e.findings);
+    for check in ["eniconfig-subnet", "subnet-headroom", "max-pods", "eni-attachment", "cni-settings", "ipamd-state"] {
+        assert_eq!(status(&s, check), CheckStatus::Unknown, "{check}");
+    }
+    // One call denied, the others answered.
+    let mut s = healthy_witnessed();
+    ec2(&mut s).instance_type = Err(denied);
+    assert!(reasons(&s).is_empty());
+    assert_eq!(status(&s, "max-pods"), CheckStatus::Unknown);
+    assert_eq!(status(&s, "eniconfig-subnet"), CheckStatus::Ok);
+    s.ec2 = Witness::Off;
+    s.ipamd = Witness::Off;
+    assert_eq!(status(&s, "max-pods"), CheckStatus::Skipped);
+    assert_eq!(evaluate(&s).overall(), CheckStatus::Ok);
+}
+
+#[test]
+fn the_eniconfig_subnets_cidr_comes_from_ec2_when_no_eni_is_in_it() {
+    // A node created before the switch: no ENI in subnet-pods.
+    let mut s = healthy_witnessed();
+    if let Ok(m) = &mut s.imds {
+        for e in m.enis.iter_mut().skip(1) {
+            e.subnet_id = Some("subnet-node".parse().unwrap());
+            e.subnet_cidr = Some(fixture::net("10.0.1.0/24"));
+        }
+    }
+    let ctx = Context::new(&s);
+    assert_eq!(
+        ctx.expected.as_ref().unwrap().subnet_cidr,
+        Some(fixture::net("100.64.1.0/24"))
+    );
+}
