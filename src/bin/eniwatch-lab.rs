@@ -261,7 +261,7 @@ fn main() -> ExitCode {
                 sibling("eniwatch").display(),
                 s.node.name,
                 node.kubeconfig().display(),
-                s.cni.eniwatch_args().join(" ")
+                s.eniwatch_args().join(" ")
             );
             match eniwatch::signals::runtime() {
                 Ok(rt) => rt.block_on(eniwatch::signals::stop_signal()),
@@ -286,7 +286,7 @@ fn main() -> ExitCode {
                 .args(["--node-name", &s.node.name])
                 .arg("--kubeconfig")
                 .arg(node.kubeconfig())
-                .args(s.cni.eniwatch_args())
+                .args(s.eniwatch_args())
                 .args(&args)
                 .env_remove("AWS_EC2_METADATA_SERVICE_ENDPOINT")
                 .status();

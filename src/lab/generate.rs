@@ -96,6 +96,8 @@ pub fn healthy_node(enis: u32, ips_per_eni: u32, pods: u32) -> Option<Scenario> 
         breaks: vec![],
         imds_faults: ImdsFaults::default(),
         kube_api: true,
+        ipamd: Default::default(),
+        ec2: None,
     })
 }
 

@@ -74,9 +74,11 @@ pub struct IpamdData {
 
 /// The datastore ipamd would build for `scenario`.
 pub fn data_from_scenario(scenario: &Scenario) -> IpamdData {
+    let spec = &scenario.ipamd;
     let mut enis: Vec<EmulatedEni> = scenario
         .enis
         .iter()
+        .filter(|e| !spec.forget_enis.contains(&e.id))
         .map(|e| EmulatedEni {
             id: e.id.clone(),
             network_card: e.network_card,
@@ -111,10 +113,15 @@ pub fn data_from_scenario(scenario: &Scenario) -> IpamdData {
     }
     IpamdData {
         enis,
-        custom_networking: !scenario.eniconfigs.is_empty(),
-        warm_eni_target: 1,
-        warm_ip_target: 0,
-        selected_eniconfig: selected_eniconfig(scenario),
+        custom_networking: spec
+            .custom_networking
+            .unwrap_or(!scenario.eniconfigs.is_empty()),
+        warm_eni_target: spec.warm_eni_target.unwrap_or(1),
+        warm_ip_target: spec.warm_ip_target.unwrap_or(0),
+        selected_eniconfig: spec
+            .selected_eniconfig
+            .clone()
+            .unwrap_or_else(|| selected_eniconfig(scenario)),
         mtu: scenario.cni.mtu,
         veth_prefix: scenario.cni.veth_prefix.clone(),
     }
@@ -164,9 +171,13 @@ struct Inner {
 impl IpamdState {
     /// Serve `scenario` in the current (per-network-card) shape.
     pub fn new(scenario: &Scenario) -> Self {
+        let shape = match scenario.ipamd.shape {
+            Some(crate::lab::scenario::IpamdShape::PreV120) => EnisShape::PreV120,
+            _ => EnisShape::PerNetworkCard,
+        };
         let inner = Inner {
             data: data_from_scenario(scenario),
-            shape: EnisShape::PerNetworkCard,
+            shape,
             custom_networking: None,
             eniconfig: None,
             unavailable: false,

@@ -11,6 +11,7 @@
 //! - [`kube_emulator`]: the slice of the Kubernetes API the agent uses, over HTTP.
 
 pub mod churn;
+pub mod ec2_seed;
 pub mod generate;
 pub mod imds_emulator;
 pub mod ipamd_emulator;
@@ -19,6 +20,7 @@ pub mod netns;
 pub mod node;
 pub mod scenario;
 pub mod serve;
+pub mod witness_spec;
 
 /// Serves `app` on an ephemeral loopback port in a background task and
 /// returns the address: how tests put an emulator in front of a real client.

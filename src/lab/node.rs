@@ -12,7 +12,8 @@ use super::scenario::Scenario;
 use super::LabError;
 
 /// How long the emulators may take to come up.
-const READY_TIMEOUT: Duration = Duration::from_secs(15);
+/// Generous: with EC2, moto starts and is seeded first (a few seconds).
+const READY_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// A materialised lab node. Dropping it removes the namespaces and stops the emulators.
 #[derive(Debug)]
@@ -74,6 +75,19 @@ pub fn ip_batch(ns: &str, script: &str) -> Result<(), LabError> {
 /// Removes a lab's namespaces, ignoring ones that do not exist.
 pub fn remove_namespaces(ns: &str) {
     for name in [ns.to_string(), pods_ns(ns)] {
+        // Processes outlive a deleted namespace: end the emulators (and
+        // moto, which the emulator process started) first.
+        if let Ok(out) = Command::new("ip")
+            .args(["netns", "pids", &name])
+            .stderr(Stdio::null())
+            .output()
+        {
+            for pid in String::from_utf8_lossy(&out.stdout).split_whitespace() {
+                if pid.bytes().all(|b| b.is_ascii_digit()) {
+                    let _ = Command::new("kill").args(["-9", pid]).status();
+                }
+            }
+        }
         let _ = Command::new("ip")
             .args(["netns", "del", &name])
             .stderr(Stdio::null())
@@ -227,6 +241,10 @@ impl LabNode {
     pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
         let mut cmd = Command::new("ip");
         cmd.args(["netns", "exec", &self.ns]).arg(program);
+        // The lab's EC2 takes any credentials; the default chain finds these.
+        cmd.env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_EC2_METADATA_DISABLED", "true");
         cmd
     }
 }

@@ -19,6 +19,8 @@ use std::path::Path;
 use ipnet::Ipv4Net;
 use serde::{Deserialize, Serialize};
 
+pub use super::witness_spec::{Ec2Fault, Ec2Spec, IpamdShape, IpamdSpec};
+
 /// Errors loading or validating a scenario file.
 #[derive(Debug, thiserror::Error)]
 pub enum ScenarioError {
@@ -62,6 +64,12 @@ pub struct Scenario {
     /// Whether the Kubernetes API emulator runs at all (false: "API server down").
     #[serde(default = "yes")]
     pub kube_api: bool,
+    /// What the ipamd emulator serves.
+    #[serde(default)]
+    pub ipamd: IpamdSpec,
+    /// EC2 for the node (moto, seeded from the scenario); None: the agent runs with --no-ec2.
+    #[serde(default)]
+    pub ec2: Option<Ec2Spec>,
 }
 
 fn yes() -> bool {
@@ -340,6 +348,14 @@ impl Scenario {
     /// The ENI whose addresses or prefixes include `ip`.
     pub fn owner_of(&self, ip: Ipv4Addr) -> Option<&EniSpec> {
         self.enis.iter().find(|e| e.carries(ip))
+    }
+
+    /// Every `eniwatch` flag that matches the scenario: aws-node's settings,
+    /// and EC2 in the lab (or `--no-ec2`).
+    pub fn eniwatch_args(&self) -> Vec<String> {
+        let mut args = self.cni.eniwatch_args();
+        args.extend(super::witness_spec::ec2_args(self.ec2.as_ref(), &self.node.region));
+        args
     }
 
     pub fn primary_eni(&self) -> Option<&EniSpec> {

@@ -26,7 +26,10 @@ use serde_json::json;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 
+use super::ec2_seed;
 use super::imds_emulator::{self, ImdsState};
+use super::ipamd_emulator::{self, IpamdState};
+use super::witness_spec::{Ec2Spec, EC2_LISTEN, IPAMD_LISTEN};
 use super::kube_emulator::{self, KubeState};
 use super::scenario::Scenario;
 use super::LabError;
@@ -62,6 +65,27 @@ pub async fn serve(
     state_dir: &Path,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), LabError> {
+    // EC2 first: seeding renames the scenario's ids to EC2's.
+    let ec2 = match &scenario.ec2 {
+        Some(spec) => Some(start_ec2(scenario, spec).await?),
+        None => None,
+    };
+    let ids = ec2.as_ref().map(|e| e.ids.clone()).unwrap_or_default();
+    let renamed = ec2_seed::rename(scenario, &ids);
+    let scenario = &renamed;
+    std::fs::write(
+        state_dir.join("ec2-ids.json"),
+        serde_json::to_string(&ids).unwrap_or_default(),
+    )
+    .map_err(|e| LabError::Setup(format!("cannot write ec2-ids.json: {e}")))?;
+    let ipamd = IpamdState::new(scenario);
+    let ipamd_task = if scenario.ipamd.served {
+        let listener = bind(IPAMD_LISTEN).await?;
+        let app = ipamd_emulator::router(ipamd.clone());
+        Some(tokio::spawn(async move { axum::serve(listener, app).await }))
+    } else {
+        None
+    };
     let imds = ImdsState::new(scenario);
     let imds_listener = bind(IMDS_LISTEN).await?;
     let imds_app = imds_emulator::router(imds.clone());
@@ -101,6 +125,8 @@ pub async fn serve(
         if update.exists() {
             match Scenario::load(&update) {
                 Ok(next) => {
+                    let next = ec2_seed::rename(&next, &ids);
+                    ipamd.set_scenario(&next);
                     imds.set_scenario(&next);
                     imds.set_faults(next.imds_faults.clone());
                     kube.apply_scenario(&next);
@@ -142,7 +168,77 @@ pub async fn serve(
     if let Some(t) = kube_task {
         t.abort();
     }
+    if let Some(t) = ipamd_task {
+        t.abort();
+    }
+    drop(ec2);
     Ok(())
+}
+
+/// EC2 for the lab node: moto seeded with the scenario, or a fault server.
+struct LabEc2 {
+    /// moto's process, killed on drop.
+    _moto: Option<tokio::process::Child>,
+    _fault: Option<tokio::task::JoinHandle<()>>,
+    ids: ec2_seed::IdMap,
+}
+
+impl Drop for LabEc2 {
+    fn drop(&mut self) {
+        if let Some(t) = &self._fault {
+            t.abort();
+        }
+    }
+}
+
+async fn start_ec2(scenario: &Scenario, spec: &Ec2Spec) -> Result<LabEc2, LabError> {
+    if let Some(fault) = spec.fault {
+        let listener = bind(EC2_LISTEN).await?;
+        let (status, body) = fault.answer();
+        let app = axum::Router::new().fallback(move || {
+            let body = body.clone();
+            async move {
+                let status = axum::http::StatusCode::from_u16(status)
+                    .unwrap_or(axum::http::StatusCode::SERVICE_UNAVAILABLE);
+                (status, [("content-type", "text/xml;charset=UTF-8")], body)
+            }
+        });
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        return Ok(LabEc2 {
+            _moto: None,
+            _fault: Some(task),
+            ids: ec2_seed::IdMap::new(),
+        });
+    }
+    let server = std::env::var("ENIWATCH_MOTO_SERVER").unwrap_or_else(|_| "moto_server".into());
+    let (host, port) = EC2_LISTEN.split_once(':').unwrap_or(("127.0.0.1", "5000"));
+    let child = tokio::process::Command::new(&server)
+        .args(["-H", host, "-p", port])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| {
+            LabError::Setup(format!(
+                "cannot start moto's EC2 server ({server}): {e}; run scripts/setup.sh                  (it installs moto and sets ENIWATCH_MOTO_SERVER)"
+            ))
+        })?;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    while tokio::net::TcpStream::connect(EC2_LISTEN).await.is_err() {
+        if tokio::time::Instant::now() > deadline {
+            return Err(LabError::Setup("moto did not listen within 30 s".into()));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let client = ec2_seed::client(&format!("http://{EC2_LISTEN}"), &scenario.node.region).await;
+    let ids = ec2_seed::seed(&client, scenario).await?;
+    Ok(LabEc2 {
+        _moto: Some(child),
+        _fault: None,
+        ids,
+    })
 }
 
 /// Serves the API emulator on [`KUBE_ADDR`]. Every connection is a task of

@@ -46,7 +46,7 @@ impl Daemon {
             ])
             .arg("--kubeconfig")
             .arg(node.kubeconfig())
-            .args(s.cni.eniwatch_args())
+            .args(s.eniwatch_args())
             .args(extra)
             .env("RUST_LOG", "info")
             .stdout(Stdio::null())
