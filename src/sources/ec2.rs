@@ -26,8 +26,8 @@ use aws_config::BehaviorVersion;
 use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_ec2::types::Filter;
 
-pub use crate::model::{EniAttachment, InstanceLimits, InstanceTypeFacts, SubnetFacts};
 use crate::model::SubnetId;
+pub use crate::model::{EniAttachment, InstanceLimits, InstanceTypeFacts, SubnetFacts};
 use crate::sources::requests::RequestCounts;
 
 /// Where EC2 is and who we are to it.
@@ -97,7 +97,7 @@ fn classify<E: ProvideErrorMetadata + std::fmt::Debug, R: std::fmt::Debug>(
                 }
                 "UnauthorizedOperation" | "AuthFailure" | "AccessDenied" | "AccessDeniedException" => (
                     "forbidden",
-                    " (grant the agent's role the read-only ec2:Describe* calls in deploy/iam-policy.json)",
+                    " (grant the agent's role the read-only ec2:Describe* calls in deploy/iam/policy.json)",
                 ),
                 c if c.contains("NotFound") => ("not_found", ""),
                 _ => ("error", ""),
