@@ -150,3 +150,27 @@ pub fn check_file(path: &Path, extra: &[&str]) -> Outcome {
         stderr,
     }
 }
+
+/// Whether moto's EC2 server can run here (scripts/setup.sh installs it and
+/// exports ENIWATCH_MOTO_SERVER); panics in CI when it cannot.
+pub fn moto_available() -> bool {
+    let server = std::env::var("ENIWATCH_MOTO_SERVER").unwrap_or_else(|_| "moto_server".into());
+    if Command::new(&server).arg("--help").output().is_ok() {
+        return true;
+    }
+    let why = format!("moto's EC2 server ({server}) is not installed (run scripts/setup.sh)");
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("{why}");
+    }
+    eprintln!("SKIPPED: {why}");
+    false
+}
+
+/// Returns from the test (after printing why) when the lab or moto cannot run here.
+macro_rules! lab_ec2 {
+    () => {
+        if !common::lab_available() || !common::moto_available() {
+            return;
+        }
+    };
+}
