@@ -206,3 +206,111 @@ async fn no_region_is_a_clear_error() {
         .unwrap();
     assert!(err.to_string().contains("--ec2-region"), "{err}");
 }
+
+/// Reads the lab scenario's node through the IMDS emulator, as the agent would.
+async fn imds_of(s: &eniwatch::lab::scenario::Scenario) -> eniwatch::model::InstanceMetadata {
+    use eniwatch::lab::imds_emulator::{router, ImdsState};
+    use eniwatch::sources::imds::{read_instance_metadata, ImdsClient, ImdsConfig};
+    let addr = eniwatch::lab::serve_on_loopback(router(ImdsState::new(s)))
+        .await
+        .unwrap();
+    let client = ImdsClient::new(ImdsConfig {
+        endpoint: format!("http://{addr}"),
+        ..ImdsConfig::default()
+    })
+    .unwrap();
+    read_instance_metadata(&client).await.unwrap()
+}
+
+/// A steady node makes no EC2 call after start-up: an hour of cycles, one a
+/// second on a simulated clock, against moto seeded with the healthy lab node.
+/// Then the ENI set changes: one DescribeNetworkInterfaces (and one subnet
+/// refresh, since the node's use of the subnet changed), and quiet again.
+#[tokio::test]
+async fn a_steady_hour_makes_no_ec2_calls_after_start_up() {
+    use eniwatch::witnesses::{Ec2Needs, Ec2Tracker};
+    let Some(m) = moto() else { return };
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let s = eniwatch::lab::scenario::Scenario::load(&root.join("lab/scenarios/healthy.yaml"))
+        .unwrap();
+    let seed = seeder(&m.endpoint).await;
+    let ids = eniwatch::lab::ec2_seed::seed(&seed, &s).await.unwrap();
+    let s = eniwatch::lab::ec2_seed::rename(&s, &ids);
+    let mut imds = imds_of(&s).await;
+    let calls = RequestCounts::new();
+    let mut tracker = Ec2Tracker::new(config(&m.endpoint), Duration::from_secs(300), calls.clone());
+    let needs = Ec2Needs {
+        pod_subnet: Some(s.eniconfigs[0].subnet.parse().unwrap()),
+        headroom: false,
+    };
+    let t0 = Instant::now();
+    let first = tracker.observe(&imds, &needs, t0).await;
+    assert!(first.instance_type.is_ok() && first.attachments.is_ok(), "{first:?}");
+    let after_start = calls.snapshot();
+    assert_eq!(
+        after_start.values().sum::<u64>(),
+        3,
+        "one call of each operation at start-up: {after_start:?}"
+    );
+    for second in 1..=3600 {
+        let v = tracker
+            .observe(&imds, &needs, t0 + Duration::from_secs(second))
+            .await;
+        assert!(v.attachments.is_ok());
+    }
+    assert_eq!(calls.snapshot(), after_start, "EC2 calls in a steady hour");
+
+    // An ENI goes away (IMDS no longer lists it).
+    imds.enis.pop();
+    for second in 3601..=7200 {
+        tracker
+            .observe(&imds, &needs, t0 + Duration::from_secs(second))
+            .await;
+    }
+    let later = calls.snapshot();
+    assert_eq!(later.get(&("DescribeNetworkInterfaces", "ok")), Some(&2), "{later:?}");
+    assert_eq!(later.get(&("DescribeSubnets", "ok")), Some(&2), "{later:?}");
+    assert_eq!(later.get(&("DescribeInstanceTypes", "ok")), Some(&1), "{later:?}");
+}
+
+/// Throttled for a whole simulated hour: each operation backs off (30 s
+/// doubling to 15 min), so the agent makes a handful of calls, not thousands.
+#[tokio::test]
+async fn throttled_calls_back_off() {
+    use axum::http::StatusCode;
+    use eniwatch::lab::scenario::Ec2Fault;
+    use eniwatch::witnesses::{Ec2Needs, Ec2Tracker};
+    let (status, body) = Ec2Fault::Throttle.answer();
+    let app = axum::Router::new().fallback(move || {
+        let body = body.clone();
+        async move { (StatusCode::from_u16(status).unwrap(), body) }
+    });
+    let addr = eniwatch::lab::serve_on_loopback(app).await.unwrap();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let s = eniwatch::lab::scenario::Scenario::load(&root.join("lab/scenarios/healthy.yaml"))
+        .unwrap();
+    let imds = imds_of(&s).await;
+    let calls = RequestCounts::new();
+    let mut tracker = Ec2Tracker::new(
+        config(&format!("http://{addr}")),
+        Duration::from_secs(300),
+        calls.clone(),
+    );
+    let needs = Ec2Needs {
+        pod_subnet: Some("subnet-0pods1a".parse().unwrap()),
+        headroom: true,
+    };
+    let t0 = Instant::now();
+    for second in (0..3600).step_by(5) {
+        let v = tracker
+            .observe(&imds, &needs, t0 + Duration::from_secs(second))
+            .await;
+        let e = v.instance_type.unwrap_err();
+        assert_eq!(e.kind, "throttled", "{e:?}");
+    }
+    let counted = calls.snapshot();
+    for op in ["DescribeInstanceTypes", "DescribeSubnets", "DescribeNetworkInterfaces"] {
+        let n = counted.get(&(op, "throttled")).copied().unwrap_or(0);
+        assert!((1..=9).contains(&n), "{op}: {n} calls in an hour: {counted:?}");
+    }
+}
