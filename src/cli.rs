@@ -195,7 +195,12 @@ pub struct WitnessArgs {
     #[arg(long, help_heading = "EC2")]
     pub no_ec2: bool,
     /// EC2 endpoint URL (an emulator, or a VPC endpoint); default: the region's.
-    #[arg(long, env = "AWS_ENDPOINT_URL_EC2", value_name = "URL", help_heading = "EC2")]
+    #[arg(
+        long,
+        env = "AWS_ENDPOINT_URL_EC2",
+        value_name = "URL",
+        help_heading = "EC2"
+    )]
     pub ec2_endpoint: Option<String>,
     /// AWS region for EC2; default: the region IMDS reports. Credentials come from
     /// the default chain (IRSA, EKS Pod Identity, instance profile, environment).
@@ -218,22 +223,47 @@ pub struct WitnessArgs {
     #[arg(long, default_value = crate::sources::ipamd::DEFAULT_BASE, value_name = "URL", help_heading = "ipamd")]
     pub ipamd_endpoint: String,
     /// The CNI's WARM_ENI_TARGET, when ipamd does not report it (default 1).
-    #[arg(long, env = "WARM_ENI_TARGET", value_name = "N", help_heading = "Warm pool")]
+    #[arg(
+        long,
+        env = "WARM_ENI_TARGET",
+        value_name = "N",
+        help_heading = "Warm pool"
+    )]
     pub warm_eni_target: Option<u32>,
     /// The CNI's WARM_IP_TARGET, when ipamd does not report it.
-    #[arg(long, env = "WARM_IP_TARGET", value_name = "N", help_heading = "Warm pool")]
+    #[arg(
+        long,
+        env = "WARM_IP_TARGET",
+        value_name = "N",
+        help_heading = "Warm pool"
+    )]
     pub warm_ip_target: Option<u32>,
     /// The CNI's MINIMUM_IP_TARGET (ipamd does not report it).
-    #[arg(long, env = "MINIMUM_IP_TARGET", value_name = "N", help_heading = "Warm pool")]
+    #[arg(
+        long,
+        env = "MINIMUM_IP_TARGET",
+        value_name = "N",
+        help_heading = "Warm pool"
+    )]
     pub minimum_ip_target: Option<u32>,
     /// The CNI's WARM_PREFIX_TARGET (ipamd does not report it).
-    #[arg(long, env = "WARM_PREFIX_TARGET", value_name = "N", help_heading = "Warm pool")]
+    #[arg(
+        long,
+        env = "WARM_PREFIX_TARGET",
+        value_name = "N",
+        help_heading = "Warm pool"
+    )]
     pub warm_prefix_target: Option<u32>,
     /// The CNI's MAX_ENI (ipamd does not report it); default: the instance type's limit.
     #[arg(long, env = "MAX_ENI", value_name = "N", help_heading = "Warm pool")]
     pub max_eni: Option<i32>,
     /// The CNI's ENABLE_PREFIX_DELEGATION; default: seen from the ENIs (prefixes or not).
-    #[arg(long, env = "ENABLE_PREFIX_DELEGATION", value_name = "BOOL", help_heading = "Warm pool")]
+    #[arg(
+        long,
+        env = "ENABLE_PREFIX_DELEGATION",
+        value_name = "BOOL",
+        help_heading = "Warm pool"
+    )]
     pub enable_prefix_delegation: Option<bool>,
 }
 

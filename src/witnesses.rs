@@ -25,14 +25,14 @@ use std::collections::BTreeMap;
 use std::hash::BuildHasher;
 use std::time::{Duration, Instant};
 
-use crate::model::{
-    EniId, InstanceMetadata, InstanceTypeFacts, Observed, SubnetFacts, SubnetId,
-    SubnetLookup, Unavailable,
-};
 use crate::checks::Context;
 use crate::config::SourceConfig;
 use crate::gather::bounded;
 use crate::model::{Attachments, Ec2View, Snapshot, Witness};
+use crate::model::{
+    EniId, InstanceMetadata, InstanceTypeFacts, Observed, SubnetFacts, SubnetId, SubnetLookup,
+    Unavailable,
+};
 use crate::sources::ec2::{Ec2Client, Ec2Config, Ec2Error};
 use crate::sources::ipamd::{read_ipamd, IpamdClient};
 use crate::sources::requests::RequestCounts;
@@ -230,7 +230,9 @@ impl Ec2Tracker {
             let refresh = self.subnet_refresh + self.jitter(self.subnet_refresh, 20, 7);
             let is_due = match self.subnets.get(id) {
                 None => true,
-                Some(SubnetEntry { facts: None, asked }) => now.duration_since(*asked) >= NOT_FOUND_TTL,
+                Some(SubnetEntry { facts: None, asked }) => {
+                    now.duration_since(*asked) >= NOT_FOUND_TTL
+                }
                 Some(SubnetEntry { asked, .. }) => {
                     let headroom = needs.pod_subnet.as_ref() == Some(id)
                         && (needs.headroom || enis != self.headroom_enis);
@@ -277,7 +279,11 @@ impl Ec2Tracker {
             .collect()
     }
 
-    async fn attachments(&mut self, imds: &InstanceMetadata, now: Instant) -> Observed<Attachments> {
+    async fn attachments(
+        &mut self,
+        imds: &InstanceMetadata,
+        now: Instant,
+    ) -> Observed<Attachments> {
         let mut enis: Vec<EniId> = imds
             .enis
             .iter()
@@ -289,7 +295,10 @@ impl Ec2Tracker {
             Some((at, last)) => {
                 let changed = last.imds_enis != enis;
                 let unsettled = last.enis.iter().any(|a| !a.is_attached())
-                    || last.imds_enis.iter().any(|id| !last.enis.iter().any(|a| &a.id == id));
+                    || last
+                        .imds_enis
+                        .iter()
+                        .any(|id| !last.enis.iter().any(|a| &a.id == id));
                 (changed || unsettled) && now.duration_since(*at) >= ATTACHMENT_INTERVAL
             }
         };
@@ -320,7 +329,6 @@ impl Ec2Tracker {
         self.attachments.as_ref().map(|(_, a)| a.clone())
     }
 }
-
 
 /// The witnesses as configured: EC2 (None: `--no-ec2`) and ipamd (None: `--no-ipamd`).
 pub struct WitnessSources {

@@ -231,8 +231,8 @@ async fn a_steady_hour_makes_no_ec2_calls_after_start_up() {
     use eniwatch::witnesses::{Ec2Needs, Ec2Tracker};
     let Some(m) = moto() else { return };
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let s = eniwatch::lab::scenario::Scenario::load(&root.join("lab/scenarios/healthy.yaml"))
-        .unwrap();
+    let s =
+        eniwatch::lab::scenario::Scenario::load(&root.join("lab/scenarios/healthy.yaml")).unwrap();
     let seed = seeder(&m.endpoint).await;
     let ids = eniwatch::lab::ec2_seed::seed(&seed, &s).await.unwrap();
     let s = eniwatch::lab::ec2_seed::rename(&s, &ids);
@@ -245,7 +245,10 @@ async fn a_steady_hour_makes_no_ec2_calls_after_start_up() {
     };
     let t0 = Instant::now();
     let first = tracker.observe(&imds, &needs, t0).await;
-    assert!(first.instance_type.is_ok() && first.attachments.is_ok(), "{first:?}");
+    assert!(
+        first.instance_type.is_ok() && first.attachments.is_ok(),
+        "{first:?}"
+    );
     let after_start = calls.snapshot();
     assert_eq!(
         after_start.values().sum::<u64>(),
@@ -268,9 +271,17 @@ async fn a_steady_hour_makes_no_ec2_calls_after_start_up() {
             .await;
     }
     let later = calls.snapshot();
-    assert_eq!(later.get(&("DescribeNetworkInterfaces", "ok")), Some(&2), "{later:?}");
+    assert_eq!(
+        later.get(&("DescribeNetworkInterfaces", "ok")),
+        Some(&2),
+        "{later:?}"
+    );
     assert_eq!(later.get(&("DescribeSubnets", "ok")), Some(&2), "{later:?}");
-    assert_eq!(later.get(&("DescribeInstanceTypes", "ok")), Some(&1), "{later:?}");
+    assert_eq!(
+        later.get(&("DescribeInstanceTypes", "ok")),
+        Some(&1),
+        "{later:?}"
+    );
 }
 
 /// Throttled for a whole simulated hour: each operation backs off (30 s
@@ -287,8 +298,8 @@ async fn throttled_calls_back_off() {
     });
     let addr = eniwatch::lab::serve_on_loopback(app).await.unwrap();
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let s = eniwatch::lab::scenario::Scenario::load(&root.join("lab/scenarios/healthy.yaml"))
-        .unwrap();
+    let s =
+        eniwatch::lab::scenario::Scenario::load(&root.join("lab/scenarios/healthy.yaml")).unwrap();
     let imds = imds_of(&s).await;
     let calls = RequestCounts::new();
     let mut tracker = Ec2Tracker::new(
@@ -309,8 +320,15 @@ async fn throttled_calls_back_off() {
         assert_eq!(e.kind, "throttled", "{e:?}");
     }
     let counted = calls.snapshot();
-    for op in ["DescribeInstanceTypes", "DescribeSubnets", "DescribeNetworkInterfaces"] {
+    for op in [
+        "DescribeInstanceTypes",
+        "DescribeSubnets",
+        "DescribeNetworkInterfaces",
+    ] {
         let n = counted.get(&(op, "throttled")).copied().unwrap_or(0);
-        assert!((1..=9).contains(&n), "{op}: {n} calls in an hour: {counted:?}");
+        assert!(
+            (1..=9).contains(&n),
+            "{op}: {n} calls in an hour: {counted:?}"
+        );
     }
 }

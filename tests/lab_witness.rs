@@ -23,7 +23,11 @@ fn healthy_node_with_ec2_and_ipamd_is_ok() {
     for c in o.report["checks"].as_array().unwrap() {
         assert_eq!(c["status"], "ok", "{c}");
     }
-    assert_eq!(o.report["capacity"]["capacity"]["Ok"], 44, "{}", o.report["capacity"]);
+    assert_eq!(
+        o.report["capacity"]["capacity"]["Ok"], 44,
+        "{}",
+        o.report["capacity"]
+    );
     assert_eq!(o.report["subnet"]["cidr"], "100.64.1.0/24");
     assert!(o.report["subnet"]["available_ips"].as_u64().unwrap() > 200);
 }
@@ -57,7 +61,12 @@ fn eniconfig_subnet_in_another_zone() {
     let mut s = with_ec2(scenario("healthy"));
     s.eniconfigs[0].subnet = "subnet-0pods1b".into();
     let o = check(&s, &[]);
-    assert_eq!(o.findings("ENIConfigSubnetZoneMismatch").len(), 1, "{}", o.report);
+    assert_eq!(
+        o.findings("ENIConfigSubnetZoneMismatch").len(),
+        1,
+        "{}",
+        o.report
+    );
     assert!(o.findings("ENIConfigSubnetNotFound").is_empty());
 }
 
@@ -67,7 +76,12 @@ fn eniconfig_subnet_that_does_not_exist() {
     let mut s = with_ec2(scenario("healthy"));
     s.eniconfigs[0].subnet = "subnet-0123456789abcdef0".into();
     let o = check(&s, &[]);
-    assert_eq!(o.findings("ENIConfigSubnetNotFound").len(), 1, "{}", o.report);
+    assert_eq!(
+        o.findings("ENIConfigSubnetNotFound").len(),
+        1,
+        "{}",
+        o.report
+    );
     assert_eq!(o.check_status("subnet-headroom"), "unknown");
 }
 
@@ -78,7 +92,10 @@ fn subnet_nearly_full() {
     s.subnets[1].available_ip_address_count = Some(20);
     let o = check(&s, &[]);
     assert_eq!(o.code, 1, "{}", o.report);
-    assert_eq!(o.reasons(), vec!["ENILimitReached", "SubnetNearlyExhausted"]);
+    assert_eq!(
+        o.reasons(),
+        vec!["ENILimitReached", "SubnetNearlyExhausted"]
+    );
     assert_eq!(o.report["subnet"]["available_ips"], 20);
 }
 
@@ -167,7 +184,12 @@ fn ec2_throttling_and_access_denied_are_unknown_not_drift() {
         let o = check(&s, &[]);
         assert_eq!(o.code, 2, "{fault:?}: {}", o.report);
         assert!(o.reasons().is_empty(), "{fault:?}: {}", o.report);
-        for c in ["eniconfig-subnet", "subnet-headroom", "max-pods", "eni-attachment"] {
+        for c in [
+            "eniconfig-subnet",
+            "subnet-headroom",
+            "max-pods",
+            "eni-attachment",
+        ] {
             assert_eq!(o.check_status(c), "unknown", "{fault:?} {c}");
         }
         for c in ["eni-subnet", "pod-subnet", "pod-routes", "ipamd-state"] {

@@ -45,8 +45,8 @@ mod witness;
 mod witness_tests;
 
 pub use context::{Context, EniRole, EniView, Expected, NoExpectation};
-pub use pool::PoolFacts;
 pub use finding::{CheckResult, CheckStatus, Finding, Reason, Severity, Subject, SubjectKind};
+pub use pool::PoolFacts;
 
 use crate::model::Snapshot;
 
@@ -126,7 +126,10 @@ impl Outcome {
             (CheckStatus::Skipped, self.ok_detail)
         } else if !self.findings.is_empty() {
             let notes: Vec<&str> = self.findings.iter().map(|f| f.reason.as_str()).collect();
-            (CheckStatus::Ok, format!("{}; noted: {}", self.ok_detail, notes.join(", ")))
+            (
+                CheckStatus::Ok,
+                format!("{}; noted: {}", self.ok_detail, notes.join(", ")),
+            )
         } else {
             (CheckStatus::Ok, self.ok_detail)
         };

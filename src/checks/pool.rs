@@ -102,11 +102,7 @@ impl PoolFacts {
             .iter()
             .filter(|(_, ip)| pod_enis.iter().any(|e| e.meta.carries(*ip)))
             .count() as u64;
-        let attached_enis = ctx
-            .enis
-            .iter()
-            .filter(|e| e.meta.network_card == 0)
-            .count() as u32;
+        let attached_enis = ctx.enis.iter().filter(|e| e.meta.network_card == 0).count() as u32;
         let max_eni = warm
             .max_eni
             .and_then(|m| u32::try_from(m).ok())
@@ -192,7 +188,9 @@ pub(crate) fn max_pods_fit(ctx: &Context) -> Outcome {
     let instance = ctx
         .imds
         .as_ref()
-        .map_or("this instance type".to_string(), |m| m.instance_type.clone());
+        .map_or("this instance type".to_string(), |m| {
+            m.instance_type.clone()
+        });
     if u64::from(max) <= capacity {
         return Outcome::ok(format!(
             "max-pods {max} fits: {mode} on {instance} supplies {capacity}"

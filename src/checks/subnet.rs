@@ -75,7 +75,10 @@ pub(crate) fn eniconfig_subnet(ctx: &Context) -> Outcome {
             ));
             out
         }
-        Some(z) => Outcome::ok(format!("{} exists, in the node's zone {z}", expected.subnet)),
+        Some(z) => Outcome::ok(format!(
+            "{} exists, in the node's zone {z}",
+            expected.subnet
+        )),
         None => Outcome::unknown(format!("EC2 gave no zone for {}", expected.subnet)),
     }
 }

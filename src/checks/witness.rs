@@ -52,9 +52,13 @@ pub(crate) fn cni_settings(ctx: &Context) -> Outcome {
             ));
             return out;
         }
-        Some(false) => return Outcome::ok("custom networking is off in ipamd, and no ENIConfig exists"),
+        Some(false) => {
+            return Outcome::ok("custom networking is off in ipamd, and no ENIConfig exists")
+        }
         Some(true) => {}
-        None => out.unknown = Some("ipamd did not report AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG".into()),
+        None => {
+            out.unknown = Some("ipamd did not report AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG".into())
+        }
     }
     let ours = ctx
         .expected
@@ -64,7 +68,9 @@ pub(crate) fn cni_settings(ctx: &Context) -> Outcome {
         .map(|s| s.name.clone())
         .or_else(|| match &ctx.expected {
             Err(super::NoExpectation::NotFound { selection, .. })
-            | Err(super::NoExpectation::InvalidSubnet { selection }) => Some(selection.name.clone()),
+            | Err(super::NoExpectation::InvalidSubnet { selection }) => {
+                Some(selection.name.clone())
+            }
             _ => None,
         });
     match (&view.selected_eniconfig, ours) {
@@ -118,7 +124,10 @@ pub(crate) fn eni_attachment(ctx: &Context) -> Outcome {
             "",
             Reason::ENINotAttached,
             Subject::eni(id.to_string()),
-            format!("IMDS lists ENI {id} (device {}), but {state}", e.meta.device_number),
+            format!(
+                "IMDS lists ENI {id} (device {}), but {state}",
+                e.meta.device_number
+            ),
         ));
     }
     out
@@ -133,7 +142,10 @@ pub(crate) fn ipamd_state(ctx: &Context) -> Outcome {
     let Ok(_) = &ctx.imds else {
         return Outcome::unknown("IMDS unknown");
     };
-    let mut out = Outcome::ok(format!("ipamd agrees with IMDS on {} ENIs", view.enis.len()));
+    let mut out = Outcome::ok(format!(
+        "ipamd agrees with IMDS on {} ENIs",
+        view.enis.len()
+    ));
     let managed: Vec<_> = ctx
         .enis
         .iter()
@@ -172,10 +184,17 @@ pub(crate) fn ipamd_state(ctx: &Context) -> Outcome {
         if theirs.trunk || theirs.efa {
             continue;
         }
-        if !ctx.enis.iter().any(|e| e.meta.interface_id.as_ref() == Some(&theirs.id)) {
+        if !ctx
+            .enis
+            .iter()
+            .any(|e| e.meta.interface_id.as_ref() == Some(&theirs.id))
+        {
             out.findings.push(mismatch(
                 Subject::eni(theirs.id.to_string()),
-                format!("ipamd has ENI {} in its datastore, but IMDS does not list it", theirs.id),
+                format!(
+                    "ipamd has ENI {} in its datastore, but IMDS does not list it",
+                    theirs.id
+                ),
             ));
         }
     }
@@ -193,7 +212,9 @@ pub(crate) fn ipamd_state(ctx: &Context) -> Outcome {
         .iter()
         .filter(|r| r.table == MAIN_TABLE && r.destination.prefix_len() == 32)
         .filter(|r| {
-            let link = r.out_link.and_then(|i| kernel.links.iter().find(|l| l.index == i));
+            let link = r
+                .out_link
+                .and_then(|i| kernel.links.iter().find(|l| l.index == i));
             link.is_some_and(|l| is_host_veth(l, &ctx.snapshot.veth_prefix))
         })
         .map(|r| r.destination.addr())
@@ -201,7 +222,12 @@ pub(crate) fn ipamd_state(ctx: &Context) -> Outcome {
     let node = Subject::node(ctx.node_name.clone());
     let held_free: Vec<String> = routed
         .iter()
-        .filter(|ip| !assigned.contains(ip) && view.enis.iter().any(|e| e.ipv4_addresses.contains(ip) || e.prefixes.iter().any(|p| p.contains(*ip))))
+        .filter(|ip| {
+            !assigned.contains(ip)
+                && view.enis.iter().any(|e| {
+                    e.ipv4_addresses.contains(ip) || e.prefixes.iter().any(|p| p.contains(*ip))
+                })
+        })
         .map(Ipv4Addr::to_string)
         .collect();
     if !held_free.is_empty() {

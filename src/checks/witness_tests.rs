@@ -122,8 +122,12 @@ fn warm_pool_below_target_exhausted_and_eni_limit() {
         wire_pod(k, "100.64.1.13", 2, 13);
         wire_pod(k, "100.64.1.22", 3, 14);
     }
-    ipamd(&mut s).enis[1].assigned.push((fixture::ip("100.64.1.13"), None));
-    ipamd(&mut s).enis[2].assigned.push((fixture::ip("100.64.1.22"), None));
+    ipamd(&mut s).enis[1]
+        .assigned
+        .push((fixture::ip("100.64.1.13"), None));
+    ipamd(&mut s).enis[2]
+        .assigned
+        .push((fixture::ip("100.64.1.22"), None));
     assert_eq!(reasons(&s), vec![Reason::WarmPoolExhausted]);
     // Without EC2, exhaustion is still judged; the target is not.
     s.ec2 = Witness::Off;
@@ -179,17 +183,23 @@ fn ipamd_disagreeing_with_imds_or_the_kernel() {
     assert!(message(&s, Reason::IPAMDStateMismatch).contains("ipamd does not know"));
 
     let mut s = healthy_witnessed();
-    ipamd(&mut s).enis[1].ipv4_addresses.push(fixture::ip("100.64.1.99"));
+    ipamd(&mut s).enis[1]
+        .ipv4_addresses
+        .push(fixture::ip("100.64.1.99"));
     assert!(message(&s, Reason::IPAMDStateMismatch).contains("IMDS does not list"));
 
     // The kernel routes 100.64.1.12 to a pod; ipamd holds it as free.
     let mut s = healthy_witnessed();
-    ipamd(&mut s).enis[1].assigned.retain(|(ip, _)| ip.to_string() != "100.64.1.12");
+    ipamd(&mut s).enis[1]
+        .assigned
+        .retain(|(ip, _)| ip.to_string() != "100.64.1.12");
     assert!(message(&s, Reason::IPAMDStateMismatch).contains("holds them as free"));
 
     // ipamd assigned an address no pod has and no route leads to: leaked.
     let mut s = healthy_witnessed();
-    ipamd(&mut s).enis[1].assigned.push((fixture::ip("100.64.1.13"), None));
+    ipamd(&mut s).enis[1]
+        .assigned
+        .push((fixture::ip("100.64.1.13"), None));
     assert!(message(&s, Reason::IPAMDStateMismatch).contains("leaked"));
 }
 
@@ -211,7 +221,14 @@ fn failing_witnesses_are_unknown_and_off_ones_skipped() {
     s.ipamd = Witness::On(Err(Unavailable::new("ipamd", "connection refused")));
     let e = evaluate(&s);
     assert!(e.findings.is_empty(), "{:#?}", e.findings);
-    for check in ["eniconfig-subnet", "subnet-headroom", "max-pods", "eni-attachment", "cni-settings", "ipamd-state"] {
+    for check in [
+        "eniconfig-subnet",
+        "subnet-headroom",
+        "max-pods",
+        "eni-attachment",
+        "cni-settings",
+        "ipamd-state",
+    ] {
         assert_eq!(status(&s, check), CheckStatus::Unknown, "{check}");
     }
     // One call denied, the others answered.

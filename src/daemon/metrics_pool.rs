@@ -59,19 +59,62 @@ fn set_or_clear(g: &IntGaugeVec, v: Option<u64>) {
 impl PoolMetrics {
     pub fn new(r: &Registry) -> prometheus::Result<PoolMetrics> {
         let ec2_calls = IntCounterVec::new(
-            Opts::new("eniwatch_ec2_requests_total", "EC2 calls by operation and outcome."),
+            Opts::new(
+                "eniwatch_ec2_requests_total",
+                "EC2 calls by operation and outcome.",
+            ),
             &["operation", "outcome"],
         )?;
         r.register(Box::new(ec2_calls.clone()))?;
         Ok(PoolMetrics {
-            enis_max: gauge(r, "eniwatch_enis_max", "ENIs network card 0 can have (type limit or MAX_ENI).", &[])?,
-            ips_max: gauge(r, "eniwatch_ipv4_addresses_max", "Pod addresses custom networking can supply on this instance type.", &[])?,
-            pod_capacity: gauge(r, "eniwatch_pod_capacity", "Pods custom networking can host on this instance type.", &[])?,
-            kubelet_max_pods: gauge(r, "eniwatch_kubelet_max_pods", "The kubelet's max-pods.", &[])?,
-            warm_target: gauge(r, "eniwatch_warm_pool_target_ipv4_addresses", "Free pod addresses ipamd aims to keep.", &[])?,
-            subnet_available: gauge(r, "eniwatch_subnet_available_ipv4_addresses", "Free addresses of the ENIConfig subnet (EC2), as of the last refresh.", &["subnet_id", "role"])?,
-            subnet_size: gauge(r, "eniwatch_subnet_size_ipv4_addresses", "Addresses in the ENIConfig subnet's CIDR.", &["subnet_id", "role"])?,
-            attachment: gauge(r, "eniwatch_enis_ec2_attachment", "This instance's ENIs by EC2 attachment status.", &["status"])?,
+            enis_max: gauge(
+                r,
+                "eniwatch_enis_max",
+                "ENIs network card 0 can have (type limit or MAX_ENI).",
+                &[],
+            )?,
+            ips_max: gauge(
+                r,
+                "eniwatch_ipv4_addresses_max",
+                "Pod addresses custom networking can supply on this instance type.",
+                &[],
+            )?,
+            pod_capacity: gauge(
+                r,
+                "eniwatch_pod_capacity",
+                "Pods custom networking can host on this instance type.",
+                &[],
+            )?,
+            kubelet_max_pods: gauge(
+                r,
+                "eniwatch_kubelet_max_pods",
+                "The kubelet's max-pods.",
+                &[],
+            )?,
+            warm_target: gauge(
+                r,
+                "eniwatch_warm_pool_target_ipv4_addresses",
+                "Free pod addresses ipamd aims to keep.",
+                &[],
+            )?,
+            subnet_available: gauge(
+                r,
+                "eniwatch_subnet_available_ipv4_addresses",
+                "Free addresses of the ENIConfig subnet (EC2), as of the last refresh.",
+                &["subnet_id", "role"],
+            )?,
+            subnet_size: gauge(
+                r,
+                "eniwatch_subnet_size_ipv4_addresses",
+                "Addresses in the ENIConfig subnet's CIDR.",
+                &["subnet_id", "role"],
+            )?,
+            attachment: gauge(
+                r,
+                "eniwatch_enis_ec2_attachment",
+                "This instance's ENIs by EC2 attachment status.",
+                &["status"],
+            )?,
             ec2_calls,
             seen: Mutex::new(BTreeMap::new()),
         })

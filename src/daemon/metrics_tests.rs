@@ -156,7 +156,16 @@ fn check_status_is_a_state_set() {
         assert_eq!(ones.len(), 1, "{check}: {series:?}");
         let want = if check == "eni-configured" {
             "drift"
-        } else if ["cni-settings", "eniconfig-subnet", "subnet-headroom", "max-pods", "eni-attachment", "ipamd-state"].contains(&check) {
+        } else if [
+            "cni-settings",
+            "eniconfig-subnet",
+            "subnet-headroom",
+            "max-pods",
+            "eni-attachment",
+            "ipamd-state",
+        ]
+        .contains(&check)
+        {
             "skipped"
         } else {
             "ok"

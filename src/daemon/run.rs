@@ -102,8 +102,8 @@ impl Looper {
         counts: Counters,
         state: SharedState,
     ) -> Looper {
-        let imds = ImdsClient::new(sources.imds.clone())
-            .map(|c| c.with_counts(counts.requests.clone()));
+        let imds =
+            ImdsClient::new(sources.imds.clone()).map(|c| c.with_counts(counts.requests.clone()));
         let witnesses = WitnessSources::new(&sources, counts.ec2.clone(), counts.requests.clone());
         let last_imds = match &imds {
             Ok(_) => Err(Unavailable::new("imds", "not read yet")),
@@ -256,7 +256,9 @@ impl Looper {
         self.wants_addresses = evaluation.findings.iter().any(|f| {
             matches!(
                 f.reason,
-                Reason::WarmPoolBelowTarget | Reason::WarmPoolExhausted | Reason::SubnetNearlyExhausted
+                Reason::WarmPoolBelowTarget
+                    | Reason::WarmPoolExhausted
+                    | Reason::SubnetNearlyExhausted
             )
         });
         let report = Report::build(&snapshot, &evaluation);

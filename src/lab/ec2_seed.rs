@@ -85,7 +85,10 @@ pub async fn seed(ec2: &Client, s: &Scenario) -> Result<IdMap, LabError> {
             .ok_or_else(|| LabError::Setup(format!("seeding EC2: {k} was not created")))
     };
     let primary = s.primary_eni().ok_or_else(|| missing("primary ENI"))?;
-    let primary_ip = primary.ips.first().ok_or_else(|| missing("primary address"))?;
+    let primary_ip = primary
+        .ips
+        .first()
+        .ok_or_else(|| missing("primary address"))?;
     let run = ec2
         .run_instances()
         .image_id("ami-12c6146b")
@@ -98,7 +101,9 @@ pub async fn seed(ec2: &Client, s: &Scenario) -> Result<IdMap, LabError> {
         .await
         .map_err(|e| err("RunInstances")(e.into()))?;
     let instance = run.instances().first().ok_or_else(|| missing("instance"))?;
-    let instance_id = instance.instance_id().ok_or_else(|| missing("InstanceId"))?;
+    let instance_id = instance
+        .instance_id()
+        .ok_or_else(|| missing("InstanceId"))?;
     ids.insert(s.node.instance_id.clone(), instance_id.to_string());
     let primary_eni = instance
         .network_interfaces()
@@ -116,7 +121,11 @@ pub async fn seed(ec2: &Client, s: &Scenario) -> Result<IdMap, LabError> {
             .await
             .map_err(|e| err("AssignPrivateIpAddresses")(e.into()))?;
     }
-    let detached = s.ec2.as_ref().map(|e| e.detached.clone()).unwrap_or_default();
+    let detached = s
+        .ec2
+        .as_ref()
+        .map(|e| e.detached.clone())
+        .unwrap_or_default();
     for eni in s.enis.iter().filter(|e| !e.is_primary()) {
         let mut create = ec2
             .create_network_interface()

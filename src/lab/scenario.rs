@@ -354,7 +354,10 @@ impl Scenario {
     /// and EC2 in the lab (or `--no-ec2`).
     pub fn eniwatch_args(&self) -> Vec<String> {
         let mut args = self.cni.eniwatch_args();
-        args.extend(super::witness_spec::ec2_args(self.ec2.as_ref(), &self.node.region));
+        args.extend(super::witness_spec::ec2_args(
+            self.ec2.as_ref(),
+            &self.node.region,
+        ));
         args
     }
 

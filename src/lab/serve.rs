@@ -29,9 +29,9 @@ use tokio::task::JoinSet;
 use super::ec2_seed;
 use super::imds_emulator::{self, ImdsState};
 use super::ipamd_emulator::{self, IpamdState};
-use super::witness_spec::{Ec2Spec, EC2_LISTEN, IPAMD_LISTEN};
 use super::kube_emulator::{self, KubeState};
 use super::scenario::Scenario;
+use super::witness_spec::{Ec2Spec, EC2_LISTEN, IPAMD_LISTEN};
 use super::LabError;
 
 /// Where the Kubernetes API emulator listens, inside the node namespace.
@@ -82,7 +82,9 @@ pub async fn serve(
     let ipamd_task = if scenario.ipamd.served {
         let listener = bind(IPAMD_LISTEN).await?;
         let app = ipamd_emulator::router(ipamd.clone());
-        Some(tokio::spawn(async move { axum::serve(listener, app).await }))
+        Some(tokio::spawn(
+            async move { axum::serve(listener, app).await },
+        ))
     } else {
         None
     };

@@ -45,8 +45,8 @@ use reqwest::{Client, StatusCode};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-pub use crate::model::{IpamdEni, IpamdView, WarmTargets};
 use crate::model::EniId;
+pub use crate::model::{IpamdEni, IpamdView, WarmTargets};
 use crate::sources::requests::RequestCounts;
 
 pub const DEFAULT_BASE: &str = "http://127.0.0.1:61679";

@@ -17,6 +17,7 @@ use eniwatch::lab::scenario::Scenario;
 use serde_json::Value;
 
 /// Returns from the test (after printing why) when the lab cannot run here.
+#[allow(unused_macros)]
 macro_rules! lab {
     () => {
         if !common::lab_available() {
@@ -167,6 +168,7 @@ pub fn moto_available() -> bool {
 }
 
 /// Returns from the test (after printing why) when the lab or moto cannot run here.
+#[allow(unused_macros)]
 macro_rules! lab_ec2 {
     () => {
         if !common::lab_available() || !common::moto_available() {

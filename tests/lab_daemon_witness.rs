@@ -1,0 +1,111 @@
+//! `eniwatch run` with EC2 and ipamd in the lab: the capacity and subnet
+//! metrics, EC2 calls only at start-up on a steady node, and a throttling
+//! EC2 that leaves the rest of the agent working without false drift.
+
+#[macro_use]
+mod common;
+
+use std::time::Duration;
+
+use common::daemon::Daemon;
+use common::*;
+use eniwatch::lab::scenario::{Ec2Fault, Ec2Spec};
+
+fn ec2_calls(d: &Daemon) -> f64 {
+    let text = d.fetch("/metrics").unwrap_or_default();
+    text.lines()
+        .filter(|l| l.starts_with("eniwatch_ec2_requests_total{"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+#[test]
+fn capacity_metrics_and_no_ec2_calls_on_a_steady_node() {
+    lab_ec2!();
+    let d = Daemon::start(
+        scenario("max-pods-m5-large"),
+        &[
+            "--grace-period",
+            "0",
+            "--imds-interval",
+            "1s",
+            "--debounce",
+            "20ms",
+        ],
+    );
+    assert!(d.wait_for(Duration::from_secs(20), |d| d
+        .metric("eniwatch_findings{reason=\"MaxPodsExceedsCapacity\"}")
+        == Some(1.0)));
+    assert_eq!(d.metric("eniwatch_pod_capacity"), Some(20.0));
+    assert_eq!(d.metric("eniwatch_ipv4_addresses_max"), Some(18.0));
+    assert_eq!(d.metric("eniwatch_kubelet_max_pods"), Some(110.0));
+    assert_eq!(d.metric("eniwatch_enis_max"), Some(3.0));
+    assert_eq!(
+        d.metric("eniwatch_warm_pool_target_ipv4_addresses"),
+        Some(3.0)
+    );
+    assert_eq!(
+        d.metric("eniwatch_enis_ec2_attachment{status=\"attached\"}"),
+        Some(2.0)
+    );
+    assert_eq!(d.metric("eniwatch_source_up{source=\"ec2\"}"), Some(1.0));
+    assert_eq!(d.metric("eniwatch_source_up{source=\"ipamd\"}"), Some(1.0));
+    let text = d.fetch("/metrics").unwrap();
+    let subnet = text
+        .lines()
+        .find(|l| l.starts_with("eniwatch_subnet_available_ipv4_addresses{"))
+        .unwrap_or_else(|| panic!("no subnet series:\n{text}"));
+    assert!(subnet.contains("role=\"eniconfig\""), "{subnet}");
+    assert!(text.contains("eniwatch_subnet_size_ipv4_addresses{role=\"eniconfig\",subnet_id="));
+    assert!(text
+        .contains("eniwatch_info{eniconfig=\"ap-southeast-1a\",instance_type=\"m5.large\",node="));
+    assert!(text.contains("nodegroup=\"ng-m5\""));
+    let events = d.events_with_reason("MaxPodsExceedsCapacity");
+    assert_eq!(events.len(), 1, "{events:?}");
+
+    // Steady: IMDS read every second, EC2 not at all.
+    // IMDS requests as the lab's emulator counted them.
+    let imds = |d: &Daemon| {
+        d.node.recorded().unwrap()["imds"]["requests"]
+            .as_f64()
+            .unwrap_or(0.0)
+    };
+    let start_up = ec2_calls(&d);
+    assert!(start_up >= 3.0, "{start_up}");
+    let imds_before = imds(&d);
+    std::thread::sleep(Duration::from_secs(10));
+    assert_eq!(ec2_calls(&d), start_up);
+    assert!(imds(&d) >= imds_before + 8.0, "IMDS was re-read meanwhile");
+}
+
+#[test]
+fn throttling_ec2_is_unknown_and_the_rest_works() {
+    lab!();
+    let mut s = scenario("healthy");
+    s.ec2 = Some(Ec2Spec {
+        fault: Some(Ec2Fault::Throttle),
+        detached: vec![],
+    });
+    let mut d = Daemon::start(s, &["--grace-period", "0", "--debounce", "20ms"]);
+    assert!(d.wait_for(Duration::from_secs(30), |d| d
+        .metric("eniwatch_ec2_requests_total{operation=\"DescribeInstanceTypes\",outcome=\"throttled\"}")
+        .is_some_and(|n| n >= 1.0)));
+    assert_eq!(d.metric("eniwatch_source_up{source=\"ec2\"}"), Some(0.0));
+    assert_eq!(
+        d.metric("eniwatch_check_status{check=\"max-pods\",status=\"unknown\"}"),
+        Some(1.0)
+    );
+    // The rest of the agent still detects drift.
+    d.node.ip("route del 100.64.1.11/32").unwrap();
+    assert!(d.wait_for(Duration::from_secs(15), |d| d
+        .metric("eniwatch_findings{reason=\"PodRouteMissing\"}")
+        == Some(1.0)));
+    let warnings: Vec<_> = d
+        .events()
+        .into_iter()
+        .filter(|e| e["type"] == "Warning")
+        .map(|e| e["reason"].clone())
+        .collect();
+    assert_eq!(warnings, vec!["PodRouteMissing"], "{}", d.logs());
+    d.stop();
+}
