@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# The demo: builds eniwatch, then checks the built-in lab node twice, healthy
-# and with drift, and shows both reports. Needs root (network namespaces).
+# The demo: builds eniwatch, then checks the built-in lab node healthy and
+# with drift, then an m5.large whose max-pods custom networking cannot supply,
+# with moto's EC2 server as the EC2 witness. Needs root (network namespaces).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ENIWATCH_SETUP_PROMETHEUS=0 ENIWATCH_SETUP_MOTO=0 source scripts/setup.sh
+ENIWATCH_SETUP_PROMETHEUS=0 source scripts/setup.sh
 if [ "$(id -u)" != 0 ]; then
   echo "demo: the lab builds network namespaces and needs root (try: sudo $0)" >&2
   exit 1
@@ -28,4 +29,9 @@ if command -v jq >/dev/null 2>&1; then
 else
   "$lab" check lab/scenarios/drifted.yaml -- --output json
 fi
+echo
+echo "=== 4. An m5.large with max-pods 110, EC2 (moto) as witness (lab/scenarios/max-pods-m5-large.yaml) ==="
+echo
+"$lab" check lab/scenarios/max-pods-m5-large.yaml
+echo "(eniwatch check exited $?)"
 exit 0

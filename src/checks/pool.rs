@@ -158,10 +158,14 @@ fn warm_target(
     Ok(enis.saturating_mul(per_eni))
 }
 
-const MAX_PODS_FIX: &str = "set the kubelet's max-pods to at most that: AL2023 NodeConfig \
-     spec.kubelet.config.maxPods (or the nodegroup's maxPodsExpression), AL2 bootstrap.sh \
-     --use-max-pods false --kubelet-extra-args '--max-pods=N', Karpenter kubelet.maxPods; \
-     or enable prefix delegation";
+/// How to set max-pods to `n`, per node bootstrap.
+fn max_pods_fix(n: u64) -> String {
+    format!(
+        "set the kubelet's max-pods to at most {n}: AL2023 NodeConfig spec.kubelet.config.maxPods \
+         (or the nodegroup's maxPodsExpression), AL2 bootstrap.sh --use-max-pods false \
+         --kubelet-extra-args '--max-pods={n}', Karpenter kubelet.maxPods; or enable prefix delegation"
+    )
+}
 
 /// `max-pods`: the kubelet admits no more pods than custom networking can address.
 pub(crate) fn max_pods_fit(ctx: &Context) -> Outcome {
@@ -207,7 +211,7 @@ pub(crate) fn max_pods_fit(ctx: &Context) -> Outcome {
              {}",
             limits.max_enis,
             limits.ipv4_per_eni,
-            MAX_PODS_FIX.replace('N', &capacity.to_string())
+            max_pods_fix(capacity)
         ),
     ));
     out

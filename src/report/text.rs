@@ -107,6 +107,36 @@ pub fn render_text(r: &Report) -> String {
         p.total, p.eniconfig_subnet, p.node_subnet, p.other, p.host_network, p.branch_eni, p.unplaced
     );
 
+    let c = &r.capacity;
+    let supply = match (&c.limits, &c.capacity) {
+        (Ok(l), Ok(n)) => format!(
+            "{} ENIs x {} IPv4 addresses: custom networking hosts {n} pods",
+            l.max_enis, l.ipv4_per_eni
+        ),
+        (Err(e), _) | (_, Err(e)) => format!("limits unknown ({e})"),
+    };
+    let target = c
+        .target
+        .as_ref()
+        .map_or("unknown".to_string(), |t| t.to_string());
+    let _ = writeln!(
+        o,
+        "Capacity   {supply}; kubelet max-pods {}; warm pool {} free of {} (target {target})",
+        or_dash(&c.kubelet_max_pods),
+        c.free,
+        c.total
+    );
+    if let Some(sn) = &r.subnet {
+        let _ = writeln!(
+            o,
+            "Subnet     {} {} in {}: {} addresses free",
+            sn.id,
+            or_dash(&sn.cidr),
+            or_dash(&sn.availability_zone),
+            or_dash(&sn.available_ips)
+        );
+    }
+
     let _ = writeln!(o, "\nChecks");
     for c in &r.checks {
         let _ = writeln!(
