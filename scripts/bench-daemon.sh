@@ -32,7 +32,7 @@ for _ in $(seq 100); do [ -e "$dir/ready" ] && break; sleep 0.1; done
 node=ip-10-0-1-10.bench.internal
 ip netns exec "$name" "$bin/eniwatch-agent" run --listen 127.0.0.1:9742 --node-name "$node" \
   --kubeconfig "$dir/kubeconfig" --eni-config-label-def topology.kubernetes.io/zone \
-  --grace-period 0 --debounce 20ms --log-format json 2> /tmp/eniwatch-bench-daemon.log &
+  --grace-period 0 --debounce 20ms --log-format json --no-ec2 2> /tmp/eniwatch-bench-daemon.log &
 daemon=$!
 fetch() { ip netns exec "$name" "$bin/eniwatch-lab" fetch "http://127.0.0.1:9742$1" 2>/dev/null; }
 for _ in $(seq 200); do fetch /readyz > /dev/null && break; sleep 0.1; done
