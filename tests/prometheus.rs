@@ -62,28 +62,7 @@ fn promtool_accepts_a_real_scrape_and_prometheus_queries_it() {
     );
 
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("prometheus.yml");
-    std::fs::write(
-        &config,
-        format!(
-            "global:\n  scrape_interval: 1s\nscrape_configs:\n- job_name: eniwatch\n  static_configs:\n  - targets: ['{}']\n",
-            common::daemon::LISTEN
-        ),
-    )
-    .unwrap();
-    let mut prom = d
-        .node
-        .command("prometheus")
-        .arg(format!("--config.file={}", config.display()))
-        .arg(format!(
-            "--storage.tsdb.path={}",
-            dir.path().join("data").display()
-        ))
-        .args(["--web.listen-address=127.0.0.1:9090", "--log.level=warn"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("prometheus starts");
+    let mut prom = d.start_prometheus(dir.path(), "127.0.0.1:9090");
     let query = |q: &str| {
         d.fetch_url(&format!("http://127.0.0.1:9090/api/v1/query?query={q}"))
             .and_then(|body| serde_json::from_str::<serde_json::Value>(&body).ok())

@@ -19,6 +19,32 @@ pub struct Daemon {
 }
 
 impl Daemon {
+    /// Starts a real Prometheus in the node namespace, scraping this daemon
+    /// every second, listening on `listen`; its config and data live in `dir`.
+    pub fn start_prometheus(&self, dir: &std::path::Path, listen: &str) -> Child {
+        let config = dir.join("prometheus.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "global:\n  scrape_interval: 1s\nscrape_configs:\n- job_name: eniwatch\n  static_configs:\n  - targets: ['{LISTEN}']\n"
+            ),
+        )
+        .expect("prometheus config");
+        self.node
+            .command("prometheus")
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.join("data").display()
+            ))
+            .arg(format!("--web.listen-address={listen}"))
+            .arg("--log.level=warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("prometheus starts")
+    }
+
     /// Builds the lab node and starts the daemon in it; waits for /readyz.
     pub fn start(s: Scenario, extra: &[&str]) -> Daemon {
         let dir = tempfile::tempdir().expect("tempdir");
