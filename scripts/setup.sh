@@ -14,16 +14,8 @@ if [ "${ENIWATCH_SETUP_PROMETHEUS:-1}" = 1 ]; then
   { command -v prometheus && command -v promtool; } >/dev/null 2>&1 || need_apt+=(prometheus)
 fi
 [ -e /etc/ssl/certs/ca-certificates.crt ] || need_apt+=(ca-certificates)
-if ((${#need_apt[@]})); then
-  if [ "$(id -u)" != 0 ]; then
-    echo "setup: need root to install: ${need_apt[*]}" >&2
-    exit 1
-  fi
-  echo "setup: installing ${need_apt[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
-fi
+source "$(dirname "${BASH_SOURCE[0]}")/apt-install.sh"
+apt_install setup ${need_apt[@]+"${need_apt[@]}"}
 
 if ! command -v cargo >/dev/null 2>&1; then
   for c in "$HOME/.cargo/bin/cargo" /root/.cargo/bin/cargo; do
@@ -41,8 +33,7 @@ if [ "${ENIWATCH_SETUP_MOTO:-1}" = 1 ]; then
   moto_venv=${ENIWATCH_MOTO_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/eniwatch/moto-venv}
   if [ ! -x "$moto_venv/bin/moto_server" ]; then
     if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
-      echo "setup: installing python3-venv"
-      apt-get update -qq && apt-get install -y -qq --no-install-recommends python3-venv >/dev/null
+      apt_install setup python3-venv
     fi
     echo "setup: installing moto[server] into $moto_venv"
     python3 -m venv "$moto_venv"
