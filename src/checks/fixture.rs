@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
+use super::{evaluate, CheckStatus, Reason};
 use crate::model::*;
 
 pub const NODE: &str = "ip-10-0-1-10.lab.internal";
@@ -300,4 +301,19 @@ pub fn ipamd(s: &mut Snapshot) -> &mut IpamdView {
         Witness::On(Ok(v)) => v,
         _ => panic!("ipamd is not on in this snapshot"),
     }
+}
+
+/// The reasons of every finding, in report order.
+pub fn reasons(s: &Snapshot) -> Vec<Reason> {
+    evaluate(s).findings.iter().map(|f| f.reason).collect()
+}
+
+/// One check's status.
+pub fn status(s: &Snapshot, check: &str) -> CheckStatus {
+    evaluate(s)
+        .checks
+        .iter()
+        .find(|c| c.name == check)
+        .unwrap()
+        .status
 }

@@ -5,19 +5,6 @@ use super::fixture::*;
 use super::*;
 use crate::model::*;
 
-fn reasons(s: &Snapshot) -> Vec<Reason> {
-    evaluate(s).findings.iter().map(|f| f.reason).collect()
-}
-
-fn status(s: &Snapshot, check: &str) -> CheckStatus {
-    evaluate(s)
-        .checks
-        .iter()
-        .find(|c| c.name == check)
-        .unwrap()
-        .status
-}
-
 #[test]
 fn healthy_node_is_all_ok() {
     let e = evaluate(&healthy());

@@ -6,19 +6,6 @@ use super::fixture::*;
 use super::*;
 use crate::model::*;
 
-fn reasons(s: &Snapshot) -> Vec<Reason> {
-    evaluate(s).findings.iter().map(|f| f.reason).collect()
-}
-
-fn status(s: &Snapshot, check: &str) -> CheckStatus {
-    evaluate(s)
-        .checks
-        .iter()
-        .find(|c| c.name == check)
-        .unwrap()
-        .status
-}
-
 fn message(s: &Snapshot, r: Reason) -> String {
     evaluate(s)
         .findings
