@@ -136,6 +136,20 @@ fn with<T: MetricVecBuilder>(vec: &MetricVec<T>, labels: &[&str], f: impl FnOnce
     }
 }
 
+/// Adds to `counter` what `counts` counted since `seen` was taken (and
+/// updates `seen`). A smaller total means a fresh RequestCounts: all of it is new.
+pub(super) fn add_new_counts(
+    counter: &IntCounterVec,
+    seen: &mut BTreeMap<(&'static str, &'static str), u64>,
+    counts: &RequestCounts,
+) {
+    for (key, n) in counts.snapshot() {
+        let before = seen.insert(key, n).unwrap_or(0);
+        let delta = if n >= before { n - before } else { n };
+        with(counter, &[key.0, key.1], |c| c.inc_by(delta));
+    }
+}
+
 fn count<N: TryInto<i64>>(n: N) -> i64 {
     n.try_into().unwrap_or(i64::MAX)
 }
@@ -388,14 +402,8 @@ impl Metrics {
     /// Copies the request counts into `eniwatch_requests_total`, adding what
     /// was counted since the last call.
     pub fn observe_requests(&self, counts: &RequestCounts) {
-        let now = counts.snapshot();
         let mut memory = self.memory.lock().unwrap_or_else(|e| e.into_inner());
-        for (key, n) in now {
-            let seen = memory.requests.insert(key, n).unwrap_or(0);
-            // A smaller total means a fresh RequestCounts: all of it is new.
-            let delta = if n >= seen { n - seen } else { n };
-            with(&self.requests, &[key.0, key.1], |c| c.inc_by(delta));
-        }
+        add_new_counts(&self.requests, &mut memory.requests, counts);
     }
 
     /// Records one read of a source (`imds`, `kernel`, `kubernetes`, ...).

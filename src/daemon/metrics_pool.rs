@@ -177,13 +177,7 @@ impl PoolMetrics {
 
     /// Adds the EC2 calls counted since the last call.
     pub fn observe_ec2_calls(&self, calls: &RequestCounts) {
-        let now = calls.snapshot();
         let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
-        for (key, n) in now {
-            let before = seen.insert(key, n).unwrap_or(0);
-            self.ec2_calls
-                .with_label_values(&[key.0, key.1])
-                .inc_by(n.saturating_sub(before));
-        }
+        super::metrics::add_new_counts(&self.ec2_calls, &mut seen, calls);
     }
 }
