@@ -323,8 +323,6 @@ fn settled_checks(raw: &[CheckResult], active: &[crate::checks::Finding]) -> Vec
             if n > 0 {
                 c.status = CheckStatus::Drift;
                 c.detail = format!("{n} drift finding{}", if n == 1 { "" } else { "s" });
-            } else if c.status == CheckStatus::Drift && active.iter().any(|f| f.check == c.name) {
-                c.status = CheckStatus::Ok;
             } else if c.status == CheckStatus::Drift {
                 c.status = CheckStatus::Ok;
                 c.detail = format!("settling: {}", c.detail);
