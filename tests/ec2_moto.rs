@@ -65,17 +65,9 @@ fn config(endpoint: &str) -> Ec2Config {
     }
 }
 
-/// A raw SDK client for seeding.
+/// A raw SDK client for seeding (the lab's).
 async fn seeder(endpoint: &str) -> aws_sdk_ec2::Client {
-    let shared = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("ap-southeast-1"))
-        .endpoint_url(endpoint)
-        .credentials_provider(aws_sdk_ec2::config::Credentials::new(
-            "testing", "testing", None, None, "test",
-        ))
-        .load()
-        .await;
-    aws_sdk_ec2::Client::new(&shared)
+    eniwatch::lab::ec2_seed::client(endpoint, "ap-southeast-1").await
 }
 
 #[tokio::test]
@@ -288,15 +280,12 @@ async fn a_steady_hour_makes_no_ec2_calls_after_start_up() {
 /// doubling to 15 min), so the agent makes a handful of calls, not thousands.
 #[tokio::test]
 async fn throttled_calls_back_off() {
-    use axum::http::StatusCode;
     use eniwatch::lab::scenario::Ec2Fault;
+    use eniwatch::lab::witness_spec::fault_router;
     use eniwatch::witnesses::{Ec2Needs, Ec2Tracker};
-    let (status, body) = Ec2Fault::Throttle.answer();
-    let app = axum::Router::new().fallback(move || {
-        let body = body.clone();
-        async move { (StatusCode::from_u16(status).unwrap(), body) }
-    });
-    let addr = eniwatch::lab::serve_on_loopback(app).await.unwrap();
+    let addr = eniwatch::lab::serve_on_loopback(fault_router(Ec2Fault::Throttle))
+        .await
+        .unwrap();
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let s =
         eniwatch::lab::scenario::Scenario::load(&root.join("lab/scenarios/healthy.yaml")).unwrap();

@@ -31,7 +31,7 @@ use super::imds_emulator::{self, ImdsState};
 use super::ipamd_emulator::{self, IpamdState};
 use super::kube_emulator::{self, KubeState};
 use super::scenario::Scenario;
-use super::witness_spec::{Ec2Spec, EC2_LISTEN, IPAMD_LISTEN};
+use super::witness_spec::{fault_router, Ec2Spec, EC2_LISTEN, IPAMD_LISTEN};
 use super::LabError;
 
 /// Where the Kubernetes API emulator listens, inside the node namespace.
@@ -196,15 +196,7 @@ impl Drop for LabEc2 {
 async fn start_ec2(scenario: &Scenario, spec: &Ec2Spec) -> Result<LabEc2, LabError> {
     if let Some(fault) = spec.fault {
         let listener = bind(EC2_LISTEN).await?;
-        let (status, body) = fault.answer();
-        let app = axum::Router::new().fallback(move || {
-            let body = body.clone();
-            async move {
-                let status = axum::http::StatusCode::from_u16(status)
-                    .unwrap_or(axum::http::StatusCode::SERVICE_UNAVAILABLE);
-                (status, [("content-type", "text/xml;charset=UTF-8")], body)
-            }
-        });
+        let app = fault_router(fault);
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });

@@ -109,6 +109,19 @@ impl Ec2Fault {
     }
 }
 
+/// An EC2 endpoint that answers every call with `fault`.
+pub fn fault_router(fault: Ec2Fault) -> axum::Router {
+    let (status, body) = fault.answer();
+    axum::Router::new().fallback(move || {
+        let body = body.clone();
+        async move {
+            let status = axum::http::StatusCode::from_u16(status)
+                .unwrap_or(axum::http::StatusCode::SERVICE_UNAVAILABLE);
+            (status, [("content-type", "text/xml;charset=UTF-8")], body)
+        }
+    })
+}
+
 /// The `eniwatch` flags that point the agent at the lab's EC2, or turn it off.
 pub fn ec2_args(ec2: Option<&Ec2Spec>, region: &str) -> Vec<String> {
     match ec2 {
