@@ -9,6 +9,7 @@ use std::net::Ipv4Addr;
 use ipnet::Ipv4Net;
 use serde::Serialize;
 
+use super::pool::PoolFacts;
 use super::selection::{select_eniconfig, Selection};
 use crate::model::{
     EniMetadata, Expectation, InstanceMetadata, KernelState, Link, PodInfo, SecurityGroupId,
@@ -104,6 +105,8 @@ pub struct Context<'a> {
     pub pods: Result<Vec<PodInfo>, String>,
     /// Pods come from the kernel's routes (`--no-kube`), so route checks are moot.
     pub pods_from_kernel: bool,
+    /// Capacity and warm pool, computed on first use (two checks and the report read it).
+    pool: std::cell::OnceCell<PoolFacts>,
 }
 
 impl<'a> Context<'a> {
@@ -161,12 +164,29 @@ impl<'a> Context<'a> {
             enis,
             pods,
             pods_from_kernel,
+            pool: std::cell::OnceCell::new(),
         }
     }
 
     /// The ENI that carries `ip` for pods (secondary address or prefix).
     pub fn owner_of(&self, ip: Ipv4Addr) -> Option<&EniView<'a>> {
         self.enis.iter().find(|e| e.meta.carries(ip))
+    }
+
+    /// The ENIConfig the node selects, whether or not it exists (None with
+    /// `--no-kube` or without the API).
+    pub fn selection(&self) -> Option<&Selection> {
+        match &self.expected {
+            Ok(e) => e.selection.as_ref(),
+            Err(NoExpectation::NotFound { selection, .. })
+            | Err(NoExpectation::InvalidSubnet { selection }) => Some(selection),
+            Err(NoExpectation::Unavailable { .. }) => None,
+        }
+    }
+
+    /// Capacity and the warm pool for this snapshot.
+    pub fn pool(&self) -> &PoolFacts {
+        self.pool.get_or_init(|| PoolFacts::new(self))
     }
 
     /// The kubelet's max-pods, from the Node's `status.capacity.pods`.

@@ -172,7 +172,7 @@ pub(crate) fn max_pods_fit(ctx: &Context) -> Outcome {
     if ctx.snapshot.ec2 == crate::model::Witness::Off {
         return Outcome::skipped("needs the instance limits from EC2 (--no-ec2)");
     }
-    let f = PoolFacts::new(ctx);
+    let f = ctx.pool();
     let capacity = match &f.capacity {
         Ok(c) => *c,
         Err(e) => return Outcome::unknown(e.clone()),
@@ -222,7 +222,7 @@ pub(crate) fn warm_pool(ctx: &Context) -> Outcome {
     if ctx.imds.is_err() {
         return Outcome::unknown("IMDS unknown");
     }
-    let f = PoolFacts::new(ctx);
+    let f = ctx.pool();
     let node = Subject::node(ctx.node_name.clone());
     let mut out = Outcome::ok(format!(
         "{} free of {} pod addresses (target {})",

@@ -60,19 +60,7 @@ pub(crate) fn cni_settings(ctx: &Context) -> Outcome {
             out.unknown = Some("ipamd did not report AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG".into())
         }
     }
-    let ours = ctx
-        .expected
-        .as_ref()
-        .ok()
-        .and_then(|e| e.selection.as_ref())
-        .map(|s| s.name.clone())
-        .or_else(|| match &ctx.expected {
-            Err(super::NoExpectation::NotFound { selection, .. })
-            | Err(super::NoExpectation::InvalidSubnet { selection }) => {
-                Some(selection.name.clone())
-            }
-            _ => None,
-        });
+    let ours = ctx.selection().map(|s| s.name.clone());
     match (&view.selected_eniconfig, ours) {
         (Some(theirs), Some(ours)) if *theirs != ours => out.findings.push(Finding::new(
             "",

@@ -98,12 +98,7 @@ impl Sinks for AgentSinks {
 /// EC2 is up when every call it answered this cycle succeeded.
 fn ec2_health(view: &Observed<Ec2View>) -> Observed<()> {
     let v = view.as_ref().map_err(Clone::clone)?;
-    v.instance_type.as_ref().map_err(Clone::clone)?;
-    v.attachments.as_ref().map_err(Clone::clone)?;
-    for s in &v.subnets {
-        s.facts.as_ref().map_err(Clone::clone)?;
-    }
-    Ok(())
+    v.first_error().map_or(Ok(()), |u| Err(u.clone()))
 }
 
 /// Drains cycles into the event and condition sinks.

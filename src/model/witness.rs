@@ -8,7 +8,7 @@ use ipnet::Ipv4Net;
 use serde::Serialize;
 
 use super::ids::{EniId, SubnetId};
-use super::snapshot::Observed;
+use super::snapshot::{Observed, Unavailable};
 
 /// A witness's contribution to a snapshot.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -109,6 +109,16 @@ pub struct Attachments {
 }
 
 impl Ec2View {
+    /// The first call that failed this cycle, if any: EC2 is up only when
+    /// every call it answered succeeded.
+    pub fn first_error(&self) -> Option<&Unavailable> {
+        self.instance_type
+            .as_ref()
+            .err()
+            .or(self.attachments.as_ref().err())
+            .or(self.subnets.iter().find_map(|s| s.facts.as_ref().err()))
+    }
+
     pub fn subnet(&self, id: &SubnetId) -> Option<&Observed<Option<SubnetFacts>>> {
         self.subnets.iter().find(|s| &s.id == id).map(|s| &s.facts)
     }

@@ -180,7 +180,7 @@ impl Report {
             eniconfig: eniconfig_summary(&ctx),
             enis: eni_rows(&ctx),
             pods: placement(&ctx),
-            capacity: PoolFacts::new(&ctx),
+            capacity: ctx.pool().clone(),
             subnet,
             sources: sources(snapshot),
             checks: evaluation.checks.clone(),
@@ -194,10 +194,11 @@ fn eniconfig_summary(ctx: &Context) -> EniConfigSummary {
         Expectation::Kubernetes(_) => "kubernetes",
         Expectation::Flags(_) => "flags",
     };
+    let selection = ctx.selection();
     let mut s = EniConfigSummary {
         source,
-        name: None,
-        selected_by: None,
+        name: selection.map(|x| x.name.clone()),
+        selected_by: selection.map(|x| x.selected_by.clone()),
         found: None,
         subnet: None,
         subnet_cidr: None,
@@ -205,23 +206,13 @@ fn eniconfig_summary(ctx: &Context) -> EniConfigSummary {
     };
     match &ctx.expected {
         Ok(e) => {
-            s.name = e.selection.as_ref().map(|x| x.name.clone());
-            s.selected_by = e.selection.as_ref().map(|x| x.selected_by.clone());
             s.found = Some(true);
             s.subnet = Some(e.subnet.clone());
             s.subnet_cidr = e.subnet_cidr;
             s.security_groups = e.security_groups.clone();
         }
-        Err(NoExpectation::NotFound { selection, .. }) => {
-            s.name = Some(selection.name.clone());
-            s.selected_by = Some(selection.selected_by.clone());
-            s.found = Some(false);
-        }
-        Err(NoExpectation::InvalidSubnet { selection }) => {
-            s.name = Some(selection.name.clone());
-            s.selected_by = Some(selection.selected_by.clone());
-            s.found = Some(true);
-        }
+        Err(NoExpectation::NotFound { .. }) => s.found = Some(false),
+        Err(NoExpectation::InvalidSubnet { .. }) => s.found = Some(true),
         Err(NoExpectation::Unavailable { .. }) => {}
     }
     s
@@ -323,13 +314,7 @@ fn sources(snapshot: &Snapshot) -> Vec<SourceStatus> {
         // Each call fails on its own; the first failure is the one reported.
         let first_error = match e {
             Err(u) => Some(u.reason.clone()),
-            Ok(v) => v
-                .instance_type
-                .as_ref()
-                .err()
-                .or(v.attachments.as_ref().err())
-                .or(v.subnets.iter().find_map(|s| s.facts.as_ref().err()))
-                .map(|u| u.reason.clone()),
+            Ok(v) => v.first_error().map(|u| u.reason.clone()),
         };
         out.push(status("ec2", first_error.map_or(Ok(()), Err)));
     }
