@@ -21,15 +21,11 @@ const PROMETHEUS: &str = "127.0.0.1:9090";
 const MAY_BE_EMPTY: &[&str] = &[
     // "Sources failing": every source (IMDS, kernel, API, ipamd, EC2) is up.
     "count by (source) (eniwatch_source_up == 0 and on (instance) eniwatch_info{zone=~\".*\", nodegroup=~\".*\"})",
-    // "Source errors": no read fails (see MAY_BE_ABSENT).
-    "sum by (source, kind) (rate(eniwatch_source_errors_total[1m]) and on (instance) eniwatch_info{zone=~\".*\", nodegroup=~\".*\"})",
 ];
 
-/// Metrics the queries read that have no series on this node.
-const MAY_BE_ABSENT: &[&str] = &[
-    // No read fails; a counter vector shows a label set only once it counted.
-    "eniwatch_source_errors_total",
-];
+/// Metrics the queries read that have no series on this node (none: even
+/// the error counters exist, at 0, once their source has been read).
+const MAY_BE_ABSENT: &[&str] = &[];
 
 fn prometheus_available() -> bool {
     if Command::new("prometheus").arg("--version").output().is_ok() {

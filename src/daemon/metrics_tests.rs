@@ -2,6 +2,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
 use super::*;
+use crate::checks::check_names;
 use crate::daemon::http::fixture::{cycle, healthy, link_down, settler};
 
 type Labels = BTreeMap<String, String>;
@@ -304,6 +305,24 @@ fn sources_up_errors_and_last_success() {
     m.observe_source("imds", true, None, t + Duration::from_secs(10));
     assert_eq!(value(&m, "eniwatch_source_up", &imds), 1.0);
     assert_eq!(value(&m, last, &imds), 1.7e9 + 10.0);
+}
+
+#[test]
+fn a_sources_error_counters_start_at_zero_on_its_first_read() {
+    let m = Metrics::new().unwrap();
+    let errors = "eniwatch_source_errors_total";
+    assert!(find(&m, errors, &[("source", "ec2")]).is_empty());
+    m.observe_source("ec2", true, None, SystemTime::now());
+    for kind in crate::model::ERROR_KINDS {
+        assert_eq!(value(&m, errors, &[("source", "ec2"), ("kind", kind)]), 0.0);
+    }
+    assert!(
+        find(&m, errors, &[("source", "ipamd")]).is_empty(),
+        "a source never read (switched off) has no series"
+    );
+    m.observe_source("ec2", false, Some("throttled"), SystemTime::now());
+    let throttled = [("source", "ec2"), ("kind", "throttled")];
+    assert_eq!(value(&m, errors, &throttled), 1.0);
 }
 
 #[test]

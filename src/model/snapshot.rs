@@ -15,13 +15,25 @@ use super::ids::{EniId, MacAddr, SecurityGroupId, SubnetId, VpcId};
 /// A source's contribution: the data, or why there is none.
 pub type Observed<T> = Result<T, Unavailable>;
 
+/// Every value [`Unavailable::kind`] takes: a closed set, so metrics can
+/// start each source's error counters at 0.
+pub const ERROR_KINDS: [&str; 8] = [
+    "timeout",
+    "unreachable",
+    "throttled",
+    "unauthorized",
+    "forbidden",
+    "not_found",
+    "invalid",
+    "error",
+];
+
 /// Why a source's data is missing from a snapshot.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Unavailable {
-    /// The source: `imds`, `kernel`, `kubernetes`.
+    /// The source: `imds`, `kernel`, `kubernetes`, `ec2`, `ipamd`.
     pub source: &'static str,
-    /// A short, bounded classification for metrics: `timeout`, `unreachable`,
-    /// `throttled`, `unauthorized`, `forbidden`, `not_found`, `invalid`, `error`.
+    /// A short, bounded classification for metrics: one of [`ERROR_KINDS`].
     pub kind: &'static str,
     /// The cause, already phrased for an operator (includes the fix where known).
     pub reason: String,
