@@ -84,6 +84,9 @@ pub struct Ec2Tracker {
     headroom_enis: Vec<EniId>,
     attachments: Option<(Instant, Attachments)>,
     backoff: BTreeMap<&'static str, Backoff>,
+    /// The call under way: if the cycle's time limit cancels it, it still
+    /// backs off (see [`Ec2Tracker::cancelled`]).
+    in_flight: Option<&'static str>,
     seed: RandomState,
 }
 
@@ -100,6 +103,7 @@ impl Ec2Tracker {
             headroom_enis: Vec::new(),
             attachments: None,
             backoff: BTreeMap::new(),
+            in_flight: None,
             seed: RandomState::new(),
         }
     }
@@ -117,7 +121,22 @@ impl Ec2Tracker {
             .map(|b| b.error.clone())
     }
 
+    /// The cycle's time limit cancelled [`Ec2Tracker::observe`]: the call
+    /// that was under way failed with a timeout and backs off like any other,
+    /// or the next cycle would ask again at once.
+    pub fn cancelled(&mut self, limit: Duration, now: Instant) {
+        if let Some(op) = self.in_flight {
+            let e = Ec2Error::Transport {
+                operation: op,
+                message: format!("no answer within the cycle's {limit:?}"),
+                kind: "timeout",
+            };
+            let _ = self.record::<()>(op, Err(e), now);
+        }
+    }
+
     fn record<T>(&mut self, op: &'static str, r: Result<T, Ec2Error>, now: Instant) -> Observed<T> {
+        self.in_flight = None;
         match r {
             Ok(v) => {
                 self.backoff.remove(op);
@@ -197,6 +216,7 @@ impl Ec2Tracker {
         let Some(client) = &self.client else {
             return Err(Unavailable::new("ec2", "no client"));
         };
+        self.in_flight = Some(OP_TYPES);
         let r = client.instance_type(name).await;
         let r = self.record(OP_TYPES, r, now);
         if let Ok(facts) = &r {
@@ -249,6 +269,7 @@ impl Ec2Tracker {
                 (Some(u), _) => failed = Some(u),
                 (None, None) => failed = Some(Unavailable::new("ec2", "no client")),
                 (None, Some(client)) => {
+                    self.in_flight = Some(OP_SUBNETS);
                     let r = client.describe_subnets(&due).await;
                     match self.record(OP_SUBNETS, r, now) {
                         Ok(found) => {
@@ -309,6 +330,7 @@ impl Ec2Tracker {
             let Some(client) = &self.client else {
                 return Err(Unavailable::new("ec2", "no client"));
             };
+            self.in_flight = Some(OP_ENIS);
             let r = client.instance_enis(&imds.instance_id).await;
             match self.record(OP_ENIS, r, now) {
                 Ok(list) => {
@@ -375,11 +397,11 @@ impl WitnessSources {
                 (Some(t), Some(m)) => {
                     match tokio::time::timeout(limit, t.observe(m, &needs, now)).await {
                         Ok(v) => Witness::On(Ok(v)),
-                        Err(_) => Witness::On(Err(Unavailable::new(
-                            "ec2",
-                            format!("no answer within {limit:?}"),
-                        )
-                        .with_kind("timeout"))),
+                        Err(_) => Witness::On(Err({
+                            t.cancelled(limit, now);
+                            Unavailable::new("ec2", format!("no answer within {limit:?}"))
+                                .with_kind("timeout")
+                        })),
                     }
                 }
             }
@@ -396,3 +418,7 @@ impl WitnessSources {
         snapshot.ipamd = ipamd;
     }
 }
+
+#[cfg(test)]
+#[path = "witnesses_tests.rs"]
+mod tests;

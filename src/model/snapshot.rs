@@ -17,7 +17,7 @@ pub type Observed<T> = Result<T, Unavailable>;
 
 /// Every value [`Unavailable::kind`] takes: a closed set, so metrics can
 /// start each source's error counters at 0.
-pub const ERROR_KINDS: [&str; 8] = [
+pub const ERROR_KINDS: [&str; 9] = [
     "timeout",
     "unreachable",
     "throttled",
@@ -25,6 +25,8 @@ pub const ERROR_KINDS: [&str; 8] = [
     "forbidden",
     "not_found",
     "invalid",
+    // A source not asked because another it needs (IMDS) failed.
+    "dependency",
     "error",
 ];
 
