@@ -3,6 +3,10 @@
 //! the same instant (a pod's route appears milliseconds before its IP shows
 //! in IMDS; a new ENI is in IMDS before the CNI configures it).
 //!
+//! Some reasons compare witnesses that lag one another by more than the
+//! grace period, so they settle for at least a floor of their own
+//! ([`settle_floor`]), whatever `--grace-period` says.
+//!
 //! Pure: the caller passes the clock. A finding is identified by its reason
 //! and subject, not its message (which may carry changing numbers).
 
@@ -18,6 +22,25 @@ pub type FindingKey = (Reason, Subject);
 
 pub fn key(f: &Finding) -> FindingKey {
     (f.reason, f.subject.clone())
+}
+
+/// The least time a finding of `reason` must persist, because the sources it
+/// compares are known to disagree for a while in normal operation:
+/// - `IPAMDStateMismatch`: ipamd's datastore changes the moment EC2 answers
+///   it; IMDS shows new or removed addresses and ENIs tens of seconds later
+///   (the CNI itself waits for IMDS to catch up).
+/// - `ENINotAttached`: EC2's answers are eventually consistent and are asked
+///   at most once a minute; two answers must agree.
+/// - `WarmPoolBelowTarget`, `WarmPoolExhausted`: refilling the pool means
+///   creating and attaching an ENI or assigning addresses, then waiting for
+///   IMDS, which takes up to a minute or so at node start or under a burst.
+pub fn settle_floor(reason: Reason) -> Duration {
+    match reason {
+        Reason::IPAMDStateMismatch | Reason::WarmPoolExhausted => Duration::from_secs(90),
+        Reason::WarmPoolBelowTarget => Duration::from_secs(120),
+        Reason::ENINotAttached => Duration::from_secs(150),
+        _ => Duration::ZERO,
+    }
 }
 
 /// A change in what counts as drift.
@@ -91,18 +114,23 @@ impl Settler {
             }
         }
         for (k, f) in seen {
+            let grace = self.grace_for(f.reason);
             let t = self.tracked.entry(k).or_insert_with(|| Tracked {
                 finding: f.clone(),
                 first_seen: now,
                 active: false,
             });
             t.finding = f.clone();
-            if !t.active && now.saturating_duration_since(t.first_seen) >= self.grace {
+            if !t.active && now.saturating_duration_since(t.first_seen) >= grace {
                 t.active = true;
                 out.push(Transition::Began(f.clone()));
             }
         }
         out
+    }
+
+    fn grace_for(&self, reason: Reason) -> Duration {
+        self.grace.max(settle_floor(reason))
     }
 
     /// Findings that count as drift now.
@@ -129,7 +157,7 @@ impl Settler {
         self.tracked
             .values()
             .filter(|t| !t.active)
-            .map(|t| t.first_seen + self.grace)
+            .map(|t| t.first_seen + self.grace_for(t.finding.reason))
             .min()
     }
 }
@@ -148,6 +176,30 @@ mod tests {
     }
 
     const NEVER: &dyn Fn(&str) -> bool = &|_| false;
+
+    #[test]
+    fn lagging_witnesses_settle_for_their_floor_even_with_no_grace() {
+        let t0 = Instant::now();
+        let mut s = Settler::new(Duration::ZERO);
+        let lagging = Finding::new(
+            "ipamd-state",
+            Reason::IPAMDStateMismatch,
+            Subject::pod(None, "100.64.1.13"),
+            "leaked".into(),
+        );
+        let kernel = f(Reason::PodRouteMissing, "a");
+        let both = [lagging.clone(), kernel.clone()];
+        let began = s.observe(&both, NEVER, t0);
+        assert_eq!(began, vec![Transition::Began(kernel)], "no floor: at once");
+        assert_eq!(s.next_deadline(), Some(t0 + Duration::from_secs(90)));
+        assert!(s
+            .observe(&both, NEVER, t0 + Duration::from_secs(89))
+            .is_empty());
+        assert_eq!(
+            s.observe(&both, NEVER, t0 + Duration::from_secs(90)),
+            vec![Transition::Began(lagging)]
+        );
+    }
 
     #[test]
     fn drift_begins_only_after_the_grace_period() {
