@@ -72,6 +72,7 @@ pub struct RunArgs {
     #[arg(long, default_value = "60s", value_parser = parse_duration)]
     pub imds_interval: Duration,
     /// How long a finding must persist before it counts as drift (0 reports at once).
+    /// Reasons whose witnesses lag one another wait at least 90-150 s (docs/configuration.md).
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     pub grace_period: Duration,
     /// Quiet time after a kernel or API change before the state is re-read.
@@ -210,7 +211,8 @@ pub struct WitnessArgs {
     /// node needs addresses (+ up to 20% jitter).
     #[arg(long, default_value = "5m", value_parser = parse_duration, help_heading = "EC2")]
     pub subnet_refresh: Duration,
-    /// SubnetNearlyExhausted below this many free addresses (or the percentage, if larger).
+    /// SubnetNearlyExhausted below this many free addresses (at most a quarter of the
+    /// subnet), or below the percentage, if larger.
     #[arg(long, default_value_t = 32, value_name = "N", help_heading = "EC2")]
     pub subnet_min_free: u32,
     /// SubnetNearlyExhausted below this percentage of the subnet's size (or the count, if larger).

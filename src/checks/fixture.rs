@@ -235,6 +235,7 @@ pub fn healthy_witnessed() -> Snapshot {
                 id: "subnet-pods".parse().unwrap(),
                 cidr: Some(net("100.64.1.0/24")),
                 availability_zone: Some("ap-southeast-1a".into()),
+                availability_zone_id: Some("apse1-az1".into()),
                 available_ips: Some(200),
             })),
         }],

@@ -12,6 +12,10 @@
 //! - otherwise: `WARM_IP_TARGET` if set (and at least `MINIMUM_IP_TARGET`
 //!   minus the addresses in use), else `WARM_ENI_TARGET` (default 1) × the
 //!   addresses one ENI holds for pods.
+//! - Setting either `WARM_IP_TARGET` or `MINIMUM_IP_TARGET` switches ipamd to
+//!   address targets, in both modes: the target is then the larger of
+//!   `WARM_IP_TARGET` (0 when unset) and `MINIMUM_IP_TARGET` minus the
+//!   addresses in use.
 //!
 //! A pool below its target is not drift while every ENI the type allows (or
 //! `MAX_ENI`) is attached: nothing more can be attached; that is reported as
@@ -142,11 +146,12 @@ fn warm_target(
     assigned: u64,
 ) -> Result<u64, String> {
     let set = |v: Option<u32>| v.filter(|n| *n > 0).map(u64::from);
-    let pd = prefix_delegation.clone()?;
-    if let Some(ip) = set(warm.warm_ip_target) {
+    if ip_targets(warm) {
+        let ip = set(warm.warm_ip_target).unwrap_or(0);
         let minimum = set(warm.minimum_ip_target).unwrap_or(0);
         return Ok(ip.max(minimum.saturating_sub(assigned)));
     }
+    let pd = prefix_delegation.clone()?;
     if pd {
         return Ok(set(warm.warm_prefix_target).unwrap_or(1).saturating_mul(16));
     }
@@ -158,12 +163,23 @@ fn warm_target(
     Ok(enis.saturating_mul(per_eni))
 }
 
+/// ipamd keeps address targets (not ENI or prefix targets): either
+/// `WARM_IP_TARGET` or `MINIMUM_IP_TARGET` is set above 0.
+fn ip_targets(warm: &WarmTargets) -> bool {
+    warm.warm_ip_target.is_some_and(|n| n > 0) || warm.minimum_ip_target.is_some_and(|n| n > 0)
+}
+
 /// How to set max-pods to `n`, per node bootstrap.
-fn max_pods_fix(n: u64) -> String {
+fn max_pods_fix(n: u64, prefix_delegation: bool) -> String {
+    let more = if prefix_delegation {
+        "; or use a larger instance type"
+    } else {
+        "; or enable prefix delegation (ENABLE_PREFIX_DELEGATION=true, Nitro instances)"
+    };
     format!(
         "set the kubelet's max-pods to at most {n}: AL2023 NodeConfig spec.kubelet.config.maxPods \
          (or the nodegroup's maxPodsExpression), AL2 bootstrap.sh --use-max-pods false \
-         --kubelet-extra-args '--max-pods={n}', Karpenter kubelet.maxPods; or enable prefix delegation"
+         --kubelet-extra-args '--max-pods={n}', Karpenter kubelet.maxPods{more}"
     )
 }
 
@@ -211,7 +227,7 @@ pub(crate) fn max_pods_fit(ctx: &Context) -> Outcome {
              {}",
             limits.max_enis,
             limits.ipv4_per_eni,
-            max_pods_fix(capacity)
+            max_pods_fix(capacity, f.prefix_delegation == Ok(true))
         ),
     ));
     out
@@ -282,9 +298,9 @@ pub(crate) fn warm_pool(ctx: &Context) -> Outcome {
                 node,
                 format!(
                     "{} free pod addresses, below the target of {t} ({}), with {} of {} ENIs \
-                     attached: ipamd cannot get addresses",
+                     attached: ipamd is not refilling its pool",
                     f.free,
-                    target_source(&f.warm),
+                    target_source(&f.warm, f.prefix_delegation == Ok(true), f.assigned),
                     f.attached_enis,
                     f.eni_limit.unwrap_or(0)
                 ),
@@ -305,12 +321,23 @@ pub(crate) fn warm_pool(ctx: &Context) -> Outcome {
     out
 }
 
-fn target_source(w: &WarmTargets) -> String {
-    if let Some(n) = w.warm_ip_target.filter(|n| *n > 0) {
-        format!("WARM_IP_TARGET={n}")
-    } else if let Some(n) = w.warm_prefix_target.filter(|n| *n > 0) {
-        format!("WARM_PREFIX_TARGET={n}")
+/// Where the target comes from, as [`warm_target`] computed it.
+fn target_source(w: &WarmTargets, prefix_delegation: bool, assigned: u64) -> String {
+    let set = |v: Option<u32>| v.filter(|n| *n > 0);
+    if ip_targets(w) {
+        let mut parts = Vec::new();
+        if let Some(n) = set(w.warm_ip_target) {
+            parts.push(format!("WARM_IP_TARGET={n}"));
+        }
+        if let Some(n) = set(w.minimum_ip_target) {
+            parts.push(format!("MINIMUM_IP_TARGET={n} with {assigned} in use"));
+        }
+        parts.join(", ")
+    } else if prefix_delegation {
+        let n = set(w.warm_prefix_target).unwrap_or(1);
+        format!("WARM_PREFIX_TARGET={n} × 16 addresses per prefix")
     } else {
-        format!("WARM_ENI_TARGET={}", w.warm_eni_target.unwrap_or(1))
+        let n = w.warm_eni_target.unwrap_or(1);
+        format!("WARM_ENI_TARGET={n} × the addresses of one ENI")
     }
 }

@@ -56,12 +56,33 @@ pub(crate) fn eniconfig_subnet(ctx: &Context) -> Outcome {
         ));
         return out;
     };
-    let zone = match &ctx.imds {
-        Ok(m) => m.availability_zone.clone(),
+    let (zone, zone_id) = match &ctx.imds {
+        Ok(m) => (
+            m.availability_zone.clone(),
+            m.availability_zone_id.as_deref(),
+        ),
         Err(e) => return Outcome::unknown(format!("the node's zone is unknown: {e}")),
     };
-    match &facts.availability_zone {
-        Some(z) if *z != zone => {
+    // Zone names map to zones differently in each account (a subnet shared
+    // from another account, or EC2 answering for another account's
+    // credentials); zone ids do not. Names are compared only without ids.
+    let same = match (zone_id, facts.availability_zone_id.as_deref()) {
+        (Some(ours), Some(theirs)) => ours == theirs,
+        _ => facts.availability_zone.as_deref() == Some(zone.as_str()),
+    };
+    let zone = match zone_id {
+        Some(id) => format!("{zone} ({id})"),
+        None => zone,
+    };
+    let subnet_zone = facts
+        .availability_zone
+        .as_ref()
+        .map(|z| match &facts.availability_zone_id {
+            Some(id) => format!("{z} ({id})"),
+            None => z.clone(),
+        });
+    match subnet_zone {
+        Some(z) if !same => {
             let mut out = Outcome::ok(String::new());
             out.findings.push(Finding::new(
                 "",
@@ -83,9 +104,13 @@ pub(crate) fn eniconfig_subnet(ctx: &Context) -> Outcome {
     }
 }
 
-/// The free-address floor for a subnet of `size` addresses.
+/// The free-address floor for a subnet of `size` addresses: the larger of
+/// `min_percent` of it and `min_free`, where `min_free` counts for at most a
+/// quarter of the subnet (a /27 cannot ever have 32 free addresses, and must
+/// not be reported as nearly exhausted while empty).
 pub fn headroom_floor(size: u64, min_free: u32, min_percent: u32) -> u64 {
-    (size.saturating_mul(u64::from(min_percent)) / 100).max(u64::from(min_free))
+    let absolute = u64::from(min_free).min(size / 4);
+    (size.saturating_mul(u64::from(min_percent)) / 100).max(absolute)
 }
 
 /// `subnet-headroom`: the ENIConfig subnet has addresses left.
@@ -119,8 +144,10 @@ pub(crate) fn subnet_headroom(ctx: &Context) -> Outcome {
         Subject::node(ctx.node_name.clone()),
         format!(
             "{} ({cidr}) has {available} free addresses, below the floor of {floor} \
-             (max of {} and {}% of {size})",
-            expected.subnet, pool.subnet_min_free, pool.subnet_min_free_percent
+             (the larger of {} and {}% of {size})",
+            expected.subnet,
+            u64::from(pool.subnet_min_free).min(size / 4),
+            pool.subnet_min_free_percent
         ),
     ));
     out

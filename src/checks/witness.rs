@@ -9,10 +9,11 @@
 //! neither the kernel routes nor the API knows (a leak). Pods the API knows
 //! without a route are `PodRouteMissing`'s, not this check's.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
 
 use super::context::{is_host_veth, Context, EniRole};
+use super::pod_placement::pod_subject;
 use super::{Finding, Outcome, Reason, Subject};
 use crate::model::{IpamdView, Witness, MAIN_TABLE};
 
@@ -38,7 +39,15 @@ pub(crate) fn cni_settings(ctx: &Context) -> Outcome {
         }
         // --expect-subnet says custom networking is intended.
         crate::model::Expectation::Flags(_) => true,
-        crate::model::Expectation::Kubernetes(Err(_)) => false,
+        crate::model::Expectation::Kubernetes(Err(_)) => {
+            if view.custom_networking == Some(false) {
+                return Outcome::unknown(
+                    "custom networking is off in ipamd; whether ENIConfigs exist is unknown \
+                     (the API cannot be read)",
+                );
+            }
+            false
+        }
     };
     match view.custom_networking {
         Some(false) if eniconfigs_exist => {
@@ -90,6 +99,21 @@ pub(crate) fn eni_attachment(ctx: &Context) -> Outcome {
         Ok(a) => a,
         Err(u) => return Outcome::unknown(u.reason.clone()),
     };
+    // The answer is filtered on this instance: without the primary ENI (which
+    // cannot be detached) it is not about this instance as IMDS knows it
+    // (credentials of another account, another region) or not yet consistent.
+    let primary = ctx
+        .enis
+        .iter()
+        .find(|e| e.role == EniRole::Primary)
+        .and_then(|e| e.meta.interface_id.as_ref());
+    if let Some(primary) = primary {
+        if !att.enis.iter().any(|a| &a.id == primary) {
+            return Outcome::unknown(format!(
+                "EC2's answer does not list the primary ENI {primary}: it is not about this                  instance (check --ec2-region and the agent's AWS account)"
+            ));
+        }
+    }
     let mut out = Outcome::ok(format!("{} ENIs attached", att.enis.len()));
     for e in &ctx.enis {
         let Some(id) = &e.meta.interface_id else {
@@ -100,13 +124,17 @@ pub(crate) fn eni_attachment(ctx: &Context) -> Outcome {
             continue;
         }
         let state = match att.enis.iter().find(|a| &a.id == id) {
-            Some(a) if a.is_attached() => continue,
+            Some(a) if a.is_attached() || a.in_transition() => continue,
+            Some(a) if a.attachment_status.is_none() => {
+                out.unknown = Some(format!("EC2 gave no attachment state for {id}"));
+                continue;
+            }
             Some(a) => format!(
                 "EC2 says its attachment is {} (status {})",
                 a.attachment_status.as_deref().unwrap_or("missing"),
                 a.status.as_deref().unwrap_or("unknown")
             ),
-            None => "EC2 lists it as not attached to this instance".to_string(),
+            None => "EC2 does not list it among this instance's ENIs".to_string(),
         };
         out.findings.push(Finding::new(
             "",
@@ -190,10 +218,10 @@ pub(crate) fn ipamd_state(ctx: &Context) -> Outcome {
         out.unknown = Some("kernel unknown: pod addresses not compared".into());
         return out;
     };
-    let assigned: BTreeSet<Ipv4Addr> = view
+    let assigned: BTreeMap<Ipv4Addr, Option<&str>> = view
         .enis
         .iter()
-        .flat_map(|e| e.assigned.iter().map(|(ip, _)| *ip))
+        .flat_map(|e| e.assigned.iter().map(|(ip, who)| (*ip, who.as_deref())))
         .collect();
     let routed: BTreeSet<Ipv4Addr> = kernel
         .routes
@@ -207,39 +235,43 @@ pub(crate) fn ipamd_state(ctx: &Context) -> Outcome {
         })
         .map(|r| r.destination.addr())
         .collect();
-    let node = Subject::node(ctx.node_name.clone());
-    let held_free: Vec<String> = routed
-        .iter()
-        .filter(|ip| {
-            !assigned.contains(ip)
-                && view.enis.iter().any(|e| {
-                    e.ipv4_addresses.contains(ip) || e.prefixes.iter().any(|p| p.contains(*ip))
-                })
-        })
-        .map(Ipv4Addr::to_string)
-        .collect();
-    if !held_free.is_empty() {
-        out.findings.push(mismatch(
-            node.clone(),
-            format!(
-                "the kernel routes {} to pod veths, but ipamd holds them as free and may hand them out again",
-                held_free.join(", ")
-            ),
-        ));
-    }
-    if let Ok(pods) = &ctx.pods {
-        let known: BTreeSet<Ipv4Addr> = pods.iter().filter_map(|p| p.ip).collect();
-        let leaked: Vec<String> = assigned
+    // One finding per address, named after its pod where known: pods come
+    // and go between the reads of the kernel and ipamd, and such a passing
+    // address must not renew a node-wide finding that then never settles.
+    let api_pods = ctx.pods.as_ref().ok();
+    let pod_of = |ip: &Ipv4Addr, recorded: Option<&str>| -> Subject {
+        let known = api_pods.and_then(|pods| pods.iter().find(|p| p.ip == Some(*ip)));
+        match (known, recorded.and_then(|r| r.split_once('/'))) {
+            (Some(p), _) => pod_subject(p),
+            (None, Some((ns, name))) => Subject::pod(Some(ns.to_string()), name),
+            (None, None) => Subject::pod(None, ip.to_string()),
+        }
+    };
+    for ip in &routed {
+        let held = view
+            .enis
             .iter()
-            .filter(|ip| !routed.contains(ip) && !known.contains(ip))
-            .map(Ipv4Addr::to_string)
-            .collect();
-        if !leaked.is_empty() {
+            .any(|e| e.ipv4_addresses.contains(ip) || e.prefixes.iter().any(|p| p.contains(ip)));
+        if held && !assigned.contains_key(ip) {
             out.findings.push(mismatch(
-                node,
+                pod_of(ip, None),
                 format!(
-                    "ipamd has {} assigned to pods that neither the kernel routes nor the API knows (leaked)",
-                    leaked.join(", ")
+                    "the kernel routes {ip} to a pod veth, but ipamd holds it as free and may hand it out again"
+                ),
+            ));
+        }
+    }
+    if let Some(pods) = api_pods {
+        let known: BTreeSet<Ipv4Addr> = pods.iter().filter_map(|p| p.ip).collect();
+        for (ip, recorded) in &assigned {
+            if routed.contains(ip) || known.contains(ip) {
+                continue;
+            }
+            let whose = recorded.map_or(String::new(), |r| format!(" (to {r})"));
+            out.findings.push(mismatch(
+                pod_of(ip, *recorded),
+                format!(
+                    "ipamd has {ip} assigned to a pod{whose} that neither the kernel routes nor the API knows (leaked)"
                 ),
             ));
         }

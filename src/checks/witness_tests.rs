@@ -67,8 +67,20 @@ fn max_pods_110_on_m5_large_with_custom_networking() {
 fn eniconfig_subnet_in_another_zone_or_missing() {
     let mut s = healthy_witnessed();
     pod_subnet(&mut s).availability_zone = Some("ap-southeast-1b".into());
+    pod_subnet(&mut s).availability_zone_id = Some("apse1-az2".into());
     assert_eq!(reasons(&s), vec![Reason::ENIConfigSubnetZoneMismatch]);
-    assert!(message(&s, Reason::ENIConfigSubnetZoneMismatch).contains("ap-southeast-1b"));
+    assert!(
+        message(&s, Reason::ENIConfigSubnetZoneMismatch).contains("ap-southeast-1b (apse1-az2)")
+    );
+
+    // A subnet shared from another account: its zone has another name there,
+    // but the same id. Not a mismatch.
+    let mut s = healthy_witnessed();
+    pod_subnet(&mut s).availability_zone = Some("ap-southeast-1c".into());
+    assert!(reasons(&s).is_empty(), "{:?}", reasons(&s));
+    // Without ids, names are all there is.
+    pod_subnet(&mut s).availability_zone_id = None;
+    assert_eq!(reasons(&s), vec![Reason::ENIConfigSubnetZoneMismatch]);
 
     let mut s = healthy_witnessed();
     ec2(&mut s).subnets[0].facts = Ok(None);
@@ -80,6 +92,10 @@ fn eniconfig_subnet_in_another_zone_or_missing() {
 fn subnet_headroom_floor_is_the_larger_of_count_and_percent() {
     assert_eq!(subnet::headroom_floor(256, 32, 10), 32);
     assert_eq!(subnet::headroom_floor(4096, 32, 10), 409);
+    // A small subnet is not "nearly exhausted" for ever: the absolute floor
+    // is at most a quarter of it.
+    assert_eq!(subnet::headroom_floor(32, 32, 10), 8);
+    assert_eq!(subnet::headroom_floor(256, 32, 10), 32);
     let mut s = healthy_witnessed();
     pod_subnet(&mut s).available_ips = Some(31);
     assert_eq!(reasons(&s), vec![Reason::SubnetNearlyExhausted]);
@@ -122,6 +138,24 @@ fn warm_pool_below_target_exhausted_and_eni_limit() {
 }
 
 #[test]
+fn minimum_ip_target_alone_sets_an_address_target() {
+    let mut s = healthy_witnessed();
+    ipamd(&mut s).warm = WarmTargets {
+        minimum_ip_target: Some(5),
+        ..WarmTargets::default()
+    };
+    // 3 in use and 2 free make the 5: met (WARM_ENI_TARGET's 14 does not apply).
+    assert!(reasons(&s).is_empty(), "{:?}", reasons(&s));
+    ipamd(&mut s).warm.minimum_ip_target = Some(10);
+    assert_eq!(reasons(&s), vec![Reason::WarmPoolBelowTarget]);
+    let m = message(&s, Reason::WarmPoolBelowTarget);
+    assert!(
+        m.contains("target of 7 (MINIMUM_IP_TARGET=10 with 3 in use)"),
+        "{m}"
+    );
+}
+
+#[test]
 fn warm_eni_target_uses_the_instance_limits() {
     let mut s = healthy_witnessed();
     ipamd(&mut s).warm = WarmTargets {
@@ -139,15 +173,25 @@ fn eni_not_attached_only_for_enis_ec2_was_asked_about() {
     let Ok(att) = &mut ec2(&mut s).attachments else {
         panic!()
     };
-    att.enis[2].attachment_status = Some("detaching".into());
+    att.enis[2].attachment_status = Some("detached".into());
     assert_eq!(reasons(&s), vec![Reason::ENINotAttached]);
-    assert!(message(&s, Reason::ENINotAttached).contains("detaching"));
-    // Attaching is progress, not drift.
+    assert!(message(&s, Reason::ENINotAttached).contains("detached"));
+    // Attaching, and detaching (ipamd returns surplus ENIs), are progress.
+    for progress in ["attaching", "detaching"] {
+        let Ok(att) = &mut ec2(&mut s).attachments else {
+            panic!()
+        };
+        att.enis[2].attachment_status = Some(progress.into());
+        assert!(reasons(&s).is_empty(), "{progress}");
+    }
+    // No attachment state at all: not judged.
     let Ok(att) = &mut ec2(&mut s).attachments else {
         panic!()
     };
-    att.enis[2].attachment_status = Some("attaching".into());
+    att.enis[2].attachment_status = None;
     assert!(reasons(&s).is_empty());
+    assert_eq!(status(&s, "eni-attachment"), CheckStatus::Unknown);
+    att_reset(&mut s);
     // Missing from EC2's list, but IMDS listed it when EC2 was asked: drift.
     let Ok(att) = &mut ec2(&mut s).attachments else {
         panic!()
@@ -160,6 +204,22 @@ fn eni_not_attached_only_for_enis_ec2_was_asked_about() {
     };
     att.imds_enis.pop();
     assert!(reasons(&s).is_empty());
+}
+
+fn att_reset(s: &mut Snapshot) {
+    ec2(s).attachments = healthy_witnessed().ec2.data().unwrap().attachments.clone();
+}
+
+#[test]
+fn an_ec2_answer_without_the_primary_eni_is_not_about_this_node() {
+    // Credentials of another account, or another region: nothing matches.
+    let mut s = healthy_witnessed();
+    let Ok(att) = &mut ec2(&mut s).attachments else {
+        panic!()
+    };
+    att.enis.clear();
+    assert!(reasons(&s).is_empty(), "{:?}", reasons(&s));
+    assert_eq!(status(&s, "eni-attachment"), CheckStatus::Unknown);
 }
 
 #[test]
@@ -180,7 +240,8 @@ fn ipamd_disagreeing_with_imds_or_the_kernel() {
     ipamd(&mut s).enis[1]
         .assigned
         .retain(|(ip, _)| ip.to_string() != "100.64.1.12");
-    assert!(message(&s, Reason::IPAMDStateMismatch).contains("holds them as free"));
+    assert!(message(&s, Reason::IPAMDStateMismatch).contains("holds it as free"));
+    assert_eq!(subjects(&s), vec!["pod/default/b".to_string()]);
 
     // ipamd assigned an address no pod has and no route leads to: leaked.
     let mut s = healthy_witnessed();
@@ -188,6 +249,25 @@ fn ipamd_disagreeing_with_imds_or_the_kernel() {
         .assigned
         .push((fixture::ip("100.64.1.13"), None));
     assert!(message(&s, Reason::IPAMDStateMismatch).contains("leaked"));
+    assert_eq!(subjects(&s), vec!["pod/100.64.1.13".to_string()]);
+    ipamd(&mut s).enis[1]
+        .assigned
+        .push((fixture::ip("100.64.1.14"), Some("batch/job-7".into())));
+    assert_eq!(
+        subjects(&s),
+        vec!["pod/100.64.1.13".to_string(), "pod/batch/job-7".to_string()],
+        "one finding per address, so one passing pod cannot keep a node-wide finding alive"
+    );
+}
+
+fn subjects(s: &Snapshot) -> Vec<String> {
+    let mut out: Vec<String> = evaluate(s)
+        .findings
+        .iter()
+        .map(|f| f.subject.to_string())
+        .collect();
+    out.sort();
+    out
 }
 
 #[test]

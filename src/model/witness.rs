@@ -52,6 +52,8 @@ pub struct SubnetFacts {
     pub id: SubnetId,
     pub cidr: Option<Ipv4Net>,
     pub availability_zone: Option<String>,
+    /// The zone's id (`apse1-az1`): the same zone in every account, unlike its name.
+    pub availability_zone_id: Option<String>,
     /// `AvailableIpAddressCount` as of the last refresh.
     pub available_ips: Option<u32>,
 }
@@ -72,11 +74,17 @@ pub struct EniAttachment {
 }
 
 impl EniAttachment {
-    /// Attached, or being attached (in progress, not drift).
+    /// Attached, and not on its way in or out.
     pub fn is_attached(&self) -> bool {
+        self.attachment_status.as_deref() == Some("attached")
+    }
+
+    /// Being attached, or being detached (ipamd returns surplus ENIs as a
+    /// matter of course): in progress, not drift.
+    pub fn in_transition(&self) -> bool {
         matches!(
             self.attachment_status.as_deref(),
-            Some("attached") | Some("attaching")
+            Some("attaching") | Some("detaching")
         )
     }
 }

@@ -199,6 +199,7 @@ impl Ec2Client {
                             id: s.subnet_id()?.parse().ok()?,
                             cidr: s.cidr_block().and_then(|c| c.parse().ok()),
                             availability_zone: s.availability_zone().map(str::to_string),
+                            availability_zone_id: s.availability_zone_id().map(str::to_string),
                             available_ips: s
                                 .available_ip_address_count()
                                 .and_then(|n| u32::try_from(n).ok()),
