@@ -7,7 +7,7 @@
 #  - resident memory after start, and after pod add/delete churn through the
 #    API and the kernel;
 #  - CPU time per idle minute (sum of the threads' schedstat run time);
-#  - requests per hour to IMDS and the API server in steady state.
+#  - requests per hour to IMDS, the API server and ipamd in steady state.
 # Usage: sudo scripts/bench-daemon.sh [injections] [churn rounds of 100 pods] [idle seconds]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,7 +38,7 @@ fetch() { ip netns exec "$name" "$bin/eniwatch-lab" fetch "http://127.0.0.1:9742
 for _ in $(seq 200); do fetch /readyz > /dev/null && break; sleep 0.1; done
 sleep 2
 rss() { awk '/VmRSS/ {print $2}' "/proc/$daemon/status"; }
-cpu_ns() { cat /proc/$daemon/task/*/schedstat | awk '{s += $1} END {print s}'; }
+cpu_ns() { cat /proc/$daemon/task/*/schedstat | awk '{s += $1} END {printf "%.0f\n", s}'; }
 events() { { grep -o '"reason":"PodRuleMissing"' "$dir/recorded.json" 2>/dev/null || true; } | wc -l; }
 counter() { { grep -o "\"$1\":[0-9]*" "$dir/recorded.json" || true; } | head -1 | cut -d: -f2; }
 echo "rss_after_start_kib $(rss)"
@@ -65,16 +65,20 @@ printf '%s\n' "${lat[@]}" | sort -n | awk '{t[NR]=$1} END {
 
 # Steady state: idle CPU and request rates.
 sleep 5
+# ipamd's requests, as the agent counts them (the emulator does not).
+ipamd() { fetch /metrics | awk '/^eniwatch_requests_total\{.*target="ipamd"/ {s += $2} END {printf "%.0f\n", s}'; }
 imds0=$(counter requests)
 kube0=$(counter kube_requests)
+ipamd0=$(ipamd)
 cpu0=$(cpu_ns)
 sleep "$idle"
 cpu1=$(cpu_ns)
 imds1=$(counter requests)
 kube1=$(counter kube_requests)
+ipamd1=$(ipamd)
 awk -v c=$((cpu1 - cpu0)) -v s="$idle" 'BEGIN { printf "idle_cpu_ms_per_minute %.2f\n", c / 1e6 * 60 / s }'
-awk -v i=$((imds1 - imds0)) -v k=$((kube1 - kube0)) -v s="$idle" \
-  'BEGIN { printf "requests_per_hour imds=%.0f kubernetes=%.0f ec2=0\n", i * 3600 / s, k * 3600 / s }'
+awk -v i=$((imds1 - imds0)) -v k=$((kube1 - kube0)) -v p=$((ipamd1 - ipamd0)) -v s="$idle" \
+  'BEGIN { printf "requests_per_hour imds=%.0f kubernetes=%.0f ipamd=%.0f (EC2 is off here: see cargo test --test ec2_moto)\n", i * 3600 / s, k * 3600 / s, p * 3600 / s }'
 
 # Churn: rounds of 100 pods added (API and kernel) then deleted.
 "$bin/eniwatch-lab" churn "$scenario" --name "$name" --rounds "$rounds" --pods 100
