@@ -182,8 +182,8 @@ pub struct SourceArgs {
     /// Prefix of the host-side pod veths (the CNI's AWS_VPC_K8S_CNI_VETHPREFIX).
     #[arg(long, env = "AWS_VPC_K8S_CNI_VETHPREFIX", default_value = "eni")]
     pub veth_prefix: String,
-    /// Upper bound for reading all sources once, in seconds.
-    #[arg(long, default_value_t = 20, value_name = "SECONDS")]
+    /// Upper bound for reading all sources once, in seconds (1 to 3600).
+    #[arg(long, default_value_t = 20, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub gather_timeout: u64,
     #[command(flatten)]
     pub witnesses: WitnessArgs,
@@ -333,10 +333,8 @@ impl SourceArgs {
                     .filter(|p| !p.as_os_str().is_empty()),
             }
         };
-        if self.imds_timeout_ms == 0 || self.gather_timeout == 0 {
-            return Err(usage(
-                "--imds-timeout-ms and --gather-timeout must be above 0".into(),
-            ));
+        if self.imds_timeout_ms == 0 {
+            return Err(usage("--imds-timeout-ms must be above 0".into()));
         }
         if self.veth_prefix.is_empty()
             || self.eni_config_label_def.is_empty()
