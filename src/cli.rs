@@ -78,6 +78,10 @@ pub struct RunArgs {
     /// Quiet time after a kernel or API change before the state is re-read.
     #[arg(long, default_value = "100ms", value_parser = parse_duration)]
     pub debounce: Duration,
+    /// Longest time between two full cycles when nothing announces a change: ipamd and
+    /// EC2 do not, so this is how soon their drift is seen on a quiet node.
+    #[arg(long, default_value = "5m", value_parser = parse_duration)]
+    pub full_cycle_interval: Duration,
     /// Do not write Kubernetes Events for drift transitions.
     #[arg(long)]
     pub no_events: bool,

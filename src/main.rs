@@ -49,9 +49,9 @@ fn run_daemon(args: RunArgs) -> ExitCode {
             imds_interval: args.imds_interval.max(Duration::from_secs(1)),
             grace: args.grace_period,
             debounce: args.debounce,
-            // Kernel and API changes wake the loop themselves, and the IMDS
-            // timer at least every interval: this is only a safety net.
-            idle_cycle: Duration::from_secs(300),
+            // Kernel and API changes wake the loop themselves, IMDS's timer
+            // reads IMDS; ipamd and EC2 are read on full cycles only.
+            idle_cycle: args.full_cycle_interval.max(Duration::from_secs(1)),
         },
         events: !args.no_events,
         condition: (!args.no_condition)

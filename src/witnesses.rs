@@ -16,7 +16,9 @@
 //! for "access denied", which does not fix itself), and the parts that
 //! depend on it become unknown; cached facts stay in use.
 //!
-//! ipamd is local (`127.0.0.1:61679`) and cheap: it is read on every cycle.
+//! ipamd is local (`127.0.0.1:61679`) and cheap: it is read on every full
+//! cycle (any kernel, API or IMDS change, and at least every
+//! `--full-cycle-interval`).
 //!
 //! The clock is passed in, so a simulated hour can be run in a test.
 

@@ -109,3 +109,43 @@ fn throttling_ec2_is_unknown_and_the_rest_works() {
     assert_eq!(warnings, vec!["PodRouteMissing"], "{}", d.logs());
     d.stop();
 }
+
+fn ipamd_requests(d: &Daemon) -> f64 {
+    let text = d.fetch("/metrics").unwrap_or_default();
+    text.lines()
+        .filter(|l| l.starts_with("eniwatch_requests_total{") && l.contains("target=\"ipamd\""))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+/// ipamd announces nothing: on a quiet node it is read on the full cycle
+/// that `--full-cycle-interval` guarantees, even while IMDS's timer (which
+/// finds nothing new) wakes the agent more often.
+#[test]
+fn ipamd_is_read_on_a_quiet_node_every_full_cycle_interval() {
+    lab!();
+    let quiet = |full: &str| {
+        let d = Daemon::start(
+            scenario("healthy"),
+            &[
+                "--imds-interval",
+                "1s",
+                "--full-cycle-interval",
+                full,
+                "--debounce",
+                "20ms",
+            ],
+        );
+        assert!(d.wait_for(Duration::from_secs(20), |d| ipamd_requests(d) > 0.0));
+        std::thread::sleep(Duration::from_secs(1));
+        let before = ipamd_requests(&d);
+        std::thread::sleep(Duration::from_secs(7));
+        ipamd_requests(&d) - before
+    };
+    let often = quiet("2s");
+    assert!(
+        often >= 6.0,
+        "3 GETs per full cycle, one every 2 s: {often}"
+    );
+    assert_eq!(quiet("5m"), 0.0, "IMDS's timer alone does not read ipamd");
+}

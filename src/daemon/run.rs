@@ -90,6 +90,9 @@ pub struct Looper {
     witnesses: WitnessSources,
     /// The last cycle's findings say the node wants addresses.
     wants_addresses: bool,
+    /// When the last full cycle (kernel, witnesses, checks) began: ipamd
+    /// and EC2 announce no changes, so one runs at least every idle cycle.
+    last_full: Option<tokio::time::Instant>,
     counts: Counters,
     state: SharedState,
 }
@@ -123,6 +126,7 @@ impl Looper {
             cluster,
             witnesses,
             wants_addresses: true,
+            last_full: None,
             counts,
             state,
         }
@@ -148,7 +152,10 @@ impl Looper {
                 .settler
                 .next_deadline()
                 .map(tokio::time::Instant::from_std);
-            let idle_at = tokio::time::Instant::now() + self.pace.idle_cycle;
+            // From the last full cycle: IMDS timer wakes that find nothing
+            // new end early and must not push the idle cycle out for ever.
+            let idle_at =
+                self.last_full.unwrap_or_else(tokio::time::Instant::now) + self.pace.idle_cycle;
             let wake_at = [Some(self.imds_next), settle_at, Some(idle_at)]
                 .into_iter()
                 .flatten()
@@ -219,7 +226,10 @@ impl Looper {
                 self.last_imds = read;
                 self.imds_read_at = Some(Instant::now());
                 self.imds_next = tokio::time::Instant::now() + wait;
-                if timer_only && unchanged && self.state.ready() {
+                let idle_due = self
+                    .last_full
+                    .is_none_or(|t| t.elapsed() >= self.pace.idle_cycle);
+                if timer_only && unchanged && self.state.ready() && !idle_due {
                     return;
                 }
             } else {
@@ -227,6 +237,7 @@ impl Looper {
                 self.imds_next = tokio::time::Instant::now() + self.pace.imds_interval;
             }
         }
+        self.last_full = Some(tokio::time::Instant::now());
         let kernel = bounded("kernel", limit, netlink::read_kernel_state()).await;
         let node_name = self.sources.node_name.clone();
         let expectation = match (&self.sources.kube, &self.cluster) {
