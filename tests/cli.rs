@@ -21,7 +21,13 @@ fn bad_usage_exits_64_with_a_reason() {
         vec!["check", "--expect-subnet", "subnet-1"],
         vec!["check", "--node-name", "n", "--output", "yaml"],
         vec!["run", "--node-name", "n", "--gather-timeout", "0"],
-        vec!["run", "--node-name", "n", "--gather-timeout", "18446744073709551615"],
+        vec![
+            "run",
+            "--node-name",
+            "n",
+            "--gather-timeout",
+            "18446744073709551615",
+        ],
     ] {
         let out = eniwatch(&args);
         assert_eq!(out.status.code(), Some(64), "{args:?}");
