@@ -12,11 +12,7 @@ use common::*;
 use eniwatch::lab::scenario::{Ec2Fault, Ec2Spec};
 
 fn ec2_calls(d: &Daemon) -> f64 {
-    let text = d.fetch("/metrics").unwrap_or_default();
-    text.lines()
-        .filter(|l| l.starts_with("eniwatch_ec2_requests_total{"))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
+    d.metric_sum("eniwatch_ec2_requests_total", "")
 }
 
 #[test]
@@ -111,11 +107,7 @@ fn throttling_ec2_is_unknown_and_the_rest_works() {
 }
 
 fn ipamd_requests(d: &Daemon) -> f64 {
-    let text = d.fetch("/metrics").unwrap_or_default();
-    text.lines()
-        .filter(|l| l.starts_with("eniwatch_requests_total{") && l.contains("target=\"ipamd\""))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
+    d.metric_sum("eniwatch_requests_total", "target=\"ipamd\"")
 }
 
 /// ipamd announces nothing: on a quiet node it is read on the full cycle

@@ -125,6 +125,17 @@ impl Daemon {
             .and_then(|v| v.parse().ok())
     }
 
+    /// The sum over every series of the metric `name` whose labels contain
+    /// `label` (`target="ipamd"`; "" for all), 0 when there is none.
+    pub fn metric_sum(&self, name: &str, label: &str) -> f64 {
+        let text = self.fetch("/metrics").unwrap_or_default();
+        let prefix = format!("{name}{{");
+        text.lines()
+            .filter(|l| l.starts_with(&prefix) && l.contains(label))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    }
+
     pub fn snapshot(&self) -> Value {
         serde_json::from_str(&self.fetch("/debug/snapshot").unwrap_or_default())
             .unwrap_or(Value::Null)
