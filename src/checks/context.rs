@@ -9,6 +9,8 @@ use std::net::Ipv4Addr;
 use ipnet::Ipv4Net;
 use serde::Serialize;
 
+use super::imds_integrity::{self, ImdsProblem};
+use super::mode::{self, NotApplicable};
 use super::pool::PoolFacts;
 use super::selection::{select_eniconfig, Selection};
 use crate::model::{
@@ -29,7 +31,8 @@ pub enum EniRole {
     Secondary,
     /// Security groups for pods: parent of the branch ENIs' VLANs, no pod IPs.
     Trunk,
-    /// An EFA-only interface: no IPv4 at all.
+    /// An EFA-only interface: no IPv4 at all (not the primary, no prefix, no
+    /// IPv4 use in the kernel).
     EfaOnly,
     /// An ENI on a network card > 0 with no addresses for pods (e.g. an EFA with
     /// an IP set up by the launch template): not the CNI's, so not judged.
@@ -89,8 +92,13 @@ pub enum NoExpectation {
         selection: Selection,
         crd_missing: bool,
     },
-    /// The ENIConfig exists but its `spec.subnet` is empty or malformed.
-    InvalidSubnet { selection: Selection },
+    /// The ENIConfig exists but is malformed (`spec.subnet` missing or not a
+    /// subnet id, `spec.securityGroups` not a list of `sg-` ids): that is
+    /// drift in itself (`ENIConfigInvalid`).
+    Invalid {
+        selection: Selection,
+        problems: Vec<String>,
+    },
     /// The API server could not be read.
     Unavailable { reason: String },
 }
@@ -105,6 +113,10 @@ pub struct Context<'a> {
     pub pods: Result<Vec<PodInfo>, String>,
     /// Pods come from the kernel's routes (`--no-kube`), so route checks are moot.
     pub pods_from_kernel: bool,
+    /// Some: custom networking does not apply to this node, and why.
+    pub not_applicable: Option<NotApplicable>,
+    /// IMDS answers that cannot be true (see [`imds_integrity`]).
+    pub imds_problems: Vec<ImdsProblem>,
     /// Capacity and warm pool, computed on first use (two checks and the report read it).
     pool: std::cell::OnceCell<PoolFacts>,
 }
@@ -142,6 +154,13 @@ impl<'a> Context<'a> {
                 .collect(),
             (Err(_), _) => Vec::new(),
         };
+        let imds_problems = match &imds {
+            Ok(m) => imds_integrity::problems(m, &|e: &EniMetadata| {
+                enis.iter()
+                    .any(|v| v.meta.mac == e.mac && v.role == EniRole::EfaOnly)
+            }),
+            Err(_) => Vec::new(),
+        };
         let expected = expected(snapshot, cluster.as_ref(), imds.as_ref().ok().copied());
         let (pods, pods_from_kernel) = match (&snapshot.expectation, cluster) {
             (Expectation::Flags(_), _) => (
@@ -164,6 +183,8 @@ impl<'a> Context<'a> {
             enis,
             pods,
             pods_from_kernel,
+            not_applicable: mode::not_applicable(snapshot),
+            imds_problems,
             pool: std::cell::OnceCell::new(),
         }
     }
@@ -179,7 +200,7 @@ impl<'a> Context<'a> {
         match &self.expected {
             Ok(e) => e.selection.as_ref(),
             Err(NoExpectation::NotFound { selection, .. })
-            | Err(NoExpectation::InvalidSubnet { selection }) => Some(selection),
+            | Err(NoExpectation::Invalid { selection, .. }) => Some(selection),
             Err(NoExpectation::Unavailable { .. }) => None,
         }
     }
@@ -241,7 +262,7 @@ fn classify(
     if eni.mac == meta.primary_mac || (eni.device_number == 0 && eni.network_card == 0) {
         return EniRole::Primary;
     }
-    if eni.is_efa_only() {
+    if eni.is_efa_only() && !imds_integrity::kernel_uses_ipv4(eni, link, kernel) {
         return EniRole::EfaOnly;
     }
     let is_vlan_parent = match (link, kernel) {
@@ -280,8 +301,20 @@ fn expected(
                     selection,
                 });
             };
-            let Some(subnet) = cfg.subnet.clone() else {
-                return Err(NoExpectation::InvalidSubnet { selection });
+            let subnet = match (&cfg.subnet, cfg.problems.is_empty()) {
+                (Some(subnet), true) => subnet.clone(),
+                (None, true) => {
+                    return Err(NoExpectation::Invalid {
+                        selection,
+                        problems: vec!["spec.subnet is missing".to_string()],
+                    })
+                }
+                (_, false) => {
+                    return Err(NoExpectation::Invalid {
+                        selection,
+                        problems: cfg.problems.clone(),
+                    })
+                }
             };
             let groups = (!cfg.security_groups.is_empty()).then(|| cfg.security_groups.clone());
             (Some(selection), subnet, groups)
@@ -336,8 +369,10 @@ pub fn pods_from_routes(kernel: &KernelState, veth_prefix: &str) -> Vec<PodInfo>
             namespace: None,
             name: None,
             ip: Some(ip),
+            ip_text: None,
             host_network: false,
             terminal: false,
+            completed: false,
             branch: None,
         })
         .collect()

@@ -7,6 +7,7 @@
 use std::collections::BTreeSet;
 
 use super::context::{Context, EniRole, EniView};
+use super::imds_integrity::ProblemKind;
 use super::{no_expectation_detail, Finding, Outcome, Reason, Subject};
 use crate::model::SecurityGroupId;
 
@@ -92,6 +93,14 @@ pub(crate) fn eni_subnet(ctx: &Context) -> Outcome {
     out
 }
 
+/// The impossible-data message for an ENI IMDS lists without groups.
+fn no_groups(ctx: &Context, e: &EniView) -> Option<String> {
+    ctx.imds_problems
+        .iter()
+        .find(|p| p.kind == ProblemKind::NoSecurityGroups && p.mac == e.meta.mac)
+        .map(|p| p.message.clone())
+}
+
 fn show(groups: &BTreeSet<&SecurityGroupId>) -> String {
     let list: Vec<&str> = groups.iter().map(|g| g.as_str()).collect();
     format!("[{}]", list.join(", "))
@@ -116,9 +125,17 @@ pub(crate) fn eni_security_groups(ctx: &Context) -> Outcome {
                 p.meta.security_groups.iter().collect(),
                 "the primary ENI has (the ENIConfig lists none)".to_string(),
             ),
-            _ => return Outcome::unknown(
-                "the ENIConfig lists no security groups and IMDS shows none for the primary ENI",
-            ),
+            Some(p) => {
+                let why = no_groups(ctx, p).unwrap_or_default();
+                return Outcome::unknown(format!(
+                    "the ENIConfig lists no security groups, so the primary ENI's are expected: {why}"
+                ));
+            }
+            None => {
+                return Outcome::unknown(
+                    "the ENIConfig lists no security groups and IMDS lists no primary ENI",
+                )
+            }
         },
     };
     // ENIs in another subnet are already reported by `eni-subnet`: their
@@ -133,7 +150,12 @@ pub(crate) fn eni_security_groups(ctx: &Context) -> Outcome {
         if enis.len() == 1 { "" } else { "s" },
         show(&want)
     ));
+    let mut unjudged = Vec::new();
     for e in enis {
+        if let Some(why) = no_groups(ctx, e) {
+            unjudged.push(why);
+            continue;
+        }
         let have: BTreeSet<&SecurityGroupId> = e.meta.security_groups.iter().collect();
         if have != want {
             out.findings.push(Finding::new(
@@ -148,6 +170,9 @@ pub(crate) fn eni_security_groups(ctx: &Context) -> Outcome {
                 ),
             ));
         }
+    }
+    if !unjudged.is_empty() {
+        out.unknown = Some(unjudged.join("; "));
     }
     out
 }

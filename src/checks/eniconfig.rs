@@ -1,4 +1,4 @@
-//! Does the ENIConfig the node selects exist?
+//! Does the ENIConfig the node selects exist, and is it well formed?
 
 use super::context::{Context, NoExpectation};
 use super::{Finding, Outcome, Reason, Subject};
@@ -31,6 +31,25 @@ pub(crate) fn eniconfig_selected(ctx: &Context) -> Outcome {
                 Reason::ENIConfigNotFound,
                 Subject::node(ctx.node_name.clone()),
                 message,
+            ));
+            out
+        }
+        Err(NoExpectation::Invalid {
+            selection,
+            problems,
+        }) => {
+            let mut out = Outcome::ok(String::new());
+            out.findings.push(Finding::new(
+                "",
+                Reason::ENIConfigInvalid,
+                Subject::eniconfig(selection.name.clone()),
+                format!(
+                    "ENIConfig {:?} (selected by {}) is malformed: {}; the VPC CNI cannot \
+                     create ENIs from it",
+                    selection.name,
+                    selection.selected_by,
+                    problems.join("; ")
+                ),
             ));
             out
         }

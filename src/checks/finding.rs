@@ -21,11 +21,13 @@ pub enum Severity {
 /// What a finding is about.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub struct Subject {
-    /// `Node`, `ENI` or `Pod`.
+    /// `Node`, `ENI`, `Pod` or `ENIConfig`.
     pub kind: SubjectKind,
-    /// Node name, ENI id (or MAC when IMDS has no id), pod name (or IP without an API server).
+    /// Node name, ENI id (or MAC when IMDS has no id), pod name (or IP without
+    /// an API server), ENIConfig name.
     pub name: String,
-    /// The pod's namespace; absent for nodes, ENIs and pods known only from the kernel.
+    /// The pod's namespace; absent for nodes, ENIs, ENIConfigs (cluster-scoped)
+    /// and pods known only from the kernel.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub namespace: Option<String>,
 }
@@ -36,6 +38,9 @@ pub enum SubjectKind {
     #[serde(rename = "ENI")]
     Eni,
     Pod,
+    /// An ENIConfig (cluster-scoped): events about it go on the node.
+    #[serde(rename = "ENIConfig")]
+    EniConfig,
 }
 
 impl Subject {
@@ -50,6 +55,14 @@ impl Subject {
     pub fn eni(name: impl Into<String>) -> Subject {
         Subject {
             kind: SubjectKind::Eni,
+            name: name.into(),
+            namespace: None,
+        }
+    }
+
+    pub fn eniconfig(name: impl Into<String>) -> Subject {
+        Subject {
+            kind: SubjectKind::EniConfig,
             name: name.into(),
             namespace: None,
         }
@@ -70,6 +83,7 @@ impl std::fmt::Display for Subject {
             SubjectKind::Node => "node",
             SubjectKind::Eni => "eni",
             SubjectKind::Pod => "pod",
+            SubjectKind::EniConfig => "eniconfig",
         };
         match &self.namespace {
             Some(ns) => write!(f, "{kind}/{ns}/{}", self.name),
@@ -145,6 +159,10 @@ reasons! {
     "No ENIConfig exists with the name this node selects.",
     "The zone label, the eniConfig annotation or ENI_CONFIG_LABEL_DEF names an ENIConfig that was never created, or the CRD is missing.",
     "Create the ENIConfig with that name (one per zone, named after the zone), or fix the node's label/annotation or ENI_CONFIG_LABEL_DEF on aws-node.";
+    ENIConfigInvalid, Error,
+    "The ENIConfig this node selects is malformed: spec.subnet is not a subnet id, or spec.securityGroups is not a list of sg- ids.",
+    "A hand-written or templated ENIConfig with a typo, a single group written as a string instead of a list, or a group name instead of its id; the VPC CNI fails silently on it (amazon-vpc-cni-k8s #2416): the node is Ready but gets no ENIs.",
+    "Fix the ENIConfig: spec.subnet a subnet-... id, spec.securityGroups a YAML list of sg-... ids (or leave it out to use the primary ENI's groups); then restart aws-node on nodes that got no ENIs.";
     CustomNetworkingNotApplied, Warning,
     "The node has secondary ENIs, but none is in the ENIConfig subnet.",
     "The node was created before custom networking was enabled (existing ENIs keep their subnet), or AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG is not true on aws-node.",
@@ -233,12 +251,17 @@ impl std::fmt::Display for Reason {
     }
 }
 
-/// A check's verdict on the whole snapshot.
+/// A check's verdict on the whole snapshot. Ordered from best to worst: the
+/// report's overall status is the worst over all checks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum CheckStatus {
     /// Not run: the witness it needs is switched off (`--no-ec2`, `--no-ipamd`).
     Skipped,
+    /// Not run: the node does not use what the check judges (custom networking
+    /// not configured, an EKS Auto Mode node). Never drift, never unknown.
+    #[serde(rename = "not_applicable")]
+    NotApplicable,
     Ok,
     /// An input was missing: neither ok nor drift can be said.
     Unknown,
@@ -249,6 +272,7 @@ impl CheckStatus {
     pub fn as_str(self) -> &'static str {
         match self {
             CheckStatus::Skipped => "skipped",
+            CheckStatus::NotApplicable => "not_applicable",
             CheckStatus::Ok => "ok",
             CheckStatus::Unknown => "unknown",
             CheckStatus::Drift => "drift",

@@ -42,8 +42,10 @@ pub fn pod(name: &str, addr: &str) -> PodInfo {
         namespace: Some("default".into()),
         name: Some(name.into()),
         ip: Some(ip(addr)),
+        ip_text: None,
         host_network: false,
         terminal: false,
+        completed: false,
         branch: None,
     }
 }
@@ -180,6 +182,7 @@ pub fn healthy() -> Snapshot {
             name: "ap-southeast-1a".into(),
             subnet: Some("subnet-pods".parse().unwrap()),
             security_groups: vec!["sg-pods".parse().unwrap()],
+            problems: vec![],
         }]),
     };
     Snapshot {

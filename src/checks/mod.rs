@@ -7,7 +7,7 @@
 //!
 //! | check | reasons |
 //! |---|---|
-//! | `eniconfig` | `ENIConfigNotFound` |
+//! | `eniconfig` | `ENIConfigNotFound`, `ENIConfigInvalid` |
 //! | `eni-subnet` | `CustomNetworkingNotApplied`, `SecondaryENIWrongSubnet` |
 //! | `eni-security-groups` | `SecondaryENIWrongSecurityGroups` |
 //! | `eni-configured` | `ENINotConfigured` |
@@ -24,7 +24,11 @@
 //! | `ipamd-state` | `IPAMDStateMismatch` (ipamd) |
 //!
 //! A check that needs a witness switched off (`--no-ec2`, `--no-ipamd`) is
-//! *skipped*; an informational finding leaves its check *ok*.
+//! *skipped*; an informational finding leaves its check *ok*. Where custom
+//! networking does not apply to the node ([`mode`]: no ENIConfig and ipamd not
+//! running it, or an EKS Auto Mode node), the checks that compare with an
+//! ENIConfig are *not applicable*. Where IMDS says what cannot be true
+//! ([`imds_integrity`]), the checks resting on it are *unknown*.
 
 pub mod capacity;
 pub mod context;
@@ -34,18 +38,25 @@ mod eniconfig;
 pub mod finding;
 #[cfg(test)]
 pub(crate) mod fixture;
+pub mod imds_integrity;
+pub mod mode;
 mod pod_placement;
 pub mod pool;
 pub mod selection;
 pub mod subnet;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_applicability;
+#[cfg(test)]
+mod tests_impossible;
 mod witness;
 #[cfg(test)]
 mod witness_tests;
 
 pub use context::{Context, EniRole, EniView, Expected, NoExpectation};
 pub use finding::{CheckResult, CheckStatus, Finding, Reason, Severity, Subject, SubjectKind};
+pub use mode::NotApplicable;
 pub use pool::PoolFacts;
 
 use crate::model::Snapshot;
@@ -55,6 +66,10 @@ use crate::model::Snapshot;
 pub struct Evaluation {
     pub checks: Vec<CheckResult>,
     pub findings: Vec<Finding>,
+    /// Some: custom networking does not apply to this node (reason
+    /// `CustomNetworkingNotConfigured` or `EKSAutoModeNode`, and why); the
+    /// checks that compare with an ENIConfig are `not_applicable`.
+    pub not_applicable: Option<NotApplicable>,
 }
 
 impl Evaluation {
@@ -77,6 +92,8 @@ pub(crate) struct Outcome {
     pub ok_detail: String,
     /// Not run: the witness it needs is off.
     pub skipped: bool,
+    /// Not run: the node does not use what the check judges.
+    pub not_applicable: bool,
 }
 
 impl Outcome {
@@ -86,6 +103,7 @@ impl Outcome {
             unknown: Some(reason.into()),
             ok_detail: String::new(),
             skipped: false,
+            not_applicable: false,
         }
     }
 
@@ -95,6 +113,7 @@ impl Outcome {
             unknown: None,
             ok_detail: detail.into(),
             skipped: false,
+            not_applicable: false,
         }
     }
 
@@ -104,6 +123,17 @@ impl Outcome {
             unknown: None,
             ok_detail: why.into(),
             skipped: true,
+            not_applicable: false,
+        }
+    }
+
+    pub fn not_applicable(why: impl Into<String>) -> Outcome {
+        Outcome {
+            findings: Vec::new(),
+            unknown: None,
+            ok_detail: why.into(),
+            skipped: false,
+            not_applicable: true,
         }
     }
 
@@ -120,6 +150,8 @@ impl Outcome {
                 detail.push_str(&format!("; also not judged: {u}"));
             }
             (CheckStatus::Drift, detail)
+        } else if self.not_applicable {
+            (CheckStatus::NotApplicable, self.ok_detail)
         } else if let Some(u) = self.unknown {
             (CheckStatus::Unknown, u)
         } else if self.skipped {
@@ -170,20 +202,52 @@ pub fn check_names() -> impl Iterator<Item = &'static str> {
     CHECKS.iter().map(|(name, _)| *name)
 }
 
+/// Why custom networking does not apply to the node, or None when it does:
+/// the same answer [`Evaluation::not_applicable`] carries.
+pub fn not_applicable(snapshot: &Snapshot) -> Option<NotApplicable> {
+    mode::not_applicable(snapshot)
+}
+
+/// Not applicable to the node: the check is not run.
+fn preempted(name: &str, ctx: &Context) -> Option<Outcome> {
+    mode::check_not_applicable(name, ctx.not_applicable.as_ref())
+        .map(|na| Outcome::not_applicable(na.summary()))
+}
+
+/// A check that ran on an impossible IMDS answer it rests on is unknown,
+/// whatever it found (a skipped check stays skipped).
+fn spoiled(name: &str, ctx: &Context, outcome: Outcome) -> Outcome {
+    let why: Vec<&str> = ctx
+        .imds_problems
+        .iter()
+        .filter(|p| imds_integrity::spoils(p.kind, name))
+        .map(|p| p.message.as_str())
+        .collect();
+    if why.is_empty() || outcome.skipped {
+        return outcome;
+    }
+    Outcome::unknown(why.join("; "))
+}
+
 /// Runs every check on the snapshot.
 pub fn evaluate(snapshot: &Snapshot) -> Evaluation {
     let ctx = Context::new(snapshot);
     let mut checks = Vec::with_capacity(CHECKS.len());
     let mut findings = Vec::new();
     for (name, check) in CHECKS {
-        let (result, mut found) = check(&ctx).into_result(name);
+        let outcome = preempted(name, &ctx).unwrap_or_else(|| spoiled(name, &ctx, check(&ctx)));
+        let (result, mut found) = outcome.into_result(name);
         for f in &mut found {
             f.check = name;
         }
         checks.push(result);
         findings.append(&mut found);
     }
-    Evaluation { checks, findings }
+    Evaluation {
+        checks,
+        findings,
+        not_applicable: ctx.not_applicable.clone(),
+    }
 }
 
 /// Why the expectation is missing, in one line, for unknown statuses.
@@ -193,9 +257,14 @@ pub(crate) fn no_expectation_detail(ne: &NoExpectation) -> String {
             "ENIConfig {:?} (selected by {}) does not exist, so there is no subnet to compare with",
             selection.name, selection.selected_by
         ),
-        NoExpectation::InvalidSubnet { selection } => {
-            format!("ENIConfig {:?} has no valid spec.subnet", selection.name)
-        }
+        NoExpectation::Invalid {
+            selection,
+            problems,
+        } => format!(
+            "ENIConfig {:?} is invalid ({}), so there is nothing to compare with",
+            selection.name,
+            problems.join("; ")
+        ),
         NoExpectation::Unavailable { reason } => format!("Kubernetes API: {reason}"),
     }
 }

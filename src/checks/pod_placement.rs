@@ -5,9 +5,10 @@
 //! inside another known subnet (the node subnet, another ENI's) is outside the
 //! ENIConfig subnet. Only pods in no known subnet stay unknown.
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 use super::context::{Context, EniRole};
+use super::imds_integrity::ProblemKind;
 use super::{no_expectation_detail, Finding, Outcome, Reason, Subject};
 use crate::model::PodInfo;
 
@@ -16,6 +17,49 @@ pub(crate) fn pod_subject(pod: &PodInfo) -> Subject {
         (Some(name), _) => Subject::pod(pod.namespace.clone(), name.clone()),
         (None, Some(ip)) => Subject::pod(None, ip.to_string()),
         (None, None) => Subject::pod(None, "unknown"),
+    }
+}
+
+/// Pods the CNI would route whose `status.podIP` is not an IPv4 address,
+/// named, for an *unknown* status (None when there are none).
+pub(crate) fn unplaceable(ctx: &Context) -> Option<String> {
+    const SHOWN: usize = 5;
+    let pods = ctx.pods.as_ref().ok()?;
+    let bad: Vec<String> = pods
+        .iter()
+        .filter(|p| !p.host_network && !p.terminal && p.branch.is_none())
+        .filter_map(|p| {
+            let text = p.ip_text.as_deref()?;
+            let what = if text.trim().parse::<Ipv6Addr>().is_ok() {
+                "an IPv6 address, but this node's pod networking is IPv4"
+            } else {
+                "not an IPv4 address"
+            };
+            Some(format!(
+                "pod {} has status.podIP {text:?}, which is {what}",
+                p.display_name()
+            ))
+        })
+        .collect();
+    if bad.is_empty() {
+        return None;
+    }
+    let mut text = bad[..bad.len().min(SHOWN)].join("; ");
+    if bad.len() > SHOWN {
+        text.push_str(&format!("; and {} more such pods", bad.len() - SHOWN));
+    }
+    Some(format!(
+        "{text} (the API's answer; the pod cannot be placed)"
+    ))
+}
+
+/// Adds `more` to an outcome's unknown part.
+fn also_unknown(out: &mut Outcome, more: Option<String>) {
+    if let Some(more) = more {
+        out.unknown = Some(match out.unknown.take() {
+            Some(u) => format!("{u}; {more}"),
+            None => more,
+        });
     }
 }
 
@@ -101,6 +145,7 @@ pub(crate) fn pod_subnet(ctx: &Context) -> Outcome {
             undecided.len()
         ));
     }
+    also_unknown(&mut out, unplaceable(ctx));
     out
 }
 
@@ -127,8 +172,18 @@ pub(crate) fn pod_ip_on_eni(ctx: &Context) -> Outcome {
     }
     let pods = ctx.routed_pods();
     let mut out = Outcome::ok(format!("{} pod IPs, each carried by an ENI", pods.len()));
+    // An ENI IMDS shows without addresses may be the one carrying the IP.
+    let addressless: Vec<&str> = ctx
+        .imds_problems
+        .iter()
+        .filter(|p| p.kind == ProblemKind::NoAddresses)
+        .map(|p| p.message.as_str())
+        .collect();
+    let mut uncertain = 0usize;
     for (pod, ip) in pods {
-        if ctx.owner_of(ip).is_none() {
+        if ctx.owner_of(ip).is_none() && !addressless.is_empty() {
+            uncertain += 1;
+        } else if ctx.owner_of(ip).is_none() {
             out.findings.push(Finding::new(
                 "",
                 Reason::PodIPNotOnAnyENI,
@@ -139,5 +194,12 @@ pub(crate) fn pod_ip_on_eni(ctx: &Context) -> Outcome {
             ));
         }
     }
+    if uncertain > 0 {
+        out.unknown = Some(format!(
+            "{uncertain} pod IP(s) are on no ENI IMDS lists with addresses: {}",
+            addressless.join("; ")
+        ));
+    }
+    also_unknown(&mut out, unplaceable(ctx));
     out
 }

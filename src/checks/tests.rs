@@ -22,7 +22,8 @@ fn healthy_node_is_all_ok() {
 
 #[test]
 fn missing_eniconfig_is_drift_and_dependent_checks_unknown() {
-    let mut s = healthy();
+    // ipamd runs custom networking: without an ENIConfig it cannot create ENIs.
+    let mut s = healthy_witnessed();
     cluster(&mut s).eni_configs = Some(vec![]);
     assert_eq!(reasons(&s), vec![Reason::ENIConfigNotFound]);
     assert_eq!(status(&s, "eni-subnet"), CheckStatus::Unknown);
@@ -33,7 +34,7 @@ fn missing_eniconfig_is_drift_and_dependent_checks_unknown() {
 
 #[test]
 fn missing_crd_says_so() {
-    let mut s = healthy();
+    let mut s = healthy_witnessed();
     cluster(&mut s).eni_configs = None;
     let e = evaluate(&s);
     assert!(

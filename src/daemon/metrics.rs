@@ -10,7 +10,7 @@
 //! | `eniwatch_build_info` | gauge | `version` | 1 |
 //! | `eniwatch_findings` | gauge | `reason` | findings that count as drift now (past the grace period); every reason, 0 when none |
 //! | `eniwatch_drift_transitions_total` | counter | `reason`, `transition` | drifts that `began` or `resolved` |
-//! | `eniwatch_check_status` | gauge | `check`, `status` | state set: per check, `ok`, `drift`, `unknown`, exactly one is 1 |
+//! | `eniwatch_check_status` | gauge | `check`, `status` | state set: per check, `ok`, `drift`, `unknown`, `skipped`, `not_applicable`, exactly one is 1 |
 //! | `eniwatch_pods` | gauge | `placement` | pods on the node by where their IP is: `eniconfig_subnet`, `node_subnet`, `other`, `host_network`, `branch_eni`, `unplaced` |
 //! | `eniwatch_enis` | gauge | `role` | attached ENIs by role: `primary`, `secondary`, `trunk`, `efa-only`, `unmanaged` |
 //! | `eniwatch_enis_configured` | gauge | `configured` | ENIs the kernel has (`true`) or lacks (`false`, an active `ENINotConfigured`) |
@@ -169,7 +169,7 @@ impl Metrics {
             )?,
             check_status: g(
                 "eniwatch_check_status",
-                "Settled status of each check: one of ok, drift, unknown is 1.",
+                "Settled status of each check: one of ok, drift, unknown, skipped, not_applicable is 1.",
                 &["check", "status"],
             )?,
             pods: g(

@@ -8,11 +8,12 @@ use super::{unix_seconds, with, Metrics};
 use crate::checks::{check_names, CheckStatus, EniRole, Reason, SubjectKind};
 use crate::daemon::{CycleOutcome, Transition};
 
-const STATUSES: [CheckStatus; 4] = [
+const STATUSES: [CheckStatus; 5] = [
     CheckStatus::Ok,
     CheckStatus::Drift,
     CheckStatus::Unknown,
     CheckStatus::Skipped,
+    CheckStatus::NotApplicable,
 ];
 
 const ROLES: [EniRole; 5] = [

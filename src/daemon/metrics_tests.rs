@@ -152,7 +152,8 @@ fn check_status_is_a_state_set() {
     let m = observed(s);
     for check in check_names() {
         let series = find(&m, "eniwatch_check_status", &[("check", check)]);
-        assert_eq!(series.len(), 4, "{check}");
+        // ok, drift, unknown, skipped, not_applicable.
+        assert_eq!(series.len(), 5, "{check}");
         let ones: Vec<_> = series.iter().filter(|(_, v)| *v == 1.0).collect();
         assert_eq!(ones.len(), 1, "{check}: {series:?}");
         let want = if check == "eni-configured" {

@@ -124,9 +124,14 @@ impl EniMetadata {
         }
     }
 
-    /// An EFA-only interface has no IPv4 address at all.
+    /// Whether IMDS shows this ENI as an EFA-only interface: no IPv4 address
+    /// and no prefix at all. Device 0 on card 0 is the primary ENI, which
+    /// always has its address, so it is never EFA-only (its empty
+    /// `local-ipv4s` is impossible data, judged by the checks).
     pub fn is_efa_only(&self) -> bool {
         self.local_ipv4s.is_empty()
+            && self.ipv4_prefixes.is_empty()
+            && !(self.device_number == 0 && self.network_card == 0)
     }
 }
 
@@ -217,10 +222,18 @@ pub struct PodInfo {
     /// None when the pod was discovered from the kernel (`--no-kube`).
     pub name: Option<String>,
     pub ip: Option<Ipv4Addr>,
+    /// `status.podIP` as the API gave it, when it is not an IPv4 address
+    /// (garbage, IPv6, zero-padded octets): the checks name it. None when
+    /// `ip` holds it, or when the pod has no IP yet.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ip_text: Option<String>,
     pub host_network: bool,
     /// Succeeded, Failed or being deleted: its network is torn down or about
     /// to be, so its IP, routes and rules are no longer judged.
     pub terminal: bool,
+    /// Phase Succeeded or Failed: the pod is off the node's network for good,
+    /// so it is not counted at all (a node with many finished Jobs).
+    pub completed: bool,
     /// Security groups for pods: the branch ENI from `vpc.amazonaws.com/pod-eni`.
     pub branch: Option<Result<Vec<BranchEni>, String>>,
 }
@@ -251,5 +264,10 @@ pub struct EniConfig {
     pub name: String,
     /// None when `spec.subnet` is missing or not a subnet id.
     pub subnet: Option<SubnetId>,
+    /// The valid `sg-` ids of `spec.securityGroups`.
     pub security_groups: Vec<SecurityGroupId>,
+    /// What is malformed in the object, as read (empty when it is well
+    /// formed): e.g. "spec.securityGroups is a string, not a list". The
+    /// checks judge it; the source only records it.
+    pub problems: Vec<String>,
 }

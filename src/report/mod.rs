@@ -15,7 +15,8 @@ use serde::Serialize;
 pub use text::render_text;
 
 use crate::checks::{
-    CheckResult, CheckStatus, Context, EniRole, Evaluation, Finding, NoExpectation, PoolFacts,
+    CheckResult, CheckStatus, Context, EniRole, Evaluation, Finding, NoExpectation, NotApplicable,
+    PoolFacts,
 };
 use crate::model::{Expectation, SecurityGroupId, Snapshot, SubnetFacts, SubnetId, Witness};
 
@@ -37,9 +38,14 @@ pub mod exit {
 pub struct Report {
     pub schema_version: u32,
     pub eniwatch_version: &'static str,
-    /// `ok`, `drift` or `unknown`: the worst check status.
+    /// `ok`, `drift` or `unknown`: the worst check status (`not_applicable`
+    /// or `skipped` only when no check could run at all).
     pub status: CheckStatus,
     pub exit_code: i32,
+    /// Set when custom networking does not apply to this node: `reason`
+    /// (`CustomNetworkingNotConfigured`, `EKSAutoModeNode`) and `message`.
+    /// The checks that compare with an ENIConfig are then `not_applicable`.
+    pub not_applicable: Option<NotApplicable>,
     pub node: NodeSummary,
     /// The expectation: the selected ENIConfig, or the `--expect-*` flags.
     pub eniconfig: EniConfigSummary,
@@ -122,8 +128,11 @@ pub struct PodPlacement {
     /// Security groups for pods: on a branch ENI, reported, not judged.
     pub branch_eni: usize,
     pub other: usize,
-    /// No IP yet, terminal, or not placeable (CIDR unknown).
+    /// No IP yet, being deleted, an IP that is not IPv4, or not placeable
+    /// (CIDR unknown).
     pub unplaced: usize,
+    /// Succeeded or Failed: off the node's network, not in `total`.
+    pub completed: usize,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -136,7 +145,7 @@ pub struct SourceStatus {
 
 pub fn exit_code(status: CheckStatus) -> i32 {
     match status {
-        CheckStatus::Ok | CheckStatus::Skipped => exit::OK,
+        CheckStatus::Ok | CheckStatus::Skipped | CheckStatus::NotApplicable => exit::OK,
         CheckStatus::Drift => exit::DRIFT,
         CheckStatus::Unknown => exit::UNKNOWN,
     }
@@ -176,6 +185,7 @@ impl Report {
             eniwatch_version: env!("CARGO_PKG_VERSION"),
             status,
             exit_code: exit_code(status),
+            not_applicable: evaluation.not_applicable.clone(),
             node,
             eniconfig: eniconfig_summary(&ctx),
             enis: eni_rows(&ctx),
@@ -212,7 +222,7 @@ fn eniconfig_summary(ctx: &Context) -> EniConfigSummary {
             s.security_groups = e.security_groups.clone();
         }
         Err(NoExpectation::NotFound { .. }) => s.found = Some(false),
-        Err(NoExpectation::InvalidSubnet { .. }) => s.found = Some(true),
+        Err(NoExpectation::Invalid { .. }) => s.found = Some(true),
         Err(NoExpectation::Unavailable { .. }) => {}
     }
     s
@@ -253,6 +263,10 @@ fn placement(ctx: &Context) -> PodPlacement {
     let expected_cidr = ctx.expected.as_ref().ok().and_then(|e| e.subnet_cidr);
     let node_cidr = ctx.primary().and_then(|e| e.meta.subnet_cidr);
     for pod in pods {
+        if pod.completed {
+            p.completed += 1;
+            continue;
+        }
         p.total += 1;
         match (pod.host_network, &pod.branch, pod.ip, pod.terminal) {
             (true, _, _, _) => p.host_network += 1,
@@ -263,7 +277,9 @@ fn placement(ctx: &Context) -> PodPlacement {
                     p.eniconfig_subnet += 1
                 } else if node_cidr.is_some_and(|c| c.contains(&ip)) {
                     p.node_subnet += 1
-                } else if expected_cidr.is_some() {
+                } else if expected_cidr.is_some() || ctx.not_applicable.is_some() {
+                    // Without custom networking there is no ENIConfig subnet
+                    // to be unsure about: outside the node subnet is elsewhere.
                     p.other += 1
                 } else {
                     p.unplaced += 1

@@ -15,6 +15,7 @@ fn status_word(s: CheckStatus) -> &'static str {
         CheckStatus::Drift => "DRIFT",
         CheckStatus::Unknown => "unknown",
         CheckStatus::Skipped => "skipped",
+        CheckStatus::NotApplicable => "n/a",
     }
 }
 
@@ -42,6 +43,9 @@ pub fn render_text(r: &Report) -> String {
         None => "the primary ENI's".to_string(),
     };
     let expectation = match (e.source, &e.name, e.found) {
+        _ if r.not_applicable.is_some() => {
+            "not applicable: custom networking is not in use here".to_string()
+        }
         ("flags", _, _) => format!("from flags: subnet {}", or_dash(&e.subnet)),
         (_, Some(name), Some(false)) => format!(
             "{name} (selected by {}) DOES NOT EXIST",
@@ -170,10 +174,18 @@ pub fn render_text(r: &Report) -> String {
             let _ = writeln!(o, "  {f}");
         }
     }
-    let verdict = match r.status {
-        CheckStatus::Ok | CheckStatus::Skipped => "OK: custom networking is as the ENIConfig says",
-        CheckStatus::Drift => "DRIFT: see the findings above",
-        CheckStatus::Unknown => "INCONCLUSIVE: no drift seen, but some checks could not be judged",
+    if let Some(na) = &r.not_applicable {
+        let _ = writeln!(o, "\nNot applicable: {}", na.message);
+    }
+    let verdict = match (r.status, &r.not_applicable) {
+        (CheckStatus::Drift, _) => "DRIFT: see the findings above",
+        (CheckStatus::Unknown, _) => {
+            "INCONCLUSIVE: no drift seen, but some checks could not be judged"
+        }
+        (_, Some(_)) => {
+            "NOT APPLICABLE: custom networking is not in use on this node; the other checks pass"
+        }
+        (_, None) => "OK: custom networking is as the ENIConfig says",
     };
     let _ = writeln!(o, "\n{verdict} (exit {})", r.exit_code);
     o

@@ -26,6 +26,10 @@ use kube::{Api, Client, Config};
 
 use crate::model::{BranchEni, ClusterView, EniConfig, NodeInfo, PodInfo};
 
+#[path = "kube_eniconfig.rs"]
+mod eniconfig_spec;
+pub use eniconfig_spec::eniconfig_from_spec;
+
 pub const POD_ENI_ANNOTATION: &str = "vpc.amazonaws.com/pod-eni";
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 pub const READ_TIMEOUT: Duration = Duration::from_secs(15);
@@ -184,29 +188,38 @@ pub async fn read_pods(client: &Client, node_name: &str) -> Result<Vec<PodInfo>,
     }
 }
 
-/// Reduces a pod to what the checks need.
+/// Reduces a pod to what the checks need. A `status.podIP` that is not an
+/// IPv4 address is kept as text for the checks to name, never dropped.
 pub fn pod_info(pod: &Pod) -> PodInfo {
     let meta = &pod.metadata;
     let status = pod.status.as_ref();
     let phase = status.and_then(|s| s.phase.as_deref()).unwrap_or("");
-    let ip = status
+    let raw = status
         .and_then(|s| s.pod_ip.as_deref())
-        .and_then(|ip| ip.parse().ok());
+        .filter(|ip| !ip.is_empty());
+    let ip = raw.and_then(|ip| ip.parse().ok());
+    let ip_text = match (raw, ip) {
+        (Some(text), None) => Some(text.chars().take(64).collect()),
+        _ => None,
+    };
     let branch = meta
         .annotations
         .as_ref()
         .and_then(|a| a.get(POD_ENI_ANNOTATION))
         .map(|v| parse_pod_eni(v));
+    let completed = matches!(phase, "Succeeded" | "Failed");
     PodInfo {
         namespace: meta.namespace.clone(),
         name: meta.name.clone(),
         ip,
+        ip_text,
         host_network: pod
             .spec
             .as_ref()
             .and_then(|s| s.host_network)
             .unwrap_or(false),
-        terminal: matches!(phase, "Succeeded" | "Failed") || meta.deletion_timestamp.is_some(),
+        terminal: completed || meta.deletion_timestamp.is_some(),
+        completed,
         branch,
     }
 }
@@ -246,27 +259,10 @@ pub async fn read_eniconfigs(client: &Client) -> Result<Option<Vec<EniConfig>>, 
     }
 }
 
+/// Reads an ENIConfig object; see [`eniconfig_from_spec`].
 pub fn eniconfig(obj: &DynamicObject) -> EniConfig {
-    let spec = obj.data.get("spec");
-    let subnet = spec
-        .and_then(|s| s.get("subnet"))
-        .and_then(|v| v.as_str())
-        .and_then(|s| s.parse().ok());
-    let security_groups = spec
-        .and_then(|s| s.get("securityGroups"))
-        .and_then(|v| v.as_array())
-        .map(|groups| {
-            groups
-                .iter()
-                .filter_map(|g| g.as_str().and_then(|g| g.parse().ok()))
-                .collect()
-        })
-        .unwrap_or_default();
-    EniConfig {
-        name: obj.metadata.name.clone().unwrap_or_default(),
-        subnet,
-        security_groups,
-    }
+    let name = obj.metadata.name.clone().unwrap_or_default();
+    eniconfig_from_spec(name, obj.data.get("spec"))
 }
 
 #[cfg(test)]
@@ -288,6 +284,49 @@ mod tests {
         assert_eq!(b[0].private_ip, None);
         assert!(parse_pod_eni("{").is_err());
         assert!(parse_pod_eni(r#"{"eniId":"x"}"#).is_err());
+    }
+
+    fn pod(phase: &str, ip: Option<&str>, deleting: bool) -> Pod {
+        let mut v = serde_json::json!({
+            "metadata": {"name": "p", "namespace": "ns"},
+            "status": {"phase": phase}
+        });
+        if let Some(ip) = ip {
+            v["status"]["podIP"] = ip.into();
+        }
+        if deleting {
+            v["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z".into();
+        }
+        serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn pod_ip_that_is_not_ipv4_is_kept_as_text() {
+        let p = pod_info(&pod("Running", Some("100.64.1.5"), false));
+        assert_eq!(p.ip, Some("100.64.1.5".parse().unwrap()));
+        assert_eq!(p.ip_text, None);
+        // Leading zeros stay rejected: they read as octal in some parsers.
+        for bad in ["100.064.001.005", "fd00::5", "garbage"] {
+            let p = pod_info(&pod("Running", Some(bad), false));
+            assert_eq!(p.ip, None, "{bad}");
+            assert_eq!(p.ip_text.as_deref(), Some(bad));
+        }
+        let p = pod_info(&pod("Pending", None, false));
+        assert_eq!((p.ip, p.ip_text), (None, None));
+        let p = pod_info(&pod("Pending", Some(""), false));
+        assert_eq!(p.ip_text, None);
+    }
+
+    #[test]
+    fn finished_and_deleted_pods() {
+        for phase in ["Succeeded", "Failed"] {
+            let p = pod_info(&pod(phase, Some("100.64.1.5"), false));
+            assert!(p.completed && p.terminal, "{phase}");
+        }
+        let p = pod_info(&pod("Running", Some("100.64.1.5"), true));
+        assert!(p.terminal && !p.completed);
+        let p = pod_info(&pod("Running", Some("100.64.1.5"), false));
+        assert!(!p.terminal && !p.completed);
     }
 
     proptest! {
