@@ -334,3 +334,25 @@ fn malformed_eniconfig_is_one_finding() {
     assert_eq!(f["subject"]["name"], "ap-southeast-1a");
     assert_eq!(o.check_status("eni-security-groups"), "unknown");
 }
+
+#[test]
+fn imds_without_security_groups_is_unknown_not_drift() {
+    lab!();
+    let mut s = scenario("healthy");
+    s.enis[2].security_groups.clear();
+    let o = check(&s, &[]);
+    assert_eq!(o.code, 2, "{}", o.report);
+    assert!(o.reasons().is_empty(), "{:?}", o.reasons());
+    assert_eq!(o.check_status("eni-security-groups"), "unknown");
+    let detail = o.report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "eni-security-groups")
+        .unwrap()["detail"]
+        .to_string();
+    assert!(
+        detail.contains("security-group-ids of ENI eni-0a000000000000002"),
+        "{detail}"
+    );
+}

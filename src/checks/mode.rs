@@ -11,6 +11,7 @@
 
 use serde::Serialize;
 
+use super::{CheckResult, CheckStatus};
 use crate::model::{Expectation, Snapshot, Witness};
 
 /// The node label EKS Auto Mode sets on its nodes (value `auto`).
@@ -111,5 +112,23 @@ pub fn not_applicable(snapshot: &Snapshot) -> Option<NotApplicable> {
              to use it, set AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG=true on aws-node and create \
              one ENIConfig per zone"
         ),
+    })
+}
+
+/// The same answer read back from check results alone (as settled by the
+/// daemon): the `eniconfig` check is `not_applicable` exactly when custom
+/// networking does not apply. The message is the check's one-line detail.
+pub fn not_applicable_in(checks: &[CheckResult]) -> Option<NotApplicable> {
+    let c = checks
+        .iter()
+        .find(|c| c.name == "eniconfig" && c.status == CheckStatus::NotApplicable)?;
+    let reason = if c.detail.starts_with("EKS Auto Mode") {
+        AUTO_MODE
+    } else {
+        NOT_CONFIGURED
+    };
+    Some(NotApplicable {
+        reason,
+        message: c.detail.clone(),
     })
 }

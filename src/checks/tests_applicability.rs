@@ -75,6 +75,25 @@ fn no_eniconfig_and_no_ipamd_is_not_applicable_with_exit_0() {
 }
 
 #[test]
+fn check_results_alone_tell_not_applicable_and_why() {
+    let e = evaluate(&no_eniconfig());
+    let na = super::mode::not_applicable_in(&e.checks).unwrap();
+    assert_eq!(na.reason, NOT_CONFIGURED);
+    assert_eq!(
+        na.message,
+        "custom networking is not configured on this node"
+    );
+    let mut s = healthy();
+    auto_mode(&mut s);
+    let na = super::mode::not_applicable_in(&evaluate(&s).checks).unwrap();
+    assert_eq!(na.reason, AUTO_MODE);
+    assert_eq!(
+        super::mode::not_applicable_in(&evaluate(&healthy()).checks),
+        None
+    );
+}
+
+#[test]
 fn missing_crd_and_no_ipamd_is_not_applicable() {
     let mut s = healthy();
     cluster(&mut s).eni_configs = None;
