@@ -30,6 +30,11 @@ pub struct NotApplicable {
     pub reason: &'static str,
     /// The explanation, for an operator.
     pub message: String,
+    /// Not configured, and ipamd could not be read either: most likely the
+    /// node runs no aws-node at all, so ipamd's checks are not applicable
+    /// rather than inconclusive (nothing custom networking needs is missing).
+    #[serde(skip)]
+    pub ipamd_unread: bool,
 }
 
 impl NotApplicable {
@@ -39,6 +44,8 @@ impl NotApplicable {
         if self.reason == AUTO_MODE {
             "EKS Auto Mode node: pod subnets come from its NodeClass, not from ENIConfigs, \
              and there is no aws-node"
+        } else if self.ipamd_unread {
+            "custom networking is not configured on this node, and ipamd could not be read"
         } else {
             "custom networking is not configured on this node"
         }
@@ -67,7 +74,7 @@ pub fn check_not_applicable<'n>(
 ) -> Option<&'n NotApplicable> {
     let na = na?;
     let moot = NEEDS_CUSTOM_NETWORKING.contains(&check)
-        || (na.reason == AUTO_MODE && NEEDS_AWS_NODE.contains(&check));
+        || ((na.reason == AUTO_MODE || na.ipamd_unread) && NEEDS_AWS_NODE.contains(&check));
     moot.then_some(na)
 }
 
@@ -89,6 +96,7 @@ pub fn not_applicable(snapshot: &Snapshot) -> Option<NotApplicable> {
                 "EKS Auto Mode node (label {COMPUTE_TYPE_LABEL}=auto): pod subnets come from its \
                  NodeClass, not from ENIConfigs, and there is no aws-node"
             ),
+            ipamd_unread: false,
         });
     }
     let eniconfigs = match &cluster.eni_configs {
@@ -102,7 +110,7 @@ pub fn not_applicable(snapshot: &Snapshot) -> Option<NotApplicable> {
             Some(false) => "ipamd reports AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG off",
             None => "ipamd does not report AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG",
         },
-        Witness::On(Err(_)) => "ipamd could not be read",
+        Witness::On(Err(_)) => "ipamd could not be read (is aws-node running on this node?)",
         Witness::Off => "ipamd is not asked (--no-ipamd)",
     };
     Some(NotApplicable {
@@ -112,6 +120,7 @@ pub fn not_applicable(snapshot: &Snapshot) -> Option<NotApplicable> {
              to use it, set AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG=true on aws-node and create \
              one ENIConfig per zone"
         ),
+        ipamd_unread: matches!(snapshot.ipamd, Witness::On(Err(_))),
     })
 }
 
@@ -130,5 +139,6 @@ pub fn not_applicable_in(checks: &[CheckResult]) -> Option<NotApplicable> {
     Some(NotApplicable {
         reason,
         message: c.detail.clone(),
+        ipamd_unread: false,
     })
 }

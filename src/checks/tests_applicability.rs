@@ -123,12 +123,16 @@ fn ipamd_reporting_custom_networking_off_keeps_cni_settings_ok() {
 }
 
 #[test]
-fn unreachable_ipamd_is_not_configured_but_its_own_checks_stay_unknown() {
+fn unreachable_ipamd_without_eniconfig_is_not_configured_and_exits_0() {
     let mut s = no_eniconfig();
     s.ipamd = Witness::On(Err(Unavailable::new("ipamd", "connection refused")));
     assert_not_configured(&s);
-    // Whether ipamd runs custom networking cannot be told.
-    assert_eq!(status(&s, "cni-settings"), CheckStatus::Unknown);
+    // Most likely no aws-node: ipamd's checks do not apply, the rest runs.
+    for name in ["cni-settings", "ipamd-state"] {
+        assert_eq!(status(&s, name), CheckStatus::NotApplicable, "{name}");
+    }
+    assert_eq!(status(&s, "pod-rules"), CheckStatus::Ok);
+    assert_eq!(json(&s)["exit_code"], 0);
 }
 
 #[test]
