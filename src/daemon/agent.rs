@@ -101,32 +101,74 @@ fn ec2_health(view: &Observed<Ec2View>) -> Observed<()> {
     v.first_error().map_or(Ok(()), |u| Err(u.clone()))
 }
 
-/// Drains cycles into the event and condition sinks.
-async fn api_sinks(
-    mut rx: mpsc::Receiver<Arc<CycleOutcome>>,
-    mut events: Option<EventSink>,
-    mut condition: Option<ConditionSink>,
-) {
-    while let Some(outcome) = rx.recv().await {
-        if let Some(ev) = events.as_mut() {
+/// The API sinks and the last cycle they were given.
+struct ApiSinks {
+    events: Option<EventSink>,
+    condition: Option<ConditionSink>,
+    last: Option<Arc<CycleOutcome>>,
+}
+
+impl ApiSinks {
+    /// When a sink has something to write without a new cycle: a due
+    /// aggregate or a resolution waiting for budget.
+    fn next_wake(&mut self, now: Instant) -> Option<Instant> {
+        self.events.as_mut().and_then(|e| e.next_wake(now))
+    }
+
+    async fn cycle(&mut self, outcome: Arc<CycleOutcome>) {
+        if let Some(ev) = self.events.as_mut() {
             if !outcome.transitions.is_empty() {
                 if let Err(e) = ev.publish(&outcome.transitions, Instant::now()).await {
                     tracing::warn!(error = %e, "writing drift events failed");
                 }
             }
         }
-        if let Some(c) = condition.as_mut() {
-            if let Err(e) = c
-                .update(
-                    &outcome.active,
-                    &outcome.checks,
-                    Instant::now(),
-                    SystemTime::now(),
-                )
-                .await
-            {
-                tracing::warn!(error = %e, "patching the node condition failed");
+        self.last = Some(outcome);
+        self.update_condition().await;
+    }
+
+    /// Woken without a cycle: writes what is due.
+    async fn due(&mut self) {
+        if let Some(ev) = self.events.as_mut() {
+            if let Err(e) = ev.publish(&[], Instant::now()).await {
+                tracing::warn!(error = %e, "writing drift events failed");
             }
+        }
+        self.update_condition().await;
+    }
+
+    async fn update_condition(&mut self) {
+        let (Some(c), Some(outcome)) = (self.condition.as_mut(), &self.last) else {
+            return;
+        };
+        let now = (Instant::now(), SystemTime::now());
+        if let Err(e) = c
+            .update(&outcome.active, &outcome.checks, now.0, now.1)
+            .await
+        {
+            tracing::warn!(error = %e, "patching the node condition failed");
+        }
+    }
+}
+
+/// Drains cycles into the event and condition sinks, and wakes on its own
+/// when something is due between cycles (a quiet node may see no cycle for
+/// minutes, and an aggregate must not wait for the next drift).
+async fn api_sinks(mut rx: mpsc::Receiver<Arc<CycleOutcome>>, mut sinks: ApiSinks) {
+    loop {
+        let wake = sinks.next_wake(Instant::now());
+        let due = async {
+            match wake {
+                Some(at) => tokio::time::sleep_until(at.into()).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            got = rx.recv() => match got {
+                Some(outcome) => sinks.cycle(outcome).await,
+                None => break,
+            },
+            () = due => sinks.due().await,
         }
     }
 }
@@ -177,7 +219,12 @@ pub async fn run(
                 .map(|beat| ConditionSink::new(client.clone(), node.clone(), beat));
             if events.is_some() || condition.is_some() {
                 let (tx, rx) = mpsc::channel(API_QUEUE);
-                tokio::spawn(api_sinks(rx, events, condition));
+                let sinks = ApiSinks {
+                    events,
+                    condition,
+                    last: None,
+                };
+                tokio::spawn(api_sinks(rx, sinks));
                 api = Some(tx);
             }
             Some(watch)
