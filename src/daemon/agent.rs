@@ -16,7 +16,7 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::{mpsc, watch};
 
 use super::cluster_watch::ClusterWatch;
-use super::condition::ConditionSink;
+use super::condition::{outage, ConditionSink};
 use super::events::{EventConfig, EventSink};
 use super::http;
 use super::metrics::Metrics;
@@ -36,6 +36,9 @@ pub struct DaemonConfig {
     pub events: bool,
     /// Heartbeat of the node condition; None: no condition.
     pub condition: Option<Duration>,
+    /// How long the condition keeps its judged status through a source
+    /// outage before it says `Unknown`.
+    pub condition_stale_after: Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -110,9 +113,15 @@ struct ApiSinks {
 
 impl ApiSinks {
     /// When a sink has something to write without a new cycle: a due
-    /// aggregate or a resolution waiting for budget.
+    /// aggregate or a resolution waiting for budget, a held condition
+    /// turning `Unknown`.
     fn next_wake(&mut self, now: Instant) -> Option<Instant> {
-        self.events.as_mut().and_then(|e| e.next_wake(now))
+        let events = self.events.as_mut().and_then(|e| e.next_wake(now));
+        let condition = self.condition.as_ref().and_then(ConditionSink::next_wake);
+        match (events, condition) {
+            (Some(e), Some(c)) => Some(e.min(c)),
+            (e, c) => e.or(c),
+        }
     }
 
     async fn cycle(&mut self, outcome: Arc<CycleOutcome>) {
@@ -141,9 +150,16 @@ impl ApiSinks {
         let (Some(c), Some(outcome)) = (self.condition.as_mut(), &self.last) else {
             return;
         };
+        let outage = outage(&outcome.snapshot);
         let now = (Instant::now(), SystemTime::now());
         if let Err(e) = c
-            .update(&outcome.active, &outcome.checks, now.0, now.1)
+            .update(
+                &outcome.active,
+                &outcome.checks,
+                outage.as_deref(),
+                now.0,
+                now.1,
+            )
             .await
         {
             tracing::warn!(error = %e, "patching the node condition failed");
@@ -214,9 +230,10 @@ pub async fn run(
             let events = config
                 .events
                 .then(|| EventSink::new(client.clone(), node.clone(), EventConfig::default()));
-            let condition = config
-                .condition
-                .map(|beat| ConditionSink::new(client.clone(), node.clone(), beat));
+            let condition = config.condition.map(|beat| {
+                ConditionSink::new(client.clone(), node.clone(), beat)
+                    .with_stale_after(config.condition_stale_after)
+            });
             if events.is_some() || condition.is_some() {
                 let (tx, rx) = mpsc::channel(API_QUEUE);
                 let sinks = ApiSinks {
