@@ -91,6 +91,16 @@ pub struct RunArgs {
     /// Re-patch the node condition at least this often, even unchanged.
     #[arg(long, default_value = "5m", value_parser = parse_duration)]
     pub condition_heartbeat: Duration,
+    /// How long the node condition keeps its last judged status while a source is
+    /// unavailable (its message says since when it is stale); Unknown after that.
+    /// 0: Unknown at once.
+    #[arg(
+        long,
+        env = "ENIWATCH_CONDITION_STALE_AFTER",
+        default_value = "5m",
+        value_parser = parse_duration
+    )]
+    pub condition_stale_after: Duration,
     /// Log format.
     #[arg(long, value_enum, default_value_t = LogFormat::Auto)]
     pub log_format: LogFormat,

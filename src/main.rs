@@ -56,6 +56,7 @@ fn run_daemon(args: RunArgs) -> ExitCode {
         events: !args.no_events,
         condition: (!args.no_condition)
             .then_some(args.condition_heartbeat.max(Duration::from_secs(10))),
+        condition_stale_after: args.condition_stale_after,
     };
     let runtime = match eniwatch::signals::runtime() {
         Ok(rt) => rt,

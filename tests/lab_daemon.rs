@@ -311,3 +311,56 @@ fn an_api_server_restart_raises_no_false_events() {
         .unwrap();
     assert!(d.wait_for(WAIT, |d| !d.events_with_reason("PodRuleMissing").is_empty()));
 }
+
+#[test]
+fn the_condition_stays_true_through_a_short_imds_outage() {
+    lab!();
+    let d = Daemon::start(
+        scenario("healthy"),
+        &[
+            "--grace-period",
+            "0",
+            "--debounce",
+            "20ms",
+            "--imds-interval",
+            "1s",
+        ],
+    );
+    assert!(d.wait_for(WAIT, |d| condition_status(d) == "True"));
+    let mut s = d.scenario.clone();
+    s.imds_faults = ImdsFaults {
+        throttle: 1_000_000,
+        ..Default::default()
+    };
+    d.node.update(&s).unwrap();
+    let message = |d: &Daemon| {
+        d.condition()
+            .map(|c| c["message"].as_str().unwrap_or("").to_string())
+            .unwrap_or_default()
+    };
+    assert!(
+        d.wait_for(WAIT, |d| message(d).contains("stale since")),
+        "the condition does not say it is stale: {:?}\n{}",
+        d.condition(),
+        d.logs()
+    );
+    assert!(
+        message(&d).ends_with(": IMDS throttled)"),
+        "{:?}",
+        message(&d)
+    );
+    // 10 s of outage: True all along, never Unknown.
+    let start = std::time::Instant::now();
+    while start.elapsed() < Duration::from_secs(10) {
+        assert_eq!(condition_status(&d), "True", "{:?}", d.condition());
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    s.imds_faults = ImdsFaults::default();
+    d.node.update(&s).unwrap();
+    assert!(
+        d.wait_for(WAIT, |d| condition_status(d) == "True"
+            && !message(d).contains("stale")),
+        "{:?}",
+        d.condition()
+    );
+}

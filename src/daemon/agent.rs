@@ -16,7 +16,7 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::{mpsc, watch};
 
 use super::cluster_watch::ClusterWatch;
-use super::condition::ConditionSink;
+use super::condition::{outage, ConditionSink};
 use super::events::{EventConfig, EventSink};
 use super::http;
 use super::metrics::Metrics;
@@ -36,6 +36,9 @@ pub struct DaemonConfig {
     pub events: bool,
     /// Heartbeat of the node condition; None: no condition.
     pub condition: Option<Duration>,
+    /// How long the condition keeps its judged status through a source
+    /// outage before it says `Unknown`.
+    pub condition_stale_after: Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -101,32 +104,87 @@ fn ec2_health(view: &Observed<Ec2View>) -> Observed<()> {
     v.first_error().map_or(Ok(()), |u| Err(u.clone()))
 }
 
-/// Drains cycles into the event and condition sinks.
-async fn api_sinks(
-    mut rx: mpsc::Receiver<Arc<CycleOutcome>>,
-    mut events: Option<EventSink>,
-    mut condition: Option<ConditionSink>,
-) {
-    while let Some(outcome) = rx.recv().await {
-        if let Some(ev) = events.as_mut() {
+/// The API sinks and the last cycle they were given.
+struct ApiSinks {
+    events: Option<EventSink>,
+    condition: Option<ConditionSink>,
+    last: Option<Arc<CycleOutcome>>,
+}
+
+impl ApiSinks {
+    /// When a sink has something to write without a new cycle: a due
+    /// aggregate or a resolution waiting for budget, a held condition
+    /// turning `Unknown`.
+    fn next_wake(&mut self, now: Instant) -> Option<Instant> {
+        let events = self.events.as_mut().and_then(|e| e.next_wake(now));
+        let condition = self.condition.as_ref().and_then(ConditionSink::next_wake);
+        match (events, condition) {
+            (Some(e), Some(c)) => Some(e.min(c)),
+            (e, c) => e.or(c),
+        }
+    }
+
+    async fn cycle(&mut self, outcome: Arc<CycleOutcome>) {
+        if let Some(ev) = self.events.as_mut() {
             if !outcome.transitions.is_empty() {
                 if let Err(e) = ev.publish(&outcome.transitions, Instant::now()).await {
                     tracing::warn!(error = %e, "writing drift events failed");
                 }
             }
         }
-        if let Some(c) = condition.as_mut() {
-            if let Err(e) = c
-                .update(
-                    &outcome.active,
-                    &outcome.checks,
-                    Instant::now(),
-                    SystemTime::now(),
-                )
-                .await
-            {
-                tracing::warn!(error = %e, "patching the node condition failed");
+        self.last = Some(outcome);
+        self.update_condition().await;
+    }
+
+    /// Woken without a cycle: writes what is due.
+    async fn due(&mut self) {
+        if let Some(ev) = self.events.as_mut() {
+            if let Err(e) = ev.publish(&[], Instant::now()).await {
+                tracing::warn!(error = %e, "writing drift events failed");
             }
+        }
+        self.update_condition().await;
+    }
+
+    async fn update_condition(&mut self) {
+        let (Some(c), Some(outcome)) = (self.condition.as_mut(), &self.last) else {
+            return;
+        };
+        let outage = outage(&outcome.snapshot);
+        let now = (Instant::now(), SystemTime::now());
+        if let Err(e) = c
+            .update(
+                &outcome.active,
+                &outcome.checks,
+                outage.as_deref(),
+                now.0,
+                now.1,
+            )
+            .await
+        {
+            tracing::warn!(error = %e, "patching the node condition failed");
+        }
+    }
+}
+
+/// Drains cycles into the event and condition sinks, and wakes on its own
+/// when something is due between cycles (a quiet node may see no cycle for
+/// minutes, and an aggregate must not wait for the next drift).
+async fn api_sinks(mut rx: mpsc::Receiver<Arc<CycleOutcome>>, mut sinks: ApiSinks) {
+    loop {
+        let wake = sinks.next_wake(Instant::now());
+        let due = async {
+            match wake {
+                Some(at) => tokio::time::sleep_until(at.into()).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            got = rx.recv() => match got {
+                Some(outcome) => sinks.cycle(outcome).await,
+                None => break,
+            },
+            () = due => sinks.due().await,
         }
     }
 }
@@ -172,12 +230,18 @@ pub async fn run(
             let events = config
                 .events
                 .then(|| EventSink::new(client.clone(), node.clone(), EventConfig::default()));
-            let condition = config
-                .condition
-                .map(|beat| ConditionSink::new(client.clone(), node.clone(), beat));
+            let condition = config.condition.map(|beat| {
+                ConditionSink::new(client.clone(), node.clone(), beat)
+                    .with_stale_after(config.condition_stale_after)
+            });
             if events.is_some() || condition.is_some() {
                 let (tx, rx) = mpsc::channel(API_QUEUE);
-                tokio::spawn(api_sinks(rx, events, condition));
+                let sinks = ApiSinks {
+                    events,
+                    condition,
+                    last: None,
+                };
+                tokio::spawn(api_sinks(rx, sinks));
                 api = Some(tx);
             }
             Some(watch)

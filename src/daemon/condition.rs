@@ -12,6 +12,10 @@
 //! - `Unknown` (reason `ChecksInconclusive`): no drift, but some checks could
 //!   not judge. The message names them, without their details: details carry
 //!   changing values, and every message change costs a node status write.
+//! - A short outage does not flap it: while checks are unknown because a
+//!   source is unavailable, the status last judged stays, its message
+//!   saying since when it is stale, for at most `--condition-stale-after`
+//!   (5 min); see [`stale`].
 //! - Written as a strategic-merge patch of `status.conditions` on
 //!   `nodes/{name}/status`. The list merges by `type`, so kubelet's
 //!   conditions (Ready, ...) are never touched, and there is no
@@ -39,6 +43,11 @@ use serde_json::json;
 
 use super::events::{api_error_kind, api_error_message};
 use crate::checks::{CheckResult, CheckStatus, Finding, Reason, Severity};
+use stale::Hold;
+pub use stale::{outage, DEFAULT_STALE_AFTER};
+
+#[path = "condition_stale.rs"]
+pub mod stale;
 
 pub const CONDITION_TYPE: &str = "CustomNetworkingReady";
 pub const DEFAULT_HEARTBEAT: Duration = Duration::from_secs(5 * 60);
@@ -181,6 +190,8 @@ pub struct ConditionSink {
     since: Option<(ConditionStatus, String)>,
     /// What the last successful patch said, and when.
     sent: Option<(Verdict, Instant)>,
+    /// The status held through a short outage.
+    hold: Hold,
 }
 
 impl ConditionSink {
@@ -192,18 +203,38 @@ impl ConditionSink {
             seeded: false,
             since: None,
             sent: None,
+            hold: Hold::new(DEFAULT_STALE_AFTER),
         }
     }
 
+    /// How long a judged status is kept while a source is unavailable
+    /// (default [`DEFAULT_STALE_AFTER`]; zero: not at all).
+    pub fn with_stale_after(mut self, bound: Duration) -> ConditionSink {
+        self.hold = Hold::new(bound);
+        self
+    }
+
+    /// When the condition changes without a new cycle: a status held
+    /// through an outage turns `Unknown`. Call [`ConditionSink::update`]
+    /// again then.
+    pub fn next_wake(&self) -> Option<Instant> {
+        self.hold.deadline()
+    }
+
     /// Brings the condition up to date; true when a patch was sent.
+    /// `outage`: the sources that could not be read this cycle, in words
+    /// ([`outage`]), None when all answered.
     pub async fn update(
         &mut self,
         active: &[Finding],
         checks: &[CheckResult],
+        outage: Option<&str>,
         now_instant: Instant,
         now: SystemTime,
     ) -> Result<bool, ConditionError> {
-        let verdict = verdict(active, checks);
+        let verdict = self
+            .hold
+            .apply(verdict(active, checks), outage, now_instant, now)?;
         if let Some((last, at)) = &self.sent {
             if *last == verdict && now_instant.saturating_duration_since(*at) < self.heartbeat {
                 return Ok(false);

@@ -129,7 +129,7 @@ mod emulated {
         let mut sink = ConditionSink::new(client, scenario.node.name.clone(), DEFAULT_HEARTBEAT);
         let ok = [check("pod-routes", CheckStatus::Ok)];
         let t0 = Instant::now();
-        assert!(sink.update(&[], &ok, t0, at(0)).await?);
+        assert!(sink.update(&[], &ok, None, t0, at(0)).await?);
         let c = ours(&state);
         assert_eq!(
             (&c["status"], &c["reason"]),
@@ -139,7 +139,7 @@ mod emulated {
         assert_eq!(c["lastHeartbeatTime"], "2025-01-01T00:00:00Z");
         assert!(
             !sink
-                .update(&[], &ok, t0 + Duration::from_secs(30), at(30))
+                .update(&[], &ok, None, t0 + Duration::from_secs(30), at(30))
                 .await?,
             "unchanged"
         );
@@ -152,7 +152,7 @@ mod emulated {
         ];
         let bad = [check("pod-routes", CheckStatus::Drift)];
         assert!(
-            sink.update(&active, &bad, t0 + Duration::from_secs(60), at(60))
+            sink.update(&active, &bad, None, t0 + Duration::from_secs(60), at(60))
                 .await?
         );
         let c = ours(&state);
@@ -171,7 +171,7 @@ mod emulated {
             check("pod-rules", CheckStatus::Unknown),
         ];
         assert!(
-            sink.update(&[], &unknown, t0 + Duration::from_secs(90), at(90))
+            sink.update(&[], &unknown, None, t0 + Duration::from_secs(90), at(90))
                 .await?
         );
         let c = ours(&state);
@@ -216,18 +216,22 @@ mod emulated {
         let mut sink = ConditionSink::new(client.clone(), scenario.node.name.clone(), heartbeat);
         let active = [drift(Reason::PodRuleMissing, Subject::pod(None, "a"))];
         let t0 = Instant::now();
-        assert!(sink.update(&active, &[], t0, at(0)).await?);
+        assert!(sink.update(&active, &[], None, t0, at(0)).await?);
         assert!(
             !sink
                 .update(
                     &active,
                     &[],
+                    None,
                     t0 + heartbeat - Duration::from_secs(1),
                     at(299)
                 )
                 .await?
         );
-        assert!(sink.update(&active, &[], t0 + heartbeat, at(300)).await?);
+        assert!(
+            sink.update(&active, &[], None, t0 + heartbeat, at(300))
+                .await?
+        );
         let c = ours(&state);
         assert_eq!(c["lastHeartbeatTime"], "2025-01-01T00:05:00Z");
         assert_eq!(c["lastTransitionTime"], "2025-01-01T00:00:00Z");
@@ -235,10 +239,56 @@ mod emulated {
 
         // A restarted daemon keeps the transition time it finds on the node.
         let mut restarted = ConditionSink::new(client, scenario.node.name.clone(), heartbeat);
-        assert!(restarted.update(&active, &[], t0, at(400)).await?);
+        assert!(restarted.update(&active, &[], None, t0, at(400)).await?);
         let c = ours(&state);
         assert_eq!(c["lastTransitionTime"], "2025-01-01T00:00:00Z");
         assert_eq!(c["lastHeartbeatTime"], "2025-01-01T00:06:40Z");
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn a_short_outage_keeps_the_status_and_says_it_is_stale() -> TestResult {
+        let scenario = healthy()?;
+        let state = KubeState::new(&scenario);
+        let mut sink = ConditionSink::new(
+            serve(&state).await?,
+            scenario.node.name.clone(),
+            DEFAULT_HEARTBEAT,
+        )
+        .with_stale_after(Duration::from_secs(300));
+        let ok = [check("pod-routes", CheckStatus::Ok)];
+        let unknown = [check("pod-routes", CheckStatus::Unknown)];
+        let down = Some("IMDS unreachable");
+        let t0 = Instant::now();
+        assert!(sink.update(&[], &ok, None, t0, at(0)).await?);
+        assert_eq!(sink.next_wake(), None);
+        let t1 = t0 + Duration::from_secs(30);
+        assert!(sink.update(&[], &unknown, down, t1, at(30)).await?);
+        let c = ours(&state);
+        assert_eq!(
+            (&c["status"], &c["reason"]),
+            (&"True".into(), &"NoDrift".into())
+        );
+        assert_eq!(
+            c["message"],
+            "all 1 checks pass (stale since 00:00:30Z: IMDS unreachable)"
+        );
+        assert_eq!(c["lastTransitionTime"], "2025-01-01T00:00:00Z");
+        assert_eq!(sink.next_wake(), Some(t1 + Duration::from_secs(300)));
+        let t2 = t1 + Duration::from_secs(299);
+        assert!(
+            !sink.update(&[], &unknown, down, t2, at(329)).await?,
+            "unchanged while stale"
+        );
+        let t3 = t1 + Duration::from_secs(300);
+        assert!(sink.update(&[], &unknown, down, t3, at(330)).await?);
+        let c = ours(&state);
+        assert_eq!(
+            (&c["status"], &c["reason"]),
+            (&"Unknown".into(), &"ChecksInconclusive".into())
+        );
+        assert_eq!(c["lastTransitionTime"], "2025-01-01T00:05:30Z");
+        assert_eq!(state.node_status_patches().len(), 3);
         Ok(())
     }
 
@@ -247,7 +297,7 @@ mod emulated {
         let mut sink = ConditionSink::new(unreachable().await?, "n".into(), DEFAULT_HEARTBEAT);
         let t0 = Instant::now();
         for _ in 0..2 {
-            let err = sink.update(&[], &[], t0, at(0)).await.err();
+            let err = sink.update(&[], &[], None, t0, at(0)).await.err();
             assert_eq!(
                 err.as_ref().map(ConditionError::kind),
                 Some("unreachable"),
@@ -260,7 +310,7 @@ mod emulated {
             "no-such-node".into(),
             DEFAULT_HEARTBEAT,
         );
-        let err = sink.update(&[], &[], t0, at(0)).await.err();
+        let err = sink.update(&[], &[], None, t0, at(0)).await.err();
         assert_eq!(
             err.as_ref().map(ConditionError::kind),
             Some("not_found"),

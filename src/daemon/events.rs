@@ -27,19 +27,28 @@
 //!   regarding) into the first one's event and its immutable note.
 //! - Rate-limited per node by a [`TokenBucket`] (default: a burst of 25,
 //!   then 30 a minute). Transitions beyond the budget are counted and
-//!   summarised in one `DriftAggregated` Warning on the Node, at most once
-//!   per [`AGGREGATE_INTERVAL`] (the minute over which the bucket refills
-//!   `per_minute` tokens). A 250-pod node going bad writes burst + 1 events
-//!   at once and at most `per_minute` + 1 a minute after that, not 500.
+//!   summarised in one `DriftAggregated` Warning on the Node (a
+//!   `DriftAggregatedResolved` Normal when all of them are resolutions), at
+//!   most once per [`AGGREGATE_INTERVAL`] (the minute over which the bucket
+//!   refills `per_minute` tokens). The summary is due on a timer
+//!   ([`EventSink::next_wake`]), not only when a later transition comes. A
+//!   250-pod node going bad writes burst + 1 events at once and at most
+//!   `per_minute` + 1 a minute after that, not 500.
+//! - A Warning written individually gets its resolution written
+//!   individually too, on the same object, ahead of new Warnings; beyond the
+//!   budget it waits for the next token rather than the aggregate, so
+//!   `kubectl describe pod` never ends on a stale Warning (the order and
+//!   the budget: `events_budget.rs`).
 //! - Failures: an event that fails is dropped and logged, never retried (its
 //!   key stays in the dedup window: the create may have landed even if the
 //!   answer did not). The rest of that batch is not attempted, since the
 //!   API server is likely unreachable and each attempt may wait out the read
-//!   timeout; those transitions go into the next aggregate instead.
+//!   timeout; those transitions go into the next aggregate instead (or, for
+//!   resolutions of written Warnings, wait for the next try).
 //! - RBAC: `create` and `patch` on `events.k8s.io` events in all namespaces,
 //!   `get` on pods.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::{ObjectReference, Pod};
@@ -48,6 +57,11 @@ use kube::{Api, Client};
 
 use super::settle::Transition;
 use crate::checks::{Finding, Reason, Severity, Subject, SubjectKind};
+pub use budget::TokenBucket;
+use budget::{Direction, Ledger, Write};
+
+#[path = "events_budget.rs"]
+mod budget;
 
 pub const REPORTING_CONTROLLER: &str = "eniwatch";
 /// The API's limit on `note`, in bytes.
@@ -57,6 +71,8 @@ pub const DEDUP_WINDOW: Duration = Duration::from_secs(5 * 60);
 /// At most one `DriftAggregated` event per interval.
 pub const AGGREGATE_INTERVAL: Duration = Duration::from_secs(60);
 pub const AGGREGATE_REASON: &str = "DriftAggregated";
+/// The aggregate when every transition in it is a resolution.
+pub const AGGREGATE_RESOLVED_REASON: &str = "DriftAggregatedResolved";
 
 /// Per-node event budget.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,72 +123,6 @@ pub(crate) fn api_error_message(e: &kube::Error) -> String {
     match e {
         kube::Error::Api(s) => format!("HTTP {}: {}", s.code, s.message),
         other => other.to_string(),
-    }
-}
-
-/// A token bucket: `burst` tokens at most, refilled at `per_minute`.
-/// Pure: the caller passes the clock. Exact integer arithmetic: one token
-/// is a minute's worth of nanoseconds, refilled at `per_minute` per ns.
-#[derive(Debug, Clone)]
-pub struct TokenBucket {
-    capacity: u128,
-    per_minute: u128,
-    credit: u128,
-    last: Option<Instant>,
-}
-
-const TOKEN: u128 = 60_000_000_000;
-
-impl TokenBucket {
-    /// A full bucket.
-    pub fn new(burst: u32, per_minute: u32) -> TokenBucket {
-        let capacity = u128::from(burst) * TOKEN;
-        TokenBucket {
-            capacity,
-            per_minute: u128::from(per_minute),
-            credit: capacity,
-            last: None,
-        }
-    }
-
-    /// Takes a token if one is available at `now`.
-    pub fn try_take(&mut self, now: Instant) -> bool {
-        self.refill(now);
-        if self.credit >= TOKEN {
-            self.credit -= TOKEN;
-            true
-        } else {
-            false
-        }
-    }
-
-    /// Whole tokens available at `now`.
-    pub fn available(&mut self, now: Instant) -> u32 {
-        self.refill(now);
-        u32::try_from(self.credit / TOKEN).unwrap_or(u32::MAX)
-    }
-
-    fn refill(&mut self, now: Instant) {
-        if let Some(last) = self.last {
-            let elapsed = now.saturating_duration_since(last).as_nanos();
-            let gained = elapsed.saturating_mul(self.per_minute);
-            self.credit = self.credit.saturating_add(gained).min(self.capacity);
-        }
-        // A clock passed out of order must not refill twice.
-        self.last = Some(self.last.map_or(now, |last| last.max(now)));
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-enum Direction {
-    Began,
-    Resolved,
-}
-
-fn split(t: &Transition) -> (Direction, &Finding) {
-    match t {
-        Transition::Began(f) => (Direction::Began, f),
-        Transition::Resolved(f) => (Direction::Resolved, f),
     }
 }
 
@@ -256,6 +206,24 @@ fn event(f: &Finding, dir: Direction) -> Event {
     }
 }
 
+/// The summary of transitions not written individually: a `Warning` when
+/// a drift began among them, a `Normal` when all are resolutions.
+fn aggregate_event(pending: &BTreeMap<(Reason, Direction), u64>) -> Event {
+    let resolutions_only = pending.keys().all(|(_, d)| *d == Direction::Resolved);
+    let (type_, reason) = if resolutions_only {
+        (EventType::Normal, AGGREGATE_RESOLVED_REASON)
+    } else {
+        (EventType::Warning, AGGREGATE_REASON)
+    };
+    Event {
+        type_,
+        reason: reason.into(),
+        note: Some(aggregate_note(pending)),
+        action: "Aggregate".into(),
+        secondary: None,
+    }
+}
+
 fn aggregate_note(pending: &BTreeMap<(Reason, Direction), u64>) -> String {
     let total: u64 = pending.values().sum();
     let mut parts: Vec<(&(Reason, Direction), &u64)> = pending.iter().collect();
@@ -286,12 +254,7 @@ pub struct EventSink {
     client: Client,
     node_name: String,
     reporter: Reporter,
-    bucket: TokenBucket,
-    /// When each (reason, subject, direction) was last written.
-    recent: HashMap<(Reason, Subject, Direction), Instant>,
-    /// Transitions over budget, not yet summarised.
-    pending: BTreeMap<(Reason, Direction), u64>,
-    last_aggregate: Option<Instant>,
+    ledger: Ledger,
 }
 
 impl EventSink {
@@ -304,57 +267,47 @@ impl EventSink {
             client,
             node_name,
             reporter,
-            bucket: TokenBucket::new(config.burst, config.per_minute),
-            recent: HashMap::new(),
-            pending: BTreeMap::new(),
-            last_aggregate: None,
+            ledger: Ledger::new(config.burst, config.per_minute),
         }
     }
 
-    /// Writes events for `transitions` (and a due aggregate, even when
-    /// `transitions` is empty). Returns how many events were written.
+    /// When [`EventSink::publish`] has something to write even without new
+    /// transitions: a due aggregate, or a resolution waiting for budget.
+    pub fn next_wake(&mut self, now: Instant) -> Option<Instant> {
+        self.ledger.next_wake(now)
+    }
+
+    /// Writes events for `transitions` (and what is due without them: an
+    /// aggregate, resolutions waiting for budget, even when `transitions`
+    /// is empty). Returns how many events were written.
     pub async fn publish(
         &mut self,
         transitions: &[Transition],
         now: Instant,
     ) -> Result<usize, EventError> {
-        self.recent
-            .retain(|_, at| now.saturating_duration_since(*at) < DEDUP_WINDOW);
+        let mut planned = self.ledger.plan(transitions, now).into_iter();
         let mut written = 0;
         let mut failure = None;
-        for t in transitions {
-            let (dir, f) = split(t);
-            let key = (f.reason, f.subject.clone(), dir);
-            if self.recent.contains_key(&key) {
-                tracing::debug!(reason = %f.reason, subject = %f.subject, "duplicate skipped");
-                continue;
-            }
-            if failure.is_some() || !self.bucket.try_take(now) {
-                let n = self.pending.entry((f.reason, dir)).or_insert(0);
-                *n = n.saturating_add(1);
-                continue;
-            }
-            self.recent.insert(key, now);
-            match self.write(f, dir).await {
+        for w in planned.by_ref() {
+            match self.write(&w.finding, w.dir).await {
                 Ok(()) => written += 1,
                 Err(e) => {
                     tracing::warn!(error = %e, "drift event dropped");
                     failure = Some(e);
+                    break;
                 }
             }
         }
-        let due = self
-            .last_aggregate
-            .is_none_or(|at| now.saturating_duration_since(at) >= AGGREGATE_INTERVAL);
-        if failure.is_none() && due && !self.pending.is_empty() {
-            // Sent or failed, the summary is spent: a failure is not retried.
-            self.last_aggregate = Some(now);
-            let pending = std::mem::take(&mut self.pending);
-            match self.write_aggregate(&pending).await {
-                Ok(()) => written += 1,
-                Err(e) => {
-                    tracing::warn!(error = %e, "aggregate drift event dropped");
-                    failure = Some(e);
+        let not_attempted: Vec<Write> = planned.collect();
+        self.ledger.unwind(not_attempted);
+        if failure.is_none() {
+            if let Some(pending) = self.ledger.take_aggregate(now) {
+                match self.write_aggregate(&pending).await {
+                    Ok(()) => written += 1,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "aggregate drift event dropped");
+                        failure = Some(e);
+                    }
                 }
             }
         }
@@ -417,13 +370,7 @@ impl EventSink {
         &self,
         pending: &BTreeMap<(Reason, Direction), u64>,
     ) -> Result<(), EventError> {
-        let event = Event {
-            type_: EventType::Warning,
-            reason: AGGREGATE_REASON.into(),
-            note: Some(aggregate_note(pending)),
-            action: "Aggregate".into(),
-            secondary: None,
-        };
+        let event = aggregate_event(pending);
         let reference = node_reference(&self.node_name);
         self.recorder()
             .publish(&event, &reference)
@@ -437,9 +384,9 @@ impl EventSink {
             })?;
         let total: u64 = pending.values().sum();
         tracing::info!(
-            reason = AGGREGATE_REASON,
+            reason = %event.reason,
             subject = %Subject::node(&self.node_name),
-            event_type = "Warning",
+            event_type = ?event.type_,
             transitions = total,
             "drift event written"
         );

@@ -108,6 +108,12 @@ mod emulated {
     use super::*;
     use crate::daemon::condition::tests::emulator::{healthy, serve, unreachable, TestResult};
     use crate::lab::kube_emulator::KubeState;
+    use serde_json::{json, Value};
+
+    fn type_reason(e: &Value) -> (String, String) {
+        let text = |v: &Value| v.as_str().unwrap_or("").to_string();
+        (text(&e["type"]), text(&e["reason"]))
+    }
 
     fn began(fs: &[Finding]) -> Vec<Transition> {
         fs.iter().cloned().map(Transition::Began).collect()
@@ -256,25 +262,108 @@ mod emulated {
                             238 PodRuleMissing began, 237 PodRouteMissing began";
         assert_eq!(note, expected);
         // Resolutions 10 s later: 5 tokens back, no second aggregate yet.
+        // The 25 Warnings written get their resolutions first.
         let resolved: Vec<Transition> = burst
             .iter()
             .map(|t| Transition::Resolved(t.finding().clone()))
             .collect();
+        let t1 = t0 + Duration::from_secs(10);
+        assert_eq!(sink.publish(&resolved, t1).await?, 5);
+        let firsts: Vec<_> = state.events().into_iter().skip(26).collect();
+        assert_eq!(firsts.len(), 5);
+        for (res, warning) in firsts.iter().zip(&events) {
+            let note = format!(
+                "no longer observed: {}",
+                warning["note"].as_str().unwrap_or("")
+            );
+            assert_eq!(res["note"], note.as_str(), "the written Warnings' first");
+        }
+        // Due without a new transition: the rest of the written Warnings'
+        // resolutions as tokens come, and a minute after the first
+        // aggregate, the next, with what piled up.
         assert_eq!(
-            sink.publish(&resolved, t0 + Duration::from_secs(10))
-                .await?,
-            5
+            sink.next_wake(t1),
+            Some(t1 + Duration::from_secs(2)),
+            "a token for the next resolution"
         );
-        // A minute after the first aggregate: the next, with what piled up.
-        assert_eq!(sink.publish(&[], t0 + AGGREGATE_INTERVAL).await?, 1);
+        assert_eq!(sink.publish(&[], t0 + AGGREGATE_INTERVAL).await?, 21);
         let last = state.events().pop().unwrap_or_default();
-        assert_eq!(last["reason"], AGGREGATE_REASON);
-        assert!(
-            last["note"].as_str().unwrap_or("").starts_with("495 more"),
-            "{}",
-            last["note"]
+        assert_eq!(last["reason"], AGGREGATE_RESOLVED_REASON);
+        assert_eq!(last["type"], "Normal", "resolutions only");
+        assert_eq!(
+            last["note"],
+            "475 more drift transitions not written individually: \
+             238 PodRuleMissing resolved, 237 PodRouteMissing resolved"
         );
-        assert_eq!(state.events().len(), 32, "not 1000");
+        assert_eq!(state.events().len(), 52, "not 1000");
+        assert_eq!(sink.next_wake(t0 + AGGREGATE_INTERVAL), None);
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn every_pod_warning_written_gets_its_resolution_on_the_pod() -> TestResult {
+        let scenario = healthy()?;
+        let state = KubeState::new(&scenario);
+        let config = EventConfig {
+            burst: 25,
+            per_minute: 30,
+        };
+        let mut sink = EventSink::new(serve(&state).await?, scenario.node.name.clone(), config);
+        let fs: Vec<Finding> = (0..200)
+            .map(|i| route(Some("shop"), &format!("web-{i:03}")))
+            .collect();
+        let t0 = Instant::now();
+        assert_eq!(sink.publish(&began(&fs), t0).await?, 26);
+        // All repaired 15 s later; then only the timer.
+        let resolved: Vec<Transition> = fs.iter().cloned().map(Transition::Resolved).collect();
+        let mut now = t0 + Duration::from_secs(15);
+        sink.publish(&resolved, now).await?;
+        let mut wakes = 0;
+        while let Some(at) = sink.next_wake(now) {
+            assert!(at <= now + AGGREGATE_INTERVAL, "within the minute");
+            now = now.max(at);
+            sink.publish(&[], now).await?;
+            wakes += 1;
+            assert!(wakes < 100, "wakes forever");
+        }
+        assert!(
+            now <= t0 + Duration::from_secs(75),
+            "done within the minute"
+        );
+        let events = state.events();
+        for f in &fs[..25] {
+            let on_pod: Vec<&Value> = events
+                .iter()
+                .filter(|e| e["regarding"]["name"] == f.subject.name.as_str())
+                .collect();
+            let kinds: Vec<(String, String)> = on_pod.iter().map(|e| type_reason(e)).collect();
+            assert_eq!(
+                kinds,
+                [
+                    type_reason(&json!({"type": "Warning", "reason": "PodRouteMissing"})),
+                    type_reason(&json!({"type": "Normal", "reason": "PodRouteMissingResolved"})),
+                ],
+                "{}",
+                f.subject
+            );
+            assert_eq!(on_pod[1]["regarding"], on_pod[0]["regarding"]);
+        }
+        let summaries: Vec<&Value> = events
+            .iter()
+            .filter(|e| e["action"] == "Aggregate")
+            .collect();
+        let kinds: Vec<(String, String)> = summaries.iter().map(|e| type_reason(e)).collect();
+        assert_eq!(
+            kinds,
+            [
+                type_reason(&json!({"type": "Warning", "reason": AGGREGATE_REASON})),
+                type_reason(&json!({"type": "Normal", "reason": AGGREGATE_RESOLVED_REASON})),
+            ]
+        );
+        assert_eq!(
+            summaries[1]["note"],
+            "175 more drift transitions not written individually: 175 PodRouteMissing resolved"
+        );
         Ok(())
     }
 
