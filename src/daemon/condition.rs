@@ -9,6 +9,11 @@
 //!   active reason (highest severity, then the first in [`Reason`]'s order);
 //!   the message counts findings per reason in that same order, e.g.
 //!   "3 drift findings: PodRouteMissing x2, ENINotConfigured x1".
+//! - `Unknown` (reason `CustomNetworkingNotConfigured`, or `EKSAutoModeNode`):
+//!   no drift, and custom networking does not apply to the node (no
+//!   ENIConfig exists and ipamd does not run it; an Auto Mode node). The
+//!   condition is still written, so `kubectl get nodes -o wide` tooling and
+//!   `eniwatch status` can tell "not set up here" from "no agent".
 //! - `Unknown` (reason `ChecksInconclusive`): no drift, but some checks could
 //!   not judge. The message names them, without their details: details carry
 //!   changing values, and every message change costs a node status write.
@@ -140,6 +145,15 @@ pub fn verdict(active: &[Finding], checks: &[CheckResult]) -> Verdict {
             status: ConditionStatus::False,
             reason: top.as_str().into(),
             message: format!("{} drift {noun}: {}", active.len(), parts.join(", ")),
+        };
+    }
+    // Nothing to compare with an ENIConfig (none exists, or an Auto Mode
+    // node): neither ready nor broken as far as custom networking goes.
+    if let Some(na) = crate::checks::mode::not_applicable_in(checks) {
+        return Verdict {
+            status: ConditionStatus::Unknown,
+            reason: na.reason.into(),
+            message: na.message,
         };
     }
     let unknown: Vec<&str> = checks

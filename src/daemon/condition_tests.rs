@@ -319,3 +319,23 @@ mod emulated {
         Ok(())
     }
 }
+
+#[test]
+fn no_eniconfig_anywhere_is_unknown_not_configured_and_drift_still_wins() {
+    use crate::checks::fixture::{cluster, healthy};
+    let mut s = healthy();
+    cluster(&mut s).eni_configs = Some(vec![]);
+    let e = crate::checks::evaluate(&s);
+    let v = verdict(&e.findings, &e.checks);
+    assert_eq!(
+        (v.status, v.reason.as_str()),
+        (ConditionStatus::Unknown, "CustomNetworkingNotConfigured")
+    );
+    assert!(v.message.contains("not configured"), "{}", v.message);
+    let active = [drift(Reason::PodRouteMissing, Subject::pod(None, "a"))];
+    let v = verdict(&active, &e.checks);
+    assert_eq!(
+        (v.status, v.reason.as_str()),
+        (ConditionStatus::False, "PodRouteMissing")
+    );
+}
