@@ -4,6 +4,7 @@
 pub mod bounded_body;
 pub mod cause;
 pub mod ec2;
+mod ec2_wire;
 pub mod imds;
 pub mod ipamd;
 pub mod kube;
