@@ -5,8 +5,11 @@
 //!   (`~/.kube/config`, then the in-cluster service account). Plain `http://`
 //!   servers work, for emulators and `kubectl proxy`.
 //! - Connect timeout 5 s, read timeout 15 s: a one-shot `check` must end even
-//!   when the API server hangs. No retries here: the daemon's loop retries
-//!   with backoff, and `check` reports the failure as *unknown*. Watches use
+//!   when the API server hangs. No retries for `check` ([`check_client`]
+//!   turns off kube's default retry layer, which would retry a 429 or 503
+//!   up to 15 times until the check's time limit and leave only "no answer"):
+//!   `check` reports what the server answered and the part as *unknown*.
+//!   The daemon's loop retries with backoff. Watches use
 //!   their own client with [`WATCH_READ_TIMEOUT`]: an idle watch may stay
 //!   silent for a minute or more between bookmarks.
 //! - Pods are listed with the field selector `spec.nodeName=<node>` in pages
@@ -14,6 +17,9 @@
 //! - ENIConfigs are read as dynamic objects and parsed one by one, so one
 //!   malformed ENIConfig cannot hide the others. A missing CRD (404) is an
 //!   answer ("none exist"), not an error.
+//! - Errors state the cause in words: the status the server answered, or the
+//!   transport's cause at the bottom of the error chain (connection refused,
+//!   timed out), never kube's `Debug` dump of its error.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -25,6 +31,7 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Api, Client, Config};
 
 use crate::model::{BranchEni, ClusterView, EniConfig, NodeInfo, PodInfo};
+use crate::sources::cause::{is_timeout, root_cause};
 
 pub const POD_ENI_ANNOTATION: &str = "vpc.amazonaws.com/pod-eni";
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -40,12 +47,21 @@ pub enum KubeError {
     Config(String),
     #[error("node {0:?} does not exist in the API server (is --node-name / NODE_NAME right?)")]
     NodeNotFound(String),
-    #[error("reading {what} from the API server: {message}")]
+    #[error("reading {what} from the API server{}: {message}", at(server))]
     Request {
         what: String,
         message: String,
         kind: &'static str,
+        /// The server's URL, when the caller knows it (see [`KubeError::at`]).
+        server: Option<String>,
     },
+}
+
+fn at(server: &Option<String>) -> String {
+    server
+        .as_deref()
+        .map(|s| format!(" at {s}"))
+        .unwrap_or_default()
 }
 
 impl KubeError {
@@ -55,6 +71,24 @@ impl KubeError {
             KubeError::Config(_) => "invalid",
             KubeError::NodeNotFound(_) => "not_found",
             KubeError::Request { kind, .. } => kind,
+        }
+    }
+
+    /// Names the server a request went to, in the message.
+    pub fn at(self, url: &str) -> KubeError {
+        match self {
+            KubeError::Request {
+                what,
+                message,
+                kind,
+                ..
+            } => KubeError::Request {
+                what,
+                message,
+                kind,
+                server: Some(url.trim_end_matches('/').to_string()),
+            },
+            other => other,
         }
     }
 }
@@ -77,6 +111,22 @@ pub async fn client_with_timeout(
     kubeconfig: Option<&PathBuf>,
     read_timeout: Duration,
 ) -> Result<Client, KubeError> {
+    let config = config(kubeconfig, read_timeout).await?;
+    Client::try_from(config).map_err(|e| KubeError::Config(e.to_string()))
+}
+
+/// A client for one-shot reads (`check`): kube's retry layer off, so a 429
+/// or 503 is reported as what it is at once. Also returns the server's URL,
+/// for [`KubeError::at`].
+pub async fn check_client(kubeconfig: Option<&PathBuf>) -> Result<(Client, String), KubeError> {
+    let mut config = config(kubeconfig, READ_TIMEOUT).await?;
+    config.default_retry = false;
+    let url = config.cluster_url.to_string();
+    let client = Client::try_from(config).map_err(|e| KubeError::Config(e.to_string()))?;
+    Ok((client, url))
+}
+
+async fn config(kubeconfig: Option<&PathBuf>, read_timeout: Duration) -> Result<Config, KubeError> {
     let mut config = match kubeconfig {
         Some(path) => {
             let kc = Kubeconfig::read_from(path).map_err(|e| {
@@ -92,35 +142,71 @@ pub async fn client_with_timeout(
     };
     config.connect_timeout = Some(CONNECT_TIMEOUT);
     config.read_timeout = Some(read_timeout);
-    Client::try_from(config).map_err(|e| KubeError::Config(e.to_string()))
+    Ok(config)
 }
 
 fn request_error(what: impl Into<String>, e: kube::Error) -> KubeError {
-    let kind = match &e {
-        kube::Error::Api(s) if s.code == 401 => "unauthorized",
-        kube::Error::Api(s) if s.code == 403 => "forbidden",
-        kube::Error::Api(s) if s.code == 404 => "not_found",
-        kube::Error::Api(s) if s.code == 429 => "throttled",
-        kube::Error::Api(_) => "error",
-        kube::Error::HyperError(_) | kube::Error::Service(_) => "unreachable",
-        _ => "error",
-    };
-    let message = match &e {
-        kube::Error::Api(status) if status.code == 403 => format!(
-            "forbidden: {} (the service account needs get/list/watch on this resource; see deploy/ RBAC)",
-            status.message
-        ),
-        kube::Error::Api(status) if status.code == 401 => {
-            format!("unauthorized: {} (credentials rejected or expired)", status.message)
+    let (kind, message) = match &e {
+        kube::Error::Api(status) => api_error(status),
+        kube::Error::HyperError(_) | kube::Error::Service(_) if is_timeout(&e) => {
+            ("timeout", format!("no answer in time: {}", root_cause(&e)))
         }
-        kube::Error::Api(status) => format!("HTTP {}: {}", status.code, status.message),
-        other => other.to_string(),
+        kube::Error::HyperError(_) | kube::Error::Service(_) => {
+            ("unreachable", format!("unreachable: {}", root_cause(&e)))
+        }
+        kube::Error::SerdeError(_) => (
+            "invalid",
+            format!("the answer is not what the API sends: {}", root_cause(&e)),
+        ),
+        _ => ("error", root_cause(&e)),
     };
     KubeError::Request {
         what: what.into(),
         message,
         kind,
+        server: None,
     }
+}
+
+/// The kind and words of an error status the server answered.
+fn api_error(status: &kube::core::Status) -> (&'static str, String) {
+    let code = status.code;
+    let name = reqwest::StatusCode::from_u16(code)
+        .ok()
+        .and_then(|c| c.canonical_reason())
+        .map(|r| format!("{code} {r}"))
+        .unwrap_or_else(|| code.to_string());
+    // kube keeps a body that is not a Status (a proxy's page) as the message.
+    let said = if status.reason == "Failed to parse error data" {
+        let line = status.message.lines().next().unwrap_or("").trim();
+        let short: String = line.chars().take(120).collect();
+        if short.is_empty() {
+            String::new()
+        } else {
+            format!(" (the body is not a Kubernetes Status; it begins {short:?})")
+        }
+    } else if status.message.is_empty() {
+        String::new()
+    } else {
+        format!(": {}", status.message)
+    };
+    let (kind, hint) = match code {
+        401 => ("unauthorized", " (credentials rejected or expired)"),
+        403 => (
+            "forbidden",
+            " (the service account needs get/list/watch on this resource; see deploy/ RBAC)",
+        ),
+        404 => ("not_found", ""),
+        429 => (
+            "throttled",
+            " (the API server is rate-limiting this client)",
+        ),
+        _ => ("error", ""),
+    };
+    (
+        kind,
+        format!("the API server answered HTTP {name}{said}{hint}"),
+    )
 }
 
 /// Reads the node, its pods and the ENIConfigs, concurrently.
@@ -268,6 +354,10 @@ pub fn eniconfig(obj: &DynamicObject) -> EniConfig {
         security_groups,
     }
 }
+
+#[cfg(test)]
+#[path = "kube_error_tests.rs"]
+mod error_tests;
 
 #[cfg(test)]
 mod tests {
