@@ -146,25 +146,48 @@ async fn config(kubeconfig: Option<&PathBuf>, read_timeout: Duration) -> Result<
 }
 
 fn request_error(what: impl Into<String>, e: kube::Error) -> KubeError {
-    let (kind, message) = match &e {
-        kube::Error::Api(status) => api_error(status),
-        kube::Error::HyperError(_) | kube::Error::Service(_) if is_timeout(&e) => {
-            ("timeout", format!("no answer in time: {}", root_cause(&e)))
-        }
-        kube::Error::HyperError(_) | kube::Error::Service(_) => {
-            ("unreachable", format!("unreachable: {}", root_cause(&e)))
-        }
-        kube::Error::SerdeError(_) => (
-            "invalid",
-            format!("the answer is not what the API sends: {}", root_cause(&e)),
-        ),
-        _ => ("error", root_cause(&e)),
-    };
+    let (kind, message) = describe(&e);
     KubeError::Request {
         what: what.into(),
         message,
         kind,
         server: None,
+    }
+}
+
+/// A client error in words, for any caller that shows one (logs, reports):
+/// kube's own text of an API error ends in a `Debug` dump of the status.
+pub fn error_text(e: &kube::Error) -> String {
+    describe(e).1
+}
+
+/// A watcher's error in words (see [`error_text`]).
+pub fn watch_error_text(e: &kube::runtime::watcher::Error) -> String {
+    use kube::runtime::watcher::Error as W;
+    match e {
+        W::InitialListFailed(e) => format!("the initial list failed: {}", error_text(e)),
+        W::WatchStartFailed(e) => format!("the watch could not start: {}", error_text(e)),
+        W::WatchFailed(e) => format!("the watch failed: {}", error_text(e)),
+        W::WatchError(status) => format!("the watch ended: {}", api_error(status).1),
+        W::NoResourceVersion => e.to_string(),
+    }
+}
+
+/// The kind and words of a client error.
+fn describe(e: &kube::Error) -> (&'static str, String) {
+    match e {
+        kube::Error::Api(status) => api_error(status),
+        kube::Error::HyperError(_) | kube::Error::Service(_) if is_timeout(e) => {
+            ("timeout", format!("no answer in time: {}", root_cause(e)))
+        }
+        kube::Error::HyperError(_) | kube::Error::Service(_) => {
+            ("unreachable", format!("unreachable: {}", root_cause(e)))
+        }
+        kube::Error::SerdeError(_) => (
+            "invalid",
+            format!("the answer is not what the API sends: {}", root_cause(e)),
+        ),
+        _ => ("error", root_cause(e)),
     }
 }
 

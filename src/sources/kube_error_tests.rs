@@ -104,3 +104,28 @@ async fn a_closed_port_is_unreachable_with_the_cause_in_words() {
     );
     assert_eq!(e.kind(), "unreachable");
 }
+
+#[tokio::test]
+async fn a_watchers_error_is_in_words_too() {
+    let seen = Arc::new(AtomicU64::new(0));
+    let status = r#"{"kind":"Status","apiVersion":"v1","status":"Failure","message":"nodes is forbidden","reason":"Forbidden","code":403}"#;
+    let server = serve(answering(403, status, seen)).await;
+    let (client, _, _file) = check_client_for(&server).await;
+    let api: Api<Node> = Api::all(client);
+    let e = api.list(&ListParams::default()).await.expect_err("403");
+    assert!(
+        e.to_string().contains("ErrorResponse") || e.to_string().contains('{'),
+        "kube's own text: {e}"
+    );
+    let text = error_text(&e);
+    assert_eq!(
+        text,
+        "the API server answered HTTP 403 Forbidden: nodes is forbidden \
+         (the service account needs get/list/watch on this resource; see deploy/ RBAC)"
+    );
+    let w = kube::runtime::watcher::Error::InitialListFailed(e);
+    assert_eq!(
+        watch_error_text(&w),
+        format!("the initial list failed: {text}")
+    );
+}
