@@ -74,8 +74,10 @@ pub async fn gather(config: &SourceConfig, ec2_calls: RequestCounts) -> Snapshot
             KubeMode::Api { kubeconfig } => {
                 let read = async {
                     let node_name = config.node_name.as_deref().unwrap_or_default();
-                    let client = kube::client(kubeconfig.as_ref()).await?;
-                    kube::read_cluster(&client, node_name).await
+                    let (client, server) = kube::check_client(kubeconfig.as_ref()).await?;
+                    kube::read_cluster(&client, node_name)
+                        .await
+                        .map_err(|e| e.at(&server))
                 };
                 Expectation::Kubernetes(bounded("kubernetes", limit, read).await)
             }

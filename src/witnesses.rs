@@ -20,344 +20,45 @@
 //! cycle (any kernel, API or IMDS change, and at least every
 //! `--full-cycle-interval`).
 //!
+//! The daemon does not let readiness wait on EC2 (a throttled or slow EC2
+//! once held the first report, and `/readyz`, for seconds): its first cycle
+//! does not ask EC2, so the parts that need EC2 are *unknown* in that first
+//! report, and the loop runs the next cycle, which asks, at once
+//! ([`WitnessSources::defer_first_ec2`]). The one-shot `check` asks at once.
+//!
 //! The clock is passed in, so a simulated hour can be run in a test.
 
-use std::collections::hash_map::RandomState;
-use std::collections::BTreeMap;
-use std::hash::BuildHasher;
+#[path = "witnesses_ec2.rs"]
+mod ec2;
+
 use std::time::{Duration, Instant};
 
 use crate::checks::Context;
 use crate::config::SourceConfig;
 use crate::gather::bounded;
-use crate::model::{Attachments, Ec2View, Snapshot, Witness};
-use crate::model::{
-    EniId, InstanceMetadata, InstanceTypeFacts, Observed, SubnetFacts, SubnetId, SubnetLookup,
-    Unavailable,
-};
-use crate::sources::ec2::{Ec2Client, Ec2Config, Ec2Error};
+use crate::model::{Snapshot, Unavailable, Witness};
 use crate::sources::ipamd::{read_ipamd, IpamdClient};
 use crate::sources::requests::RequestCounts;
 
-/// The least time between two `DescribeNetworkInterfaces`.
-pub const ATTACHMENT_INTERVAL: Duration = Duration::from_secs(60);
-/// How long "this subnet does not exist" is believed.
-const NOT_FOUND_TTL: Duration = Duration::from_secs(600);
-const BACKOFF_FIRST: Duration = Duration::from_secs(30);
-const BACKOFF_FORBIDDEN: Duration = Duration::from_secs(300);
-const BACKOFF_MAX: Duration = Duration::from_secs(900);
+pub use ec2::{Ec2Needs, Ec2Tracker, ATTACHMENT_INTERVAL};
 
-const OP_TYPES: &str = "DescribeInstanceTypes";
-const OP_SUBNETS: &str = "DescribeSubnets";
-const OP_ENIS: &str = "DescribeNetworkInterfaces";
-
-/// What the node needs from EC2 this cycle.
-#[derive(Debug, Clone, Default)]
-pub struct Ec2Needs {
-    /// The ENIConfig subnet (or `--expect-subnet`): CIDR, zone, free addresses.
-    pub pod_subnet: Option<SubnetId>,
-    /// The node wants addresses (warm pool low, subnet close to exhaustion):
-    /// refresh the pod subnet's free-address count if it is due.
-    pub headroom: bool,
-}
-
-#[derive(Debug, Clone)]
-struct SubnetEntry {
-    facts: Option<SubnetFacts>,
-    asked: Instant,
-}
-
-#[derive(Debug, Clone)]
-struct Backoff {
-    failures: u32,
-    until: Instant,
-    error: Unavailable,
-}
-
-/// EC2 as a witness, with its caches and pacing.
-pub struct Ec2Tracker {
-    config: Ec2Config,
-    client: Option<Ec2Client>,
-    calls: RequestCounts,
-    subnet_refresh: Duration,
-    instance_type: Option<(String, InstanceTypeFacts)>,
-    subnets: BTreeMap<SubnetId, SubnetEntry>,
-    /// The ENI set of the last headroom refresh: a change makes one due.
-    headroom_enis: Vec<EniId>,
-    attachments: Option<(Instant, Attachments)>,
-    backoff: BTreeMap<&'static str, Backoff>,
-    /// The call under way: if the cycle's time limit cancels it, it still
-    /// backs off (see [`Ec2Tracker::cancelled`]).
-    in_flight: Option<&'static str>,
-    seed: RandomState,
-}
-
-impl Ec2Tracker {
-    /// `calls` counts every EC2 call by (operation, outcome).
-    pub fn new(config: Ec2Config, subnet_refresh: Duration, calls: RequestCounts) -> Ec2Tracker {
-        Ec2Tracker {
-            config,
-            client: None,
-            calls,
-            subnet_refresh,
-            instance_type: None,
-            subnets: BTreeMap::new(),
-            headroom_enis: Vec::new(),
-            attachments: None,
-            backoff: BTreeMap::new(),
-            in_flight: None,
-            seed: RandomState::new(),
-        }
-    }
-
-    /// Up to `pct` percent of `d`, pseudo-random per call.
-    fn jitter(&self, d: Duration, pct: u32, salt: u64) -> Duration {
-        let r = self.seed.hash_one(salt) % 1000;
-        d.mul_f64(f64::from(pct) / 100.0 * (r as f64) / 1000.0)
-    }
-
-    fn blocked(&self, op: &'static str, now: Instant) -> Option<Unavailable> {
-        self.backoff
-            .get(op)
-            .filter(|b| now < b.until)
-            .map(|b| b.error.clone())
-    }
-
-    /// The cycle's time limit cancelled [`Ec2Tracker::observe`]: the call
-    /// that was under way failed with a timeout and backs off like any other,
-    /// or the next cycle would ask again at once.
-    pub fn cancelled(&mut self, limit: Duration, now: Instant) {
-        if let Some(op) = self.in_flight {
-            let e = Ec2Error::Transport {
-                operation: op,
-                message: format!("no answer within the cycle's {limit:?}"),
-                kind: "timeout",
-            };
-            let _ = self.record::<()>(op, Err(e), now);
-        }
-    }
-
-    fn record<T>(&mut self, op: &'static str, r: Result<T, Ec2Error>, now: Instant) -> Observed<T> {
-        self.in_flight = None;
-        match r {
-            Ok(v) => {
-                self.backoff.remove(op);
-                Ok(v)
-            }
-            Err(e) => {
-                let failures = self.backoff.get(op).map_or(0, |b| b.failures) + 1;
-                let base = if e.kind() == "forbidden" {
-                    BACKOFF_FORBIDDEN
-                } else {
-                    BACKOFF_FIRST
-                };
-                let wait = base
-                    .saturating_mul(2u32.saturating_pow(failures - 1))
-                    .min(BACKOFF_MAX);
-                let wait = wait + self.jitter(wait, 20, u64::from(failures));
-                let error = Unavailable::new("ec2", e.to_string()).with_kind(e.kind());
-                self.backoff.insert(
-                    op,
-                    Backoff {
-                        failures,
-                        until: now + wait,
-                        error: error.clone(),
-                    },
-                );
-                Err(error)
-            }
-        }
-    }
-
-    /// Asks EC2 what is due and returns the view for this cycle.
-    pub async fn observe(
-        &mut self,
-        imds: &InstanceMetadata,
-        needs: &Ec2Needs,
-        now: Instant,
-    ) -> Ec2View {
-        if self.client.is_none() {
-            match Ec2Client::new(&self.config, imds.region.as_deref(), self.calls.clone()).await {
-                Ok(c) => self.client = Some(c),
-                Err(e) => {
-                    let u = Unavailable::new("ec2", e.to_string()).with_kind(e.kind());
-                    return Ec2View {
-                        instance_type: Err(u.clone()),
-                        subnets: needs
-                            .pod_subnet
-                            .iter()
-                            .map(|id| SubnetLookup {
-                                id: id.clone(),
-                                facts: Err(u.clone()),
-                            })
-                            .collect(),
-                        attachments: Err(u),
-                    };
-                }
-            }
-        }
-        let instance_type = self.instance_type(&imds.instance_type, now).await;
-        let subnets = self.subnets(imds, needs, now).await;
-        let attachments = self.attachments(imds, now).await;
-        Ec2View {
-            instance_type,
-            subnets,
-            attachments,
-        }
-    }
-
-    async fn instance_type(&mut self, name: &str, now: Instant) -> Observed<InstanceTypeFacts> {
-        if let Some((cached, facts)) = &self.instance_type {
-            if cached == name {
-                return Ok(*facts);
-            }
-        }
-        if let Some(u) = self.blocked(OP_TYPES, now) {
-            return Err(u);
-        }
-        let Some(client) = &self.client else {
-            return Err(Unavailable::new("ec2", "no client"));
-        };
-        self.in_flight = Some(OP_TYPES);
-        let r = client.instance_type(name).await;
-        let r = self.record(OP_TYPES, r, now);
-        if let Ok(facts) = &r {
-            self.instance_type = Some((name.to_string(), *facts));
-        }
-        r
-    }
-
-    async fn subnets(
-        &mut self,
-        imds: &InstanceMetadata,
-        needs: &Ec2Needs,
-        now: Instant,
-    ) -> Vec<SubnetLookup> {
-        let mut wanted: Vec<SubnetId> = needs.pod_subnet.iter().cloned().collect();
-        // ENI subnets whose CIDR IMDS did not give.
-        for e in &imds.enis {
-            if let (Some(id), None) = (&e.subnet_id, e.subnet_cidr) {
-                if !wanted.contains(id) {
-                    wanted.push(id.clone());
-                }
-            }
-        }
-        let enis: Vec<EniId> = imds
-            .enis
-            .iter()
-            .filter_map(|e| e.interface_id.clone())
-            .collect();
-        let mut due: Vec<SubnetId> = Vec::new();
-        for id in &wanted {
-            let refresh = self.subnet_refresh + self.jitter(self.subnet_refresh, 20, 7);
-            let is_due = match self.subnets.get(id) {
-                None => true,
-                Some(SubnetEntry { facts: None, asked }) => {
-                    now.duration_since(*asked) >= NOT_FOUND_TTL
-                }
-                Some(SubnetEntry { asked, .. }) => {
-                    let headroom = needs.pod_subnet.as_ref() == Some(id)
-                        && (needs.headroom || enis != self.headroom_enis);
-                    headroom && now.duration_since(*asked) >= refresh
-                }
-            };
-            if is_due {
-                due.push(id.clone());
-            }
-        }
-        let mut failed: Option<Unavailable> = None;
-        if !due.is_empty() {
-            match (self.blocked(OP_SUBNETS, now), &self.client) {
-                (Some(u), _) => failed = Some(u),
-                (None, None) => failed = Some(Unavailable::new("ec2", "no client")),
-                (None, Some(client)) => {
-                    self.in_flight = Some(OP_SUBNETS);
-                    let r = client.describe_subnets(&due).await;
-                    match self.record(OP_SUBNETS, r, now) {
-                        Ok(found) => {
-                            for id in &due {
-                                let facts = found.iter().find(|f| &f.id == id).cloned();
-                                self.subnets
-                                    .insert(id.clone(), SubnetEntry { facts, asked: now });
-                            }
-                            if due.iter().any(|d| needs.pod_subnet.as_ref() == Some(d)) {
-                                self.headroom_enis = enis;
-                            }
-                        }
-                        Err(u) => failed = Some(u),
-                    }
-                }
-            }
-        }
-        wanted
-            .into_iter()
-            .map(|id| {
-                let facts = match (self.subnets.get(&id), &failed) {
-                    (Some(entry), _) => Ok(entry.facts.clone()),
-                    (None, Some(u)) => Err(u.clone()),
-                    (None, None) => Err(Unavailable::new("ec2", "not asked yet")),
-                };
-                SubnetLookup { id, facts }
-            })
-            .collect()
-    }
-
-    async fn attachments(
-        &mut self,
-        imds: &InstanceMetadata,
-        now: Instant,
-    ) -> Observed<Attachments> {
-        let mut enis: Vec<EniId> = imds
-            .enis
-            .iter()
-            .filter_map(|e| e.interface_id.clone())
-            .collect();
-        enis.sort();
-        let due = match &self.attachments {
-            None => true,
-            Some((at, last)) => {
-                let changed = last.imds_enis != enis;
-                let unsettled = last.enis.iter().any(|a| !a.is_attached())
-                    || last
-                        .imds_enis
-                        .iter()
-                        .any(|id| !last.enis.iter().any(|a| &a.id == id));
-                (changed || unsettled) && now.duration_since(*at) >= ATTACHMENT_INTERVAL
-            }
-        };
-        if due {
-            if let Some(u) = self.blocked(OP_ENIS, now) {
-                return self.cached_attachments().ok_or(u);
-            }
-            let Some(client) = &self.client else {
-                return Err(Unavailable::new("ec2", "no client"));
-            };
-            self.in_flight = Some(OP_ENIS);
-            let r = client.instance_enis(&imds.instance_id).await;
-            match self.record(OP_ENIS, r, now) {
-                Ok(list) => {
-                    let view = Attachments {
-                        imds_enis: enis,
-                        enis: list,
-                    };
-                    self.attachments = Some((now, view));
-                }
-                Err(u) => return self.cached_attachments().ok_or(u),
-            }
-        }
-        self.cached_attachments()
-            .ok_or_else(|| Unavailable::new("ec2", "not asked yet"))
-    }
-
-    fn cached_attachments(&self) -> Option<Attachments> {
-        self.attachments.as_ref().map(|(_, a)| a.clone())
-    }
+/// Whether EC2's first ask waits for the first report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+enum FirstAsk {
+    /// Ask whenever due (the one-shot check, and after the first report).
+    #[default]
+    Now,
+    /// Do not ask in the next cycle that could: it is the first report.
+    AfterFirstReport,
+    /// The last cycle did not ask: the caller should run the next one at once.
+    Deferred,
 }
 
 /// The witnesses as configured: EC2 (None: `--no-ec2`) and ipamd (None: `--no-ipamd`).
 pub struct WitnessSources {
     pub ec2: Option<Ec2Tracker>,
     pub ipamd: Option<Result<IpamdClient, Unavailable>>,
+    first_ask: FirstAsk,
 }
 
 impl WitnessSources {
@@ -371,7 +72,41 @@ impl WitnessSources {
                 .map(|c| c.with_counts(counts))
                 .map_err(|e| Unavailable::new("ipamd", e.to_string()).with_kind(e.kind()))
         });
-        WitnessSources { ec2, ipamd }
+        WitnessSources {
+            ec2,
+            ipamd,
+            first_ask: FirstAsk::Now,
+        }
+    }
+
+    /// The witnesses from their parts (tests, and callers that build their own).
+    pub fn from_parts(
+        ec2: Option<Ec2Tracker>,
+        ipamd: Option<Result<IpamdClient, Unavailable>>,
+    ) -> Self {
+        WitnessSources {
+            ec2,
+            ipamd,
+            first_ask: FirstAsk::Now,
+        }
+    }
+
+    /// The first cycle that could ask EC2 does not: its report (and
+    /// readiness) must not wait on EC2. [`WitnessSources::take_deferred`]
+    /// then says the next cycle should run at once.
+    pub fn defer_first_ec2(mut self) -> Self {
+        self.first_ask = FirstAsk::AfterFirstReport;
+        self
+    }
+
+    /// Whether the last [`WitnessSources::observe`] left EC2 unasked for the
+    /// first report; true once.
+    pub fn take_deferred(&mut self) -> bool {
+        let deferred = self.first_ask == FirstAsk::Deferred;
+        if deferred {
+            self.first_ask = FirstAsk::Now;
+        }
+        deferred
     }
 
     /// Fills the snapshot's `ec2` and `ipamd` parts. `headroom`: the node
@@ -388,8 +123,21 @@ impl WitnessSources {
             headroom,
         };
         let imds = snapshot.imds.as_ref().ok();
+        let defer = self.first_ask == FirstAsk::AfterFirstReport && imds.is_some();
+        if self.first_ask == FirstAsk::AfterFirstReport {
+            self.first_ask = if defer && self.ec2.is_some() {
+                FirstAsk::Deferred
+            } else {
+                FirstAsk::Now
+            };
+        }
         let ec2 = async {
             match (&mut self.ec2, imds) {
+                (Some(_), Some(_)) if defer => Witness::On(Err(Unavailable::new(
+                    "ec2",
+                    "not asked yet: EC2 is asked right after the first report, so that readiness does not wait on it",
+                )
+                .with_kind("dependency"))),
                 (None, _) => Witness::Off,
                 (Some(_), None) => Witness::On(Err(Unavailable::new(
                     "ec2",

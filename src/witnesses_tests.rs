@@ -30,10 +30,10 @@ async fn a_call_cut_off_by_the_cycle_limit_backs_off() {
         static_credentials: Some(("AKIDEXAMPLE".into(), "secret".into())),
     };
     let calls = RequestCounts::new();
-    let mut sources = WitnessSources {
-        ec2: Some(Ec2Tracker::new(config, Duration::from_secs(300), calls)),
-        ipamd: None,
-    };
+    let mut sources = WitnessSources::from_parts(
+        Some(Ec2Tracker::new(config, Duration::from_secs(300), calls)),
+        None,
+    );
     let limit = Duration::from_millis(300);
     let t0 = Instant::now();
     let mut snapshot = healthy_witnessed();
@@ -67,4 +67,55 @@ async fn a_call_cut_off_by_the_cycle_limit_backs_off() {
     for s in view.subnets {
         assert_eq!(s.facts.unwrap_err().kind, "timeout");
     }
+}
+
+#[tokio::test]
+async fn the_first_report_does_not_wait_on_ec2_and_the_next_cycle_asks() {
+    let (endpoint, accepted) = silent_ec2().await;
+    let config = Ec2Config {
+        endpoint: Some(endpoint),
+        region: Some("eu-west-1".into()),
+        static_credentials: Some(("AKIDEXAMPLE".into(), "secret".into())),
+    };
+    let tracker = Ec2Tracker::new(config, Duration::from_secs(300), RequestCounts::new());
+    let mut sources = WitnessSources::from_parts(Some(tracker), None).defer_first_ec2();
+    let t0 = Instant::now();
+    let mut first = healthy_witnessed();
+    sources
+        .observe(&mut first, false, Duration::from_secs(5), t0)
+        .await;
+    assert!(t0.elapsed() < Duration::from_millis(500), "not held by EC2");
+    assert_eq!(accepted.load(Ordering::SeqCst), 0, "EC2 not asked");
+    let Witness::On(Err(u)) = &first.ec2 else {
+        panic!("EC2 is unknown in the first report: {:?}", first.ec2);
+    };
+    assert_eq!(u.kind, "dependency");
+    // What needs EC2 is unknown, never drift.
+    let evaluation = crate::checks::evaluate(&first);
+    assert!(evaluation.findings.is_empty(), "{:?}", evaluation.findings);
+    for check in [
+        "max-pods",
+        "eniconfig-subnet",
+        "subnet-headroom",
+        "eni-attachment",
+    ] {
+        let c = evaluation
+            .checks
+            .iter()
+            .find(|c| c.name == check)
+            .expect(check);
+        assert_eq!(c.status, crate::checks::CheckStatus::Unknown, "{check}");
+    }
+    assert!(
+        sources.take_deferred(),
+        "the loop runs the next cycle at once"
+    );
+    assert!(!sources.take_deferred(), "once");
+
+    let mut second = healthy_witnessed();
+    sources
+        .observe(&mut second, false, Duration::from_millis(300), t0)
+        .await;
+    assert_eq!(accepted.load(Ordering::SeqCst), 1, "the next cycle asks");
+    assert!(!sources.take_deferred());
 }

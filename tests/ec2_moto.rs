@@ -321,3 +321,62 @@ async fn throttled_calls_back_off() {
         );
     }
 }
+
+/// `eniwatch check` with EC2's endpoint unreachable: the report's EC2
+/// source error names the endpoint and the cause in words, not the SDK's
+/// `Debug` dump (`DispatchFailure { source: ConnectorError { ...`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_ec2_is_reported_in_words_with_its_endpoint() {
+    use eniwatch::lab::imds_emulator::{router, ImdsState};
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let s =
+        eniwatch::lab::scenario::Scenario::load(&root.join("lab/scenarios/healthy.yaml")).unwrap();
+    let imds = eniwatch::lab::serve_on_loopback(router(ImdsState::new(&s)))
+        .await
+        .unwrap();
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}", l.local_addr().unwrap())
+    };
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_eniwatch"))
+        .args(["check", "--output", "json", "--no-kube", "--no-ipamd"])
+        .args(["--expect-subnet", "subnet-0pods1a"])
+        .args(["--imds-endpoint", &format!("http://{imds}")])
+        .args(["--ec2-endpoint", &closed, "--ec2-region", "ap-southeast-1"])
+        .env("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+        .env("AWS_SECRET_ACCESS_KEY", "secret")
+        .output()
+        .await
+        .expect("eniwatch check runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap_or_else(|e| {
+        panic!(
+            "no JSON report ({e}):\n{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    let ec2 = report["sources"]
+        .as_array()
+        .and_then(|s| s.iter().find(|s| s["name"] == "ec2"))
+        .cloned()
+        .unwrap_or_else(|| panic!("no ec2 source: {}", report["sources"]));
+    assert_eq!(ec2["ok"], false, "{ec2}");
+    let error = ec2["error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains(&format!(
+            "EC2 endpoint {closed} unreachable: connection refused"
+        )),
+        "{error}"
+    );
+    for dump in ["{", "DispatchFailure", "ConnectorError"] {
+        assert!(!error.contains(dump), "{dump} in {error}");
+    }
+    for c in ["max-pods", "eniconfig-subnet", "eni-attachment"] {
+        let check = report["checks"]
+            .as_array()
+            .and_then(|cs| cs.iter().find(|x| x["name"] == c))
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(check["status"], "unknown", "{c}: {check}");
+    }
+}

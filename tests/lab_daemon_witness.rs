@@ -106,6 +106,87 @@ fn throttling_ec2_is_unknown_and_the_rest_works() {
     d.stop();
 }
 
+/// Requests the lab's EC2 fault server received.
+fn ec2_received(d: &Daemon) -> f64 {
+    d.node
+        .recorded()
+        .ok()
+        .and_then(|r| r["ec2_requests"].as_f64())
+        .unwrap_or(0.0)
+}
+
+/// Under throttling the SDK sends each call once (eniwatch backs off on its
+/// own), and `eniwatch_ec2_requests_total` counts what EC2 received.
+#[test]
+fn throttled_ec2_calls_are_sent_once_and_counted_as_received() {
+    lab!();
+    let mut s = scenario("healthy");
+    s.ec2 = Some(Ec2Spec {
+        fault: Some(Ec2Fault::Throttle),
+        detached: vec![],
+    });
+    let mut d = Daemon::start(s, &["--grace-period", "0", "--debounce", "20ms"]);
+    // One call per operation, then each backs off for 30 s.
+    assert!(
+        d.wait_for(Duration::from_secs(15), |d| ec2_calls(d) >= 3.0),
+        "{}",
+        d.logs()
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    let counted = ec2_calls(&d);
+    let received = ec2_received(&d);
+    assert_eq!(counted, 3.0, "{}", d.fetch("/metrics").unwrap_or_default());
+    assert_eq!(received, counted, "the metric counts what EC2 received");
+    assert_eq!(
+        d.metric_sum("eniwatch_ec2_requests_total", "outcome=\"throttled\""),
+        3.0
+    );
+    d.stop();
+}
+
+/// Readiness does not wait on EC2: `/readyz` answers 200 within 2 s of the
+/// agent's start while EC2 throttles every call (the first report leaves
+/// EC2 unknown and the next cycle asks it).
+#[test]
+fn readiness_does_not_wait_on_a_throttling_ec2() {
+    lab!();
+    let mut s = scenario("healthy");
+    s.ec2 = Some(Ec2Spec {
+        fault: Some(Ec2Fault::Throttle),
+        detached: vec![],
+    });
+    let d = Daemon::start(s.clone(), &["--grace-period", "0", "--debounce", "20ms"]);
+    // The lab node is up: start a second agent on another port and time it.
+    let listen = "127.0.0.1:9743";
+    let started = std::time::Instant::now();
+    let mut child = d
+        .node
+        .command(env!("CARGO_BIN_EXE_eniwatch"))
+        .arg("run")
+        .args(["--listen", listen, "--node-name", &s.node.name])
+        .arg("--kubeconfig")
+        .arg(d.node.kubeconfig())
+        .args(d.scenario.eniwatch_args())
+        .args(["--no-events", "--no-condition", "--debounce", "20ms"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("a second agent starts");
+    let url = format!("http://{listen}/readyz");
+    let mut ready = None;
+    while started.elapsed() < Duration::from_secs(10) {
+        if d.fetch_url(&url).is_some() {
+            ready = Some(started.elapsed());
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let ready = ready.expect("ready at all");
+    assert!(ready < Duration::from_secs(2), "ready after {ready:?}");
+}
+
 fn ipamd_requests(d: &Daemon) -> f64 {
     d.metric_sum("eniwatch_requests_total", "target=\"ipamd\"")
 }

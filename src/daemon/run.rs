@@ -107,7 +107,8 @@ impl Looper {
     ) -> Looper {
         let imds =
             ImdsClient::new(sources.imds.clone()).map(|c| c.with_counts(counts.requests.clone()));
-        let witnesses = WitnessSources::new(&sources, counts.ec2.clone(), counts.requests.clone());
+        let witnesses = WitnessSources::new(&sources, counts.ec2.clone(), counts.requests.clone())
+            .defer_first_ec2();
         let last_imds = match &imds {
             Ok(_) => Err(Unavailable::new("imds", "not read yet")),
             Err(e) => Err(Unavailable::new("imds", e.to_string()).with_kind("invalid")),
@@ -148,6 +149,8 @@ impl Looper {
         loop {
             self.cycle(sinks, timer_only).await;
             self.state.heartbeat();
+            // The first report went out without EC2: ask it now, not at the next trigger.
+            let ec2_now = self.witnesses.take_deferred();
             let settle_at = self
                 .settler
                 .next_deadline()
@@ -156,7 +159,8 @@ impl Looper {
             // new end early and must not push the idle cycle out for ever.
             let idle_at =
                 self.last_full.unwrap_or_else(tokio::time::Instant::now) + self.pace.idle_cycle;
-            let wake_at = [Some(self.imds_next), settle_at, Some(idle_at)]
+            let now = ec2_now.then(tokio::time::Instant::now);
+            let wake_at = [Some(self.imds_next), settle_at, Some(idle_at), now]
                 .into_iter()
                 .flatten()
                 .min()
@@ -166,7 +170,7 @@ impl Looper {
                 _ = &mut shutdown => return,
                 Some(change) = kernel_rx.recv() => self.note(change),
                 Some(()) = wake.recv() => {}
-                _ = sleep_until(wake_at) => timer_only = settle_at.is_none_or(|t| t > wake_at),
+                _ = sleep_until(wake_at) => timer_only = !ec2_now && settle_at.is_none_or(|t| t > wake_at),
             }
             // Debounce: let the burst that woke us finish, then read once.
             tokio::select! {

@@ -18,6 +18,8 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
@@ -31,7 +33,7 @@ use super::imds_emulator::{self, ImdsState};
 use super::ipamd_emulator::{self, IpamdState};
 use super::kube_emulator::{self, KubeState};
 use super::scenario::Scenario;
-use super::witness_spec::{fault_router, Ec2Spec, EC2_LISTEN, IPAMD_LISTEN};
+use super::witness_spec::{counted_fault_router, Ec2Spec, EC2_LISTEN, IPAMD_LISTEN};
 use super::LabError;
 
 /// Where the Kubernetes API emulator listens, inside the node namespace.
@@ -150,7 +152,10 @@ pub async fn serve(
             },
             _ => {}
         }
-        let count = kube.request_count() + imds.stats().requests;
+        let ec2_requests = ec2
+            .as_ref()
+            .map_or(0, |e| e.requests.load(Ordering::SeqCst));
+        let count = kube.request_count() + imds.stats().requests + ec2_requests;
         if count != last_count {
             last_count = count;
             let recorded = json!({
@@ -159,6 +164,7 @@ pub async fn serve(
                 "node": kube.node(),
                 "kube_requests": kube.request_count(),
                 "imds": imds.stats(),
+                "ec2_requests": ec2_requests,
             });
             let tmp = state_dir.join("recorded.json.tmp");
             if std::fs::write(&tmp, recorded.to_string()).is_ok() {
@@ -183,6 +189,8 @@ struct LabEc2 {
     _moto: Option<tokio::process::Child>,
     _fault: Option<tokio::task::JoinHandle<()>>,
     ids: ec2_seed::IdMap,
+    /// Requests the fault server received (0 with moto).
+    requests: Arc<AtomicU64>,
 }
 
 impl Drop for LabEc2 {
@@ -196,7 +204,8 @@ impl Drop for LabEc2 {
 async fn start_ec2(scenario: &Scenario, spec: &Ec2Spec) -> Result<LabEc2, LabError> {
     if let Some(fault) = spec.fault {
         let listener = bind(EC2_LISTEN).await?;
-        let app = fault_router(fault);
+        let requests = Arc::new(AtomicU64::new(0));
+        let app = counted_fault_router(fault, requests.clone());
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
@@ -204,6 +213,7 @@ async fn start_ec2(scenario: &Scenario, spec: &Ec2Spec) -> Result<LabEc2, LabErr
             _moto: None,
             _fault: Some(task),
             ids: ec2_seed::IdMap::new(),
+            requests,
         });
     }
     let server = std::env::var("ENIWATCH_MOTO_SERVER").unwrap_or_else(|_| "moto_server".into());
@@ -232,6 +242,7 @@ async fn start_ec2(scenario: &Scenario, spec: &Ec2Spec) -> Result<LabEc2, LabErr
         _moto: Some(child),
         _fault: None,
         ids,
+        requests: Default::default(),
     })
 }
 

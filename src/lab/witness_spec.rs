@@ -111,9 +111,19 @@ impl Ec2Fault {
 
 /// An EC2 endpoint that answers every call with `fault`.
 pub fn fault_router(fault: Ec2Fault) -> axum::Router {
+    counted_fault_router(fault, Default::default())
+}
+
+/// [`fault_router`], counting every request it receives into `requests`:
+/// what EC2 saw on the wire, to hold the agent's own count against.
+pub fn counted_fault_router(
+    fault: Ec2Fault,
+    requests: std::sync::Arc<std::sync::atomic::AtomicU64>,
+) -> axum::Router {
     let (status, body) = fault.answer();
     axum::Router::new().fallback(move || {
         let body = body.clone();
+        requests.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         async move {
             let status = axum::http::StatusCode::from_u16(status)
                 .unwrap_or(axum::http::StatusCode::SERVICE_UNAVAILABLE);

@@ -10,17 +10,24 @@
 //!   (subnet CIDR and zone, instance limits) for the process lifetime and
 //!   calls the rest only when IMDS shows a change, so a steady node makes no
 //!   EC2 calls at all.
-//! - The SDK's standard retry (3 attempts, exponential backoff with jitter,
-//!   throttling errors included), 3 s per attempt, 10 s per operation.
+//! - No retries in the SDK: one attempt per call, 3 s per attempt, 10 s per
+//!   operation. The SDK's standard retry would send a throttled call three
+//!   times to an account that is already throttled; eniwatch's own backoff
+//!   (see [`crate::witnesses`]) asks again later instead, for every error.
+//! - Every answer's body is bounded (4 MiB) and every attempt is counted on
+//!   the wire, by an SDK interceptor (`ec2_wire`): the SDK itself reads whole
+//!   bodies with no limit, and counts nothing.
 //! - Credentials from the default chain (environment, IRSA web identity, EKS
 //!   Pod Identity, instance profile); region from `--ec2-region`, else IMDS.
-//! - Every call is counted by operation and outcome. Errors carry a bounded
+//! - Errors name the endpoint and state the cause in words (connection
+//!   refused, timed out, the error code EC2 answered). Errors carry a bounded
 //!   kind (`throttled`, `forbidden`, `not_found`, `timeout`, `unreachable`,
 //!   `error`): with no EC2 permission at all, the checks that need EC2 say
 //!   unknown and the rest of the agent works on.
 
 use std::time::Duration;
 
+use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::BehaviorVersion;
 use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
@@ -28,7 +35,13 @@ use aws_sdk_ec2::types::Filter;
 
 use crate::model::SubnetId;
 pub use crate::model::{EniAttachment, InstanceLimits, InstanceTypeFacts, SubnetFacts};
+use crate::sources::bounded_body::size_text;
+use crate::sources::cause::{is_timeout, root_cause};
+use crate::sources::ec2_wire::{self, Wire};
 use crate::sources::requests::RequestCounts;
+
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(3);
+const OPERATION_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Where EC2 is and who we are to it.
 #[derive(Debug, Clone, Default)]
@@ -78,29 +91,40 @@ impl Ec2Error {
 
 pub struct Ec2Client {
     client: aws_sdk_ec2::Client,
-    /// Calls by (operation, outcome).
-    calls: RequestCounts,
+    /// The endpoint, for error messages.
+    endpoint: String,
 }
 
-fn classify<E: ProvideErrorMetadata + std::fmt::Debug, R: std::fmt::Debug>(
-    operation: &'static str,
-    e: SdkError<E, R>,
-) -> Ec2Error {
+/// The regional endpoint when none is given.
+fn endpoint_of(config: &Ec2Config, region: &str) -> String {
+    match &config.endpoint {
+        Some(e) => e.trim_end_matches('/').to_string(),
+        None => format!("https://ec2.{region}.amazonaws.com"),
+    }
+}
+
+/// An SDK error in words: the code EC2 answered, or the transport's cause
+/// at the bottom of the error chain (never the SDK's `Debug` dump).
+fn classify<E, R>(operation: &'static str, endpoint: &str, e: SdkError<E, R>) -> Ec2Error
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug + 'static,
+{
+    let transport = |message: String, kind: &'static str| Ec2Error::Transport {
+        operation,
+        message,
+        kind,
+    };
     match &e {
         SdkError::ServiceError(se) => {
             let err = se.err();
             let code = err.code().unwrap_or("Unknown").to_string();
             let message = err.message().unwrap_or("").to_string();
-            let (kind, hint) = match code.as_str() {
-                "RequestLimitExceeded" | "Throttling" | "ThrottlingException" => {
-                    ("throttled", " (EC2 is throttling this account; backing off)")
-                }
-                "UnauthorizedOperation" | "AuthFailure" | "AccessDenied" | "AccessDeniedException" => (
-                    "forbidden",
-                    " (grant the agent's role the read-only ec2:Describe* calls in deploy/iam/policy.json)",
-                ),
-                c if c.contains("NotFound") => ("not_found", ""),
-                _ => ("error", ""),
+            let kind = ec2_wire::code_kind(&code);
+            let hint = match kind {
+                "throttled" => " (EC2 is throttling this account; backing off)",
+                "forbidden" => " (grant the agent's role the read-only ec2:Describe* calls in deploy/iam/policy.json)",
+                _ => "",
             };
             Ec2Error::Api {
                 operation,
@@ -110,27 +134,40 @@ fn classify<E: ProvideErrorMetadata + std::fmt::Debug, R: std::fmt::Debug>(
                 hint,
             }
         }
-        SdkError::TimeoutError(_) => Ec2Error::Transport {
+        _ if ec2_wire::is_too_large(&e) => Ec2Error::Invalid {
             operation,
-            message: "timed out".into(),
-            kind: "timeout",
+            problem: format!(
+                "EC2 endpoint {endpoint} answered more than {}: not an EC2 API answer",
+                size_text(ec2_wire::MAX_BODY)
+            ),
         },
-        SdkError::DispatchFailure(d) => Ec2Error::Transport {
-            operation,
-            message: format!("cannot reach EC2: {d:?}"),
-            kind: "unreachable",
-        },
-        other => Ec2Error::Transport {
-            operation,
-            message: format!("{other:?}"),
-            kind: "error",
-        },
+        SdkError::TimeoutError(_) => transport(
+            format!("EC2 endpoint {endpoint} did not answer in time ({ATTEMPT_TIMEOUT:?} per attempt, {OPERATION_TIMEOUT:?} per call)"),
+            "timeout",
+        ),
+        SdkError::DispatchFailure(d) if d.is_timeout() || is_timeout(&e) => transport(
+            format!("EC2 endpoint {endpoint} did not answer in time: {}", root_cause(&e)),
+            "timeout",
+        ),
+        SdkError::DispatchFailure(d) if d.is_io() => transport(
+            format!("EC2 endpoint {endpoint} unreachable: {}", root_cause(&e)),
+            "unreachable",
+        ),
+        SdkError::ResponseError(_) => transport(
+            format!("EC2 endpoint {endpoint} sent an answer that could not be read: {}", root_cause(&e)),
+            "error",
+        ),
+        // Not sent: no credentials, or no endpoint for the region.
+        _ => transport(
+            format!("the request to EC2 endpoint {endpoint} could not be sent: {}", root_cause(&e)),
+            "error",
+        ),
     }
 }
 
 impl Ec2Client {
     /// Builds a client. `imds_region` is used when the config names none;
-    /// every call is counted into `calls` as (operation, outcome).
+    /// every attempt sent is counted into `calls` as (operation, outcome).
     pub async fn new(
         config: &Ec2Config,
         imds_region: Option<&str>,
@@ -141,13 +178,15 @@ impl Ec2Client {
             .clone()
             .or_else(|| imds_region.map(str::to_string))
             .ok_or(Ec2Error::NoRegion)?;
+        let endpoint = endpoint_of(config, &region);
         let timeouts = TimeoutConfig::builder()
-            .operation_attempt_timeout(Duration::from_secs(3))
-            .operation_timeout(Duration::from_secs(10))
+            .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+            .operation_timeout(OPERATION_TIMEOUT)
             .build();
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .region(aws_config::Region::new(region))
-            .timeout_config(timeouts);
+            .timeout_config(timeouts)
+            .retry_config(RetryConfig::standard().with_max_attempts(1));
         if let Some(endpoint) = &config.endpoint {
             loader = loader.endpoint_url(endpoint);
         }
@@ -161,18 +200,13 @@ impl Ec2Client {
             ));
         }
         let shared = loader.load().await;
+        let sdk = aws_sdk_ec2::config::Builder::from(&shared)
+            .interceptor(Wire { calls })
+            .build();
         Ok(Ec2Client {
-            client: aws_sdk_ec2::Client::new(&shared),
-            calls,
+            client: aws_sdk_ec2::Client::from_conf(sdk),
+            endpoint,
         })
-    }
-
-    fn count<T>(&self, operation: &'static str, r: &Result<T, Ec2Error>) {
-        let outcome = match r {
-            Ok(_) => "ok",
-            Err(e) => e.kind(),
-        };
-        self.calls.add(operation, outcome);
     }
 
     /// `DescribeSubnets` for these ids. Unknown ids are simply absent from the answer.
@@ -190,7 +224,7 @@ impl Ec2Client {
             )
             .send()
             .await
-            .map_err(|e| classify(OP, e))
+            .map_err(|e| classify(OP, &self.endpoint, e))
             .map(|out| {
                 out.subnets()
                     .iter()
@@ -207,7 +241,6 @@ impl Ec2Client {
                     })
                     .collect()
             });
-        self.count(OP, &r);
         r
     }
 
@@ -222,7 +255,7 @@ impl Ec2Client {
                 .instance_types(parsed)
                 .send()
                 .await
-                .map_err(|e| classify(OP, e))?;
+                .map_err(|e| classify(OP, &self.endpoint, e))?;
             let t = out
                 .instance_types()
                 .first()
@@ -251,7 +284,6 @@ impl Ec2Client {
             })
         }
         .await;
-        self.count(OP, &r);
         r
     }
 
@@ -269,7 +301,7 @@ impl Ec2Client {
             )
             .send()
             .await
-            .map_err(|e| classify(OP, e))
+            .map_err(|e| classify(OP, &self.endpoint, e))
             .map(|out| {
                 out.network_interfaces()
                     .iter()
@@ -297,7 +329,10 @@ impl Ec2Client {
                     })
                     .collect()
             });
-        self.count(OP, &r);
         r
     }
 }
+
+#[cfg(all(test, feature = "lab"))]
+#[path = "ec2_tests.rs"]
+mod tests;

@@ -19,7 +19,11 @@
 //! - No retries: the next cycle is the retry.
 //! - A 404 on `/v1/eni-configs` (ipamd could not read its Node) is an answer, so
 //!   the view gets `selected_eniconfig: None`.
-//! - Bodies over [`MAX_BODY`] are refused.
+//! - Bodies over [`MAX_BODY`] (4 MiB) are refused, by their `Content-Length`
+//!   before any is read, else as soon as the read passes it: `/v1/enis` of a
+//!   node with 250 pods is well under 1 MiB, so a larger answer is not
+//!   ipamd's, and reading it whole would let it fill the agent's memory.
+//! - Errors name the endpoint and path, and state the cause in words.
 //!
 //! # Wire shapes (aws/amazon-vpc-cni-k8s: pkg/ipamd/introspect.go, datastore)
 //! - `/v1/enis`: before v1.20, one `ENIInfos`: `{"TotalIPs", "AssignedIPs",
@@ -47,6 +51,8 @@ use serde_json::Value;
 
 use crate::model::EniId;
 pub use crate::model::{IpamdEni, IpamdView, WarmTargets};
+use crate::sources::bounded_body::{read_limited, size_text, BodyError};
+use crate::sources::cause::root_cause;
 use crate::sources::requests::RequestCounts;
 
 pub const DEFAULT_BASE: &str = "http://127.0.0.1:61679";
@@ -55,7 +61,7 @@ pub const ENIS_PATH: &str = "/v1/enis";
 pub const ENI_CONFIGS_PATH: &str = "/v1/eni-configs";
 pub const ENV_SETTINGS_PATH: &str = "/v1/ipamd-env-settings";
 /// The largest body accepted: a node with 250 pods answers well under 1 MiB.
-pub const MAX_BODY: usize = 16 * 1024 * 1024;
+pub const MAX_BODY: usize = 4 * 1024 * 1024;
 
 /// Which `/v1/enis` shape an answer had.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -79,11 +85,11 @@ pub struct EnvSettings {
 pub enum IpamdError {
     #[error("invalid ipamd endpoint {endpoint:?}: {reason}")]
     Endpoint { endpoint: String, reason: String },
-    #[error("ipamd {path}: no connection ({reason}); is aws-node running with introspection enabled, and is eniwatch on the host network?")]
+    #[error("ipamd {path}: cannot connect: {reason} (is aws-node running with introspection enabled, and is eniwatch on the host network?)")]
     Unreachable { path: String, reason: String },
     #[error("ipamd {path}: no answer within {after:?}")]
     Timeout { path: String, after: Duration },
-    #[error("ipamd {path}: HTTP {status}")]
+    #[error("ipamd {path}: answered HTTP {status}")]
     Status { path: String, status: u16 },
     #[error("ipamd {path}: {reason}")]
     Transport { path: String, reason: String },
@@ -165,7 +171,7 @@ impl IpamdClient {
 
     async fn get_once(&self, path: &str) -> Result<Option<Vec<u8>>, IpamdError> {
         let url = format!("{}{}", self.base, path);
-        let mut resp = self
+        let resp = self
             .http
             .get(&url)
             .send()
@@ -181,26 +187,23 @@ impl IpamdClient {
                 })
             }
         }
-        let mut body = Vec::new();
-        while let Some(chunk) = resp.chunk().await.map_err(|e| self.transport(path, &e))? {
-            if body.len().saturating_add(chunk.len()) > MAX_BODY {
-                return Err(IpamdError::Invalid {
-                    path: path.to_string(),
-                    problem: format!("the answer is larger than {MAX_BODY} bytes"),
-                });
-            }
-            body.extend_from_slice(&chunk);
+        match read_limited(resp, MAX_BODY).await {
+            Ok(body) => Ok(Some(body)),
+            Err(BodyError::Transport(e)) => Err(self.transport(path, &e)),
+            Err(BodyError::TooLarge) => Err(IpamdError::Invalid {
+                path: path.to_string(),
+                problem: format!(
+                    "answered more than {}: not an ipamd introspection answer",
+                    size_text(MAX_BODY)
+                ),
+            }),
         }
-        Ok(Some(body))
     }
 
     fn transport(&self, path: &str, e: &reqwest::Error) -> IpamdError {
-        let path = path.to_string();
-        // reqwest's message names the URL, which the error's path already says.
-        let mut reason = e.to_string();
-        if let Some(url) = e.url() {
-            reason = reason.replace(&format!(" for url ({url})"), "");
-        }
+        // The endpoint and path, then the cause at the bottom of the chain.
+        let path = format!("{}{path}", self.base);
+        let reason = root_cause(e);
         if e.is_timeout() {
             IpamdError::Timeout {
                 path,
@@ -476,3 +479,7 @@ fn kind(v: &Value) -> &'static str {
 #[cfg(all(test, feature = "lab"))]
 #[path = "ipamd_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "ipamd_answer_tests.rs"]
+mod answer_tests;

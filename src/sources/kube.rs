@@ -5,8 +5,11 @@
 //!   (`~/.kube/config`, then the in-cluster service account). Plain `http://`
 //!   servers work, for emulators and `kubectl proxy`.
 //! - Connect timeout 5 s, read timeout 15 s: a one-shot `check` must end even
-//!   when the API server hangs. No retries here: the daemon's loop retries
-//!   with backoff, and `check` reports the failure as *unknown*. Watches use
+//!   when the API server hangs. No retries for `check` ([`check_client`]
+//!   turns off kube's default retry layer, which would retry a 429 or 503
+//!   up to 15 times until the check's time limit and leave only "no answer"):
+//!   `check` reports what the server answered and the part as *unknown*.
+//!   The daemon's loop retries with backoff. Watches use
 //!   their own client with [`WATCH_READ_TIMEOUT`]: an idle watch may stay
 //!   silent for a minute or more between bookmarks.
 //! - Pods are listed with the field selector `spec.nodeName=<node>` in pages
@@ -14,6 +17,9 @@
 //! - ENIConfigs are read as dynamic objects and parsed one by one, so one
 //!   malformed ENIConfig cannot hide the others. A missing CRD (404) is an
 //!   answer ("none exist"), not an error.
+//! - Errors state the cause in words: the status the server answered, or the
+//!   transport's cause at the bottom of the error chain (connection refused,
+//!   timed out), never kube's `Debug` dump of its error.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -30,6 +36,11 @@ use crate::model::{BranchEni, ClusterView, EniConfig, NodeInfo, PodInfo};
 mod eniconfig_spec;
 pub use eniconfig_spec::eniconfig_from_spec;
 
+#[path = "kube_errors.rs"]
+mod errors;
+use errors::request_error;
+pub use errors::{error_text, watch_error_text, KubeError};
+
 pub const POD_ENI_ANNOTATION: &str = "vpc.amazonaws.com/pod-eni";
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 pub const READ_TIMEOUT: Duration = Duration::from_secs(15);
@@ -37,31 +48,6 @@ pub const READ_TIMEOUT: Duration = Duration::from_secs(15);
 /// ended by the server, not cut by the client.
 pub const WATCH_READ_TIMEOUT: Duration = Duration::from_secs(300);
 const PAGE_SIZE: u32 = 500;
-
-#[derive(Debug, thiserror::Error)]
-pub enum KubeError {
-    #[error("no Kubernetes configuration: {0} (pass --kubeconfig, set KUBECONFIG, run in a pod with a service account, or use --no-kube)")]
-    Config(String),
-    #[error("node {0:?} does not exist in the API server (is --node-name / NODE_NAME right?)")]
-    NodeNotFound(String),
-    #[error("reading {what} from the API server: {message}")]
-    Request {
-        what: String,
-        message: String,
-        kind: &'static str,
-    },
-}
-
-impl KubeError {
-    /// A bounded classification of the error, for metric labels.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            KubeError::Config(_) => "invalid",
-            KubeError::NodeNotFound(_) => "not_found",
-            KubeError::Request { kind, .. } => kind,
-        }
-    }
-}
 
 /// The ENIConfig custom resource (`eniconfigs.crd.k8s.amazonaws.com/v1alpha1`, cluster-scoped).
 pub fn eniconfig_resource() -> ApiResource {
@@ -81,6 +67,22 @@ pub async fn client_with_timeout(
     kubeconfig: Option<&PathBuf>,
     read_timeout: Duration,
 ) -> Result<Client, KubeError> {
+    let config = config(kubeconfig, read_timeout).await?;
+    Client::try_from(config).map_err(|e| KubeError::Config(e.to_string()))
+}
+
+/// A client for one-shot reads (`check`): kube's retry layer off, so a 429
+/// or 503 is reported as what it is at once. Also returns the server's URL,
+/// for [`KubeError::at`].
+pub async fn check_client(kubeconfig: Option<&PathBuf>) -> Result<(Client, String), KubeError> {
+    let mut config = config(kubeconfig, READ_TIMEOUT).await?;
+    config.default_retry = false;
+    let url = config.cluster_url.to_string();
+    let client = Client::try_from(config).map_err(|e| KubeError::Config(e.to_string()))?;
+    Ok((client, url))
+}
+
+async fn config(kubeconfig: Option<&PathBuf>, read_timeout: Duration) -> Result<Config, KubeError> {
     let mut config = match kubeconfig {
         Some(path) => {
             let kc = Kubeconfig::read_from(path).map_err(|e| {
@@ -96,35 +98,7 @@ pub async fn client_with_timeout(
     };
     config.connect_timeout = Some(CONNECT_TIMEOUT);
     config.read_timeout = Some(read_timeout);
-    Client::try_from(config).map_err(|e| KubeError::Config(e.to_string()))
-}
-
-fn request_error(what: impl Into<String>, e: kube::Error) -> KubeError {
-    let kind = match &e {
-        kube::Error::Api(s) if s.code == 401 => "unauthorized",
-        kube::Error::Api(s) if s.code == 403 => "forbidden",
-        kube::Error::Api(s) if s.code == 404 => "not_found",
-        kube::Error::Api(s) if s.code == 429 => "throttled",
-        kube::Error::Api(_) => "error",
-        kube::Error::HyperError(_) | kube::Error::Service(_) => "unreachable",
-        _ => "error",
-    };
-    let message = match &e {
-        kube::Error::Api(status) if status.code == 403 => format!(
-            "forbidden: {} (the service account needs get/list/watch on this resource; see deploy/ RBAC)",
-            status.message
-        ),
-        kube::Error::Api(status) if status.code == 401 => {
-            format!("unauthorized: {} (credentials rejected or expired)", status.message)
-        }
-        kube::Error::Api(status) => format!("HTTP {}: {}", status.code, status.message),
-        other => other.to_string(),
-    };
-    KubeError::Request {
-        what: what.into(),
-        message,
-        kind,
-    }
+    Ok(config)
 }
 
 /// Reads the node, its pods and the ENIConfigs, concurrently.
@@ -264,6 +238,10 @@ pub fn eniconfig(obj: &DynamicObject) -> EniConfig {
     let name = obj.metadata.name.clone().unwrap_or_default();
     eniconfig_from_spec(name, obj.data.get("spec"))
 }
+
+#[cfg(test)]
+#[path = "kube_error_tests.rs"]
+mod error_tests;
 
 #[cfg(test)]
 mod tests {

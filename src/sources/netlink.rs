@@ -33,7 +33,7 @@ pub enum NetlinkError {
         "cannot open a netlink socket: {0} (is this Linux, and may this process use AF_NETLINK?)"
     )]
     Socket(#[source] std::io::Error),
-    #[error("netlink dump of {what} failed: {source}")]
+    #[error("netlink dump of {what} failed: {}", dump_cause(source))]
     Dump {
         what: &'static str,
         #[source]
@@ -41,6 +41,20 @@ pub enum NetlinkError {
     },
     #[error("netlink read did not finish within {0:?}")]
     Timeout(Duration),
+}
+
+/// rtnetlink's error in words: its own text of some variants is a `Debug`
+/// dump of the whole message or of raw bytes.
+fn dump_cause(e: &rtnetlink::Error) -> String {
+    use rtnetlink::Error as E;
+    match e {
+        E::NetlinkError(m) => format!("the kernel answered: {m}"),
+        E::UnexpectedMessage(_) => "the kernel sent a message of an unexpected type".to_string(),
+        E::RequestFailed => "the request failed (the netlink socket closed)".to_string(),
+        E::InvalidHardwareAddress(_) => "a link has a malformed hardware address".to_string(),
+        E::InvalidIp(_) | E::InvalidAddress(..) => "an address is malformed".to_string(),
+        other => other.to_string(),
+    }
 }
 
 impl NetlinkError {
@@ -227,4 +241,26 @@ pub(crate) fn rule(m: &RuleMessage) -> Option<Rule> {
         }
     }
     Some(out)
+}
+
+#[cfg(test)]
+mod error_text_tests {
+    use super::*;
+
+    #[test]
+    fn dump_errors_are_words_not_debug_dumps() {
+        let e = NetlinkError::Dump {
+            what: "links",
+            source: rtnetlink::Error::InvalidIp(vec![1, 2, 3]),
+        };
+        assert_eq!(
+            e.to_string(),
+            "netlink dump of links failed: an address is malformed"
+        );
+        let e = NetlinkError::Dump {
+            what: "routes",
+            source: rtnetlink::Error::InvalidHardwareAddress(vec![0xde, 0xad]),
+        };
+        assert!(!e.to_string().contains('['), "{e}");
+    }
 }

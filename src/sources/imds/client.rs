@@ -19,6 +19,12 @@
 //!   [`ImdsConfig::attempts`] times in all, with exponential backoff from
 //!   [`ImdsConfig::backoff`] (100 ms, 200 ms, 400 ms, ...). Other statuses are final.
 //! - 404 is an answer, not an error: `Ok(None)`.
+//! - Every answer's body is bounded by [`MAX_BODY`] (1 MiB): the largest
+//!   real answer read here is an ENI's `local-ipv4s`, a few KiB at most. A
+//!   larger body is not instance metadata (a proxy's page, a broken
+//!   emulator) and fails the read at once, before it can fill memory.
+//! - Errors name the endpoint and the path, and state the cause in words
+//!   (see [`crate::sources::cause`]).
 //! - The token is never logged: it lives in [`Token`], whose `Debug` is
 //!   redacted, and its header value is marked sensitive.
 
@@ -30,6 +36,8 @@ use reqwest::{Client, StatusCode};
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
+use crate::sources::bounded_body::{read_limited, size_text, BodyError};
+use crate::sources::cause::root_cause;
 use crate::sources::requests::RequestCounts;
 
 /// Where IMDS is, and how patient to be with it.
@@ -56,6 +64,8 @@ impl Default for ImdsConfig {
 }
 
 pub const DEFAULT_ENDPOINT: &str = "http://169.254.169.254";
+/// The largest answer accepted (see the policy above).
+pub const MAX_BODY: usize = 1024 * 1024;
 const TOKEN_PATH: &str = "/latest/api/token";
 const TTL_HEADER: &str = "x-aws-ec2-metadata-token-ttl-seconds";
 const TOKEN_HEADER: &str = "x-aws-ec2-metadata-token";
@@ -65,8 +75,11 @@ const TOKEN_HEADER: &str = "x-aws-ec2-metadata-token";
 pub enum ImdsError {
     #[error("invalid IMDS endpoint {endpoint:?}: {reason}")]
     Endpoint { endpoint: String, reason: String },
-    #[error("IMDS {path}: no answer after {attempts} attempt(s): {last}")]
+    #[error(
+        "IMDS {endpoint}{path}: no usable answer after {attempts} attempt(s); the last: {last}"
+    )]
     Unreachable {
+        endpoint: String,
         path: String,
         attempts: u32,
         last: String,
@@ -77,6 +90,8 @@ pub enum ImdsError {
         status: u16,
         hint: &'static str,
     },
+    #[error("IMDS answered more than {} for {path}: not a real instance metadata answer", size_text(*limit))]
+    TooLarge { path: String, limit: usize },
     #[error("IMDS {path}: the answer is not UTF-8 text")]
     NotText { path: String },
     #[error("IMDS {path}: {problem}")]
@@ -200,6 +215,7 @@ impl ImdsClient {
             }
         }
         Err(ImdsError::Unreachable {
+            endpoint: self.config.endpoint.clone(),
             path: path.to_string(),
             attempts: self.config.attempts,
             last,
@@ -221,7 +237,7 @@ impl ImdsClient {
             StatusCode::OK => {}
             StatusCode::NOT_FOUND => return Ok(Attempt::Done(None)),
             StatusCode::UNAUTHORIZED => return Ok(Attempt::Unauthorized),
-            s if retryable(s) => return Ok(Attempt::Retry(format!("HTTP {}", s.as_u16()))),
+            s if retryable(s) => return Ok(Attempt::Retry(format!("answered HTTP {s}"))),
             s => {
                 return Err(ImdsError::Status {
                     path: path.to_string(),
@@ -230,11 +246,12 @@ impl ImdsClient {
                 })
             }
         }
-        let bytes = match resp.bytes().await {
+        let bytes = match read_limited(resp, MAX_BODY).await {
             Ok(b) => b,
-            Err(e) => return Ok(Attempt::Retry(describe(&e))),
+            Err(BodyError::Transport(e)) => return Ok(Attempt::Retry(describe(&e))),
+            Err(BodyError::TooLarge) => return Err(too_large(path)),
         };
-        String::from_utf8(bytes.to_vec())
+        String::from_utf8(bytes)
             .map(|s| Attempt::Done(Some(s)))
             .map_err(|_| ImdsError::NotText {
                 path: path.to_string(),
@@ -278,7 +295,7 @@ impl ImdsClient {
             let status = resp.status();
             self.count_status(status);
             if retryable(status) {
-                last = format!("HTTP {}", status.as_u16());
+                last = format!("answered HTTP {status}");
                 continue;
             }
             if status != StatusCode::OK {
@@ -288,14 +305,16 @@ impl ImdsClient {
                     hint: token_hint(status),
                 });
             }
-            let body = match resp.text().await {
+            let body = match read_limited(resp, MAX_BODY).await {
                 Ok(b) => b,
-                Err(e) => {
+                Err(BodyError::Transport(e)) => {
                     last = describe(&e);
                     continue;
                 }
+                Err(BodyError::TooLarge) => return Err(too_large(TOKEN_PATH)),
             };
-            let mut value = HeaderValue::from_str(body.trim()).map_err(|_| ImdsError::Invalid {
+            let text = String::from_utf8_lossy(&body);
+            let mut value = HeaderValue::from_str(text.trim()).map_err(|_| ImdsError::Invalid {
                 path: TOKEN_PATH.to_string(),
                 problem: "the token is not a valid header value".into(),
             })?;
@@ -305,6 +324,7 @@ impl ImdsClient {
             return Ok(Token { value, refresh_at });
         }
         Err(ImdsError::Unreachable {
+            endpoint: self.config.endpoint.clone(),
             path: format!("{TOKEN_PATH} (token for {for_path})"),
             attempts: self.config.attempts,
             last,
@@ -323,7 +343,9 @@ impl ImdsError {
             ImdsError::Status { status: 401, .. } => "unauthorized",
             ImdsError::Status { status: 403, .. } => "forbidden",
             ImdsError::Status { .. } => "error",
-            ImdsError::NotText { .. } | ImdsError::Invalid { .. } => "invalid",
+            ImdsError::NotText { .. } | ImdsError::Invalid { .. } | ImdsError::TooLarge { .. } => {
+                "invalid"
+            }
         }
     }
 }
@@ -332,18 +354,24 @@ fn retryable(s: StatusCode) -> bool {
     s == StatusCode::TOO_MANY_REQUESTS || s.is_server_error()
 }
 
+fn too_large(path: &str) -> ImdsError {
+    ImdsError::TooLarge {
+        path: path.to_string(),
+        limit: MAX_BODY,
+    }
+}
+
+/// The cause in words; the error's endpoint and path say where.
 fn describe(e: &reqwest::Error) -> String {
     if e.is_timeout() {
         "timed out".to_string()
     } else if e.is_connect() {
-        "connection failed (is this an EC2 instance, and is the endpoint right?)".to_string()
+        format!(
+            "cannot connect: {} (is this an EC2 instance, and is the endpoint right?)",
+            root_cause(e)
+        )
     } else {
-        // reqwest's message names the URL, which the error's path already says.
-        let mut text = e.to_string();
-        if let Some(url) = e.url() {
-            text = text.replace(&format!(" for url ({url})"), "");
-        }
-        text
+        root_cause(e)
     }
 }
 

@@ -251,5 +251,7 @@ fn optional<T>(
     body.map(|b| parsed(path, parse(b))).transpose()
 }
 
+#[cfg(test)]
+mod answer_tests;
 #[cfg(all(test, feature = "lab"))]
 mod tests;
