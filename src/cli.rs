@@ -21,7 +21,8 @@ use crate::sources::imds::{ImdsConfig, DEFAULT_ENDPOINT};
     version,
     about = "Validates a node's AWS VPC CNI custom networking: pod IPs, ENIs, routes and rules against the ENIConfig.",
     long_about = "eniwatch compares what a node really has (IMDS: its ENIs and their subnets; the kernel: \
-links, addresses, routes, rules; the Kubernetes API: the node, its pods, the ENIConfigs) with what \
+links, addresses, routes, rules; the Kubernetes API: the node, its pods, the ENIConfigs; unless switched off, EC2 and ipamd's \
+introspection) with what \
 custom networking should give it: every pod IP from the ENIConfig subnet, every secondary ENI in that \
 subnet with the right security groups and configured in the kernel.\n\n\
 Run `eniwatch check` on a node (host network, root or CAP_NET_ADMIN not needed: reading netlink is \
@@ -39,7 +40,7 @@ pub enum Command {
         NODE_NAME=$(hostname -f) eniwatch check\n  \
         eniwatch check --node-name ip-10-0-1-23.ec2.internal --output json | jq '.findings[]'\n  \
         eniwatch check --no-kube --expect-subnet subnet-0abc --expect-security-groups sg-1,sg-2\n\n\
-        Exit codes: 0 all ok, 1 drift found, 2 inconclusive (no drift, some check unknown), 64 bad usage.\n\
+        Exit codes: 0 all ok (or skipped, or not applicable), 1 drift found, 2 inconclusive (no drift, some check unknown), 64 bad usage.\n\
         Reasons and fixes: `eniwatch reasons`.")]
     Check(Box<CheckArgs>),
     /// Run as a node daemon: watch for changes, export metrics, emit drift events.
