@@ -198,3 +198,32 @@ fn checks_and_reasons_follow_the_report_order() {
     assert_eq!(names, reported);
     assert_eq!(names, check_names().collect::<Vec<_>>());
 }
+
+#[test]
+fn the_module_docs_table_is_the_declared_one() {
+    let backticked = |cell: &str| -> Vec<String> {
+        cell.split('`')
+            .skip(1)
+            .step_by(2)
+            .map(str::to_string)
+            .collect()
+    };
+    let documented: Vec<(String, Vec<String>)> = include_str!("mod.rs")
+        .lines()
+        .filter_map(|l| l.strip_prefix("//! | `"))
+        .map(|row| {
+            let cells: Vec<&str> = row.trim_end_matches('|').split('|').collect();
+            (
+                backticked(&format!("`{}", cells[0])).concat(),
+                backticked(cells[cells.len() - 1]),
+            )
+        })
+        .collect();
+    let declared: Vec<(String, Vec<String>)> = checks_and_reasons()
+        .map(|(name, reasons)| {
+            let reasons = reasons.iter().map(|r| r.as_str().to_string()).collect();
+            (name.to_string(), reasons)
+        })
+        .collect();
+    assert_eq!(documented, declared);
+}
