@@ -3,7 +3,7 @@
 //! No I/O, no clock, no globals. Each check returns a [`CheckResult`] and its
 //! findings; a check that lacks an input says *unknown* and why, never *ok* and
 //! never a drift it cannot prove. The list of checks and the reasons each can
-//! raise:
+//! raise ([`checks_and_reasons`]; a test keeps this table equal to it):
 //!
 //! | check | reasons |
 //! |---|---|
