@@ -21,7 +21,8 @@ use crate::sources::imds::{ImdsConfig, DEFAULT_ENDPOINT};
     version,
     about = "Validates a node's AWS VPC CNI custom networking: pod IPs, ENIs, routes and rules against the ENIConfig.",
     long_about = "eniwatch compares what a node really has (IMDS: its ENIs and their subnets; the kernel: \
-links, addresses, routes, rules; the Kubernetes API: the node, its pods, the ENIConfigs) with what \
+links, addresses, routes, rules; the Kubernetes API: the node, its pods, the ENIConfigs; unless switched off, EC2 and ipamd's \
+introspection) with what \
 custom networking should give it: every pod IP from the ENIConfig subnet, every secondary ENI in that \
 subnet with the right security groups and configured in the kernel.\n\n\
 Run `eniwatch check` on a node (host network, root or CAP_NET_ADMIN not needed: reading netlink is \
@@ -39,7 +40,7 @@ pub enum Command {
         NODE_NAME=$(hostname -f) eniwatch check\n  \
         eniwatch check --node-name ip-10-0-1-23.ec2.internal --output json | jq '.findings[]'\n  \
         eniwatch check --no-kube --expect-subnet subnet-0abc --expect-security-groups sg-1,sg-2\n\n\
-        Exit codes: 0 all ok, 1 drift found, 2 inconclusive (no drift, some check unknown), 64 bad usage.\n\
+        Exit codes: 0 all ok (or skipped, or not applicable), 1 drift found, 2 inconclusive (no drift, some check unknown), 64 bad usage.\n\
         Reasons and fixes: `eniwatch reasons`.")]
     Check(Box<CheckArgs>),
     /// Run as a node daemon: watch for changes, export metrics, emit drift events.
@@ -68,18 +69,20 @@ pub struct RunArgs {
     /// Address for /metrics, /healthz, /readyz and /debug/snapshot.
     #[arg(long, env = "ENIWATCH_LISTEN", default_value = "0.0.0.0:9742")]
     pub listen: std::net::SocketAddr,
-    /// How often IMDS is re-read (also at once when an ENI link comes or goes).
+    /// How often IMDS is re-read (at least 1s; also at once when a link other than a pod veth
+    /// comes or goes).
     #[arg(long, default_value = "60s", value_parser = parse_duration)]
     pub imds_interval: Duration,
     /// How long a finding must persist before it counts as drift (0 reports at once).
     /// Reasons whose witnesses lag one another wait at least 90-150 s (docs/configuration.md).
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     pub grace_period: Duration,
-    /// Quiet time after a kernel or API change before the state is re-read.
+    /// Wait after a wake-up (a kernel or API change, a timer) before the state is read, so a
+    /// burst is read once.
     #[arg(long, default_value = "100ms", value_parser = parse_duration)]
     pub debounce: Duration,
     /// Longest time between two full cycles when nothing announces a change: ipamd and
-    /// EC2 do not, so this is how soon their drift is seen on a quiet node.
+    /// EC2 do not, so this is how soon their drift is seen on a quiet node (at least 1s).
     #[arg(long, default_value = "5m", value_parser = parse_duration)]
     pub full_cycle_interval: Duration,
     /// Do not write Kubernetes Events for drift transitions.
@@ -88,7 +91,7 @@ pub struct RunArgs {
     /// Do not maintain the node condition CustomNetworkingReady.
     #[arg(long)]
     pub no_condition: bool,
-    /// Re-patch the node condition at least this often, even unchanged.
+    /// Re-patch the node condition at least this often, even unchanged (at least 10s).
     #[arg(long, default_value = "5m", value_parser = parse_duration)]
     pub condition_heartbeat: Duration,
     /// How long the node condition keeps its last judged status while a source is
@@ -156,7 +159,7 @@ pub struct SourceArgs {
     /// The Kubernetes node name of this machine (in a DaemonSet: spec.nodeName via the downward API).
     #[arg(long, env = "NODE_NAME")]
     pub node_name: Option<String>,
-    /// Kubeconfig to use; default: in-cluster service account, or ~/.kube/config.
+    /// Kubeconfig to use; default: ~/.kube/config, else the in-cluster service account.
     #[arg(long, env = "KUBECONFIG", value_name = "PATH")]
     pub kubeconfig: Option<PathBuf>,
     /// Do not use the Kubernetes API: expect --expect-subnet, find pods from the kernel's routes.
@@ -222,7 +225,7 @@ pub struct WitnessArgs {
     #[arg(long, env = "AWS_REGION", value_name = "REGION", help_heading = "EC2")]
     pub ec2_region: Option<String>,
     /// Least time between two reads of the pod subnet's free addresses, made only while the
-    /// node needs addresses (+ up to 20% jitter).
+    /// node needs addresses or after its ENI set changed (+ up to 20% jitter).
     #[arg(long, default_value = "5m", value_parser = parse_duration, help_heading = "EC2")]
     pub subnet_refresh: Duration,
     /// SubnetNearlyExhausted below this many free addresses (at most a quarter of the
@@ -254,7 +257,7 @@ pub struct WitnessArgs {
         help_heading = "Warm pool"
     )]
     pub warm_ip_target: Option<u32>,
-    /// The CNI's MINIMUM_IP_TARGET (ipamd does not report it).
+    /// The CNI's MINIMUM_IP_TARGET, when ipamd does not report it.
     #[arg(
         long,
         env = "MINIMUM_IP_TARGET",
@@ -262,7 +265,7 @@ pub struct WitnessArgs {
         help_heading = "Warm pool"
     )]
     pub minimum_ip_target: Option<u32>,
-    /// The CNI's WARM_PREFIX_TARGET (ipamd does not report it).
+    /// The CNI's WARM_PREFIX_TARGET, when ipamd does not report it.
     #[arg(
         long,
         env = "WARM_PREFIX_TARGET",
@@ -270,10 +273,11 @@ pub struct WitnessArgs {
         help_heading = "Warm pool"
     )]
     pub warm_prefix_target: Option<u32>,
-    /// The CNI's MAX_ENI (ipamd does not report it); default: the instance type's limit.
+    /// The CNI's MAX_ENI, when ipamd does not report it; default: the instance type's limit.
     #[arg(long, env = "MAX_ENI", value_name = "N", help_heading = "Warm pool")]
     pub max_eni: Option<i32>,
-    /// The CNI's ENABLE_PREFIX_DELEGATION; default: seen from the ENIs (prefixes or not).
+    /// The CNI's ENABLE_PREFIX_DELEGATION; default: ipamd's value, else seen from the ENIs
+    /// (prefixes or not).
     #[arg(
         long,
         env = "ENABLE_PREFIX_DELEGATION",

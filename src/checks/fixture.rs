@@ -4,7 +4,8 @@
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
-use super::{evaluate, CheckStatus, Reason};
+use super::tests_declared::evaluate_declared;
+use super::{CheckStatus, Reason};
 use crate::model::*;
 
 pub const NODE: &str = "ip-10-0-1-10.lab.internal";
@@ -309,12 +310,16 @@ pub fn ipamd(s: &mut Snapshot) -> &mut IpamdView {
 
 /// The reasons of every finding, in report order.
 pub fn reasons(s: &Snapshot) -> Vec<Reason> {
-    evaluate(s).findings.iter().map(|f| f.reason).collect()
+    evaluate_declared(s)
+        .findings
+        .iter()
+        .map(|f| f.reason)
+        .collect()
 }
 
 /// One check's status.
 pub fn status(s: &Snapshot, check: &str) -> CheckStatus {
-    evaluate(s)
+    evaluate_declared(s)
         .checks
         .iter()
         .find(|c| c.name == check)

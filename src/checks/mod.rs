@@ -3,7 +3,7 @@
 //! No I/O, no clock, no globals. Each check returns a [`CheckResult`] and its
 //! findings; a check that lacks an input says *unknown* and why, never *ok* and
 //! never a drift it cannot prove. The list of checks and the reasons each can
-//! raise:
+//! raise ([`checks_and_reasons`]; a test keeps this table equal to it):
 //!
 //! | check | reasons |
 //! |---|---|
@@ -49,6 +49,8 @@ mod tests;
 #[cfg(test)]
 mod tests_applicability;
 #[cfg(test)]
+mod tests_declared;
+#[cfg(test)]
 mod tests_impossible;
 mod witness;
 #[cfg(test)]
@@ -60,6 +62,7 @@ pub use mode::NotApplicable;
 pub use pool::PoolFacts;
 
 use crate::model::Snapshot;
+use Reason as R;
 
 /// Every check's status and every finding, for one snapshot.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -178,28 +181,91 @@ impl Outcome {
 
 type CheckFn = fn(&Context) -> Outcome;
 
-/// The checks in report order.
-const CHECKS: &[(&str, CheckFn)] = &[
-    ("eniconfig", eniconfig::eniconfig_selected),
-    ("eni-subnet", eni_placement::eni_subnet),
-    ("eni-security-groups", eni_placement::eni_security_groups),
-    ("eni-configured", dataplane::eni_configured),
-    ("pod-subnet", pod_placement::pod_subnet),
-    ("pod-ip-on-eni", pod_placement::pod_ip_on_eni),
-    ("pod-routes", dataplane::pod_routes),
-    ("pod-rules", dataplane::pod_rules),
-    ("cni-settings", witness::cni_settings),
-    ("eniconfig-subnet", subnet::eniconfig_subnet),
-    ("subnet-headroom", subnet::subnet_headroom),
-    ("max-pods", pool::max_pods_fit),
-    ("warm-pool", pool::warm_pool),
-    ("eni-attachment", witness::eni_attachment),
-    ("ipamd-state", witness::ipamd_state),
+/// The checks in report order, each with every reason it can raise: the one
+/// list the report, the metrics and the README's table follow.
+const CHECKS: &[(&str, CheckFn, &[Reason])] = &[
+    (
+        "eniconfig",
+        eniconfig::eniconfig_selected,
+        &[R::ENIConfigNotFound, R::ENIConfigInvalid],
+    ),
+    (
+        "eni-subnet",
+        eni_placement::eni_subnet,
+        &[R::CustomNetworkingNotApplied, R::SecondaryENIWrongSubnet],
+    ),
+    (
+        "eni-security-groups",
+        eni_placement::eni_security_groups,
+        &[R::SecondaryENIWrongSecurityGroups],
+    ),
+    (
+        "eni-configured",
+        dataplane::eni_configured,
+        &[R::ENINotConfigured],
+    ),
+    (
+        "pod-subnet",
+        pod_placement::pod_subnet,
+        &[R::PodIPOutsideENIConfigSubnet],
+    ),
+    (
+        "pod-ip-on-eni",
+        pod_placement::pod_ip_on_eni,
+        &[R::PodIPNotOnAnyENI],
+    ),
+    ("pod-routes", dataplane::pod_routes, &[R::PodRouteMissing]),
+    (
+        "pod-rules",
+        dataplane::pod_rules,
+        &[R::PodRuleMissing, R::PodRuleWrongTable],
+    ),
+    (
+        "cni-settings",
+        witness::cni_settings,
+        &[R::CustomNetworkingDisabled, R::ENIConfigMismatch],
+    ),
+    (
+        "eniconfig-subnet",
+        subnet::eniconfig_subnet,
+        &[R::ENIConfigSubnetNotFound, R::ENIConfigSubnetZoneMismatch],
+    ),
+    (
+        "subnet-headroom",
+        subnet::subnet_headroom,
+        &[R::SubnetNearlyExhausted],
+    ),
+    ("max-pods", pool::max_pods_fit, &[R::MaxPodsExceedsCapacity]),
+    (
+        "warm-pool",
+        pool::warm_pool,
+        &[
+            R::WarmPoolBelowTarget,
+            R::WarmPoolExhausted,
+            R::ENILimitReached,
+        ],
+    ),
+    (
+        "eni-attachment",
+        witness::eni_attachment,
+        &[R::ENINotAttached],
+    ),
+    (
+        "ipamd-state",
+        witness::ipamd_state,
+        &[R::IPAMDStateMismatch],
+    ),
 ];
 
 /// The names of all checks, in report order.
 pub fn check_names() -> impl Iterator<Item = &'static str> {
-    CHECKS.iter().map(|(name, _)| *name)
+    CHECKS.iter().map(|(name, _, _)| *name)
+}
+
+/// Every check, in report order, with the reasons it can raise. Each reason
+/// belongs to exactly one check.
+pub fn checks_and_reasons() -> impl Iterator<Item = (&'static str, &'static [Reason])> {
+    CHECKS.iter().map(|(name, _, reasons)| (*name, *reasons))
 }
 
 /// Why custom networking does not apply to the node, or None when it does:
@@ -234,7 +300,7 @@ pub fn evaluate(snapshot: &Snapshot) -> Evaluation {
     let ctx = Context::new(snapshot);
     let mut checks = Vec::with_capacity(CHECKS.len());
     let mut findings = Vec::new();
-    for (name, check) in CHECKS {
+    for (name, check, _) in CHECKS {
         let outcome = preempted(name, &ctx).unwrap_or_else(|| spoiled(name, &ctx, check(&ctx)));
         let (result, mut found) = outcome.into_result(name);
         for f in &mut found {

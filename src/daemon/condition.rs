@@ -12,8 +12,8 @@
 //! - `Unknown` (reason `CustomNetworkingNotConfigured`, or `EKSAutoModeNode`):
 //!   no drift, and custom networking does not apply to the node (no
 //!   ENIConfig exists and ipamd does not run it; an Auto Mode node). The
-//!   condition is still written, so `kubectl get nodes -o wide` tooling and
-//!   `eniwatch status` can tell "not set up here" from "no agent".
+//!   condition is still written, so anyone reading the node can tell "not
+//!   set up here" from "no agent on this node".
 //! - `Unknown` (reason `ChecksInconclusive`): no drift, but some checks could
 //!   not judge. The message names them, without their details: details carry
 //!   changing values, and every message change costs a node status write.

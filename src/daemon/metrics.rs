@@ -8,7 +8,7 @@
 //! |---|---|---|---|
 //! | `eniwatch_info` | gauge | `node`, `instance_type`, `zone`, `zone_id`, `eniconfig`, `nodegroup` | 1: the node's identity (a field that a cycle could not read keeps its last known value) |
 //! | `eniwatch_build_info` | gauge | `version` | 1 |
-//! | `eniwatch_findings` | gauge | `reason` | findings that count as drift now (past the grace period); every reason, 0 when none |
+//! | `eniwatch_findings` | gauge | `reason` | findings past the grace period (drift, and the informational `ENILimitReached`); every reason, 0 when none |
 //! | `eniwatch_drift_transitions_total` | counter | `reason`, `transition` | drifts that `began` or `resolved` |
 //! | `eniwatch_check_status` | gauge | `check`, `status` | state set: per check, `ok`, `drift`, `unknown`, `skipped`, `not_applicable`, exactly one is 1 |
 //! | `eniwatch_pods` | gauge | `placement` | pods on the node by where their IP is: `eniconfig_subnet`, `node_subnet`, `other`, `host_network`, `branch_eni`, `unplaced` |
@@ -159,7 +159,7 @@ impl Metrics {
             info: g("eniwatch_info", "The node's identity; always 1.", &info)?,
             findings: g(
                 "eniwatch_findings",
-                "Findings that count as drift now (past the grace period).",
+                "Findings past the grace period: drift, and the informational ENILimitReached.",
                 &["reason"],
             )?,
             transitions: c(
