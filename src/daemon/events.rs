@@ -122,7 +122,8 @@ pub(crate) fn api_error_kind(e: &kube::Error) -> &'static str {
 pub(crate) fn api_error_message(e: &kube::Error) -> String {
     match e {
         kube::Error::Api(s) => format!("HTTP {}: {}", s.code, s.message),
-        other => other.to_string(),
+        // Transport errors: the root cause in words ("connection refused").
+        other => crate::sources::kube::error_text(other),
     }
 }
 
