@@ -17,11 +17,13 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::mpsc;
 use tokio::time::sleep_until;
 
+mod confirm;
+
 use super::cluster_watch::ClusterWatch;
 use super::kernel_watch::{self, KernelChange};
 use super::settle::Settler;
 use super::{CycleOutcome, SharedState, Transition};
-use crate::checks::{evaluate, CheckResult, CheckStatus, Reason, Severity};
+use crate::checks::{evaluate, CheckResult, CheckStatus, Evaluation, Reason, Severity};
 use crate::config::{KubeMode, SourceConfig};
 use crate::gather::bounded;
 use crate::model::{Expectation, InstanceMetadata, Observed, Snapshot, Unavailable, Witness};
@@ -273,28 +275,7 @@ impl Looper {
             )
         });
         let report = Report::build(&snapshot, &evaluation);
-        let unknown: Vec<&str> = evaluation
-            .checks
-            .iter()
-            .filter(|c| c.status == CheckStatus::Unknown)
-            .map(|c| c.name)
-            .collect();
-        let transitions = self.settler.observe(
-            &evaluation.findings,
-            &|check| unknown.contains(&check),
-            Instant::now(),
-        );
-        for t in &transitions {
-            let f = t.finding();
-            match t {
-                Transition::Began(_) => {
-                    tracing::warn!(reason = %f.reason, subject = %f.subject, message = %f.message, "drift began")
-                }
-                Transition::Resolved(_) => {
-                    tracing::info!(reason = %f.reason, subject = %f.subject, "drift resolved")
-                }
-            }
-        }
+        let transitions = self.settle(&evaluation, limit).await;
         // A finding that is new may only mean IMDS moved on since it was read
         // (IPs added to the warm pool, an ENI attached): read it again before
         // the finding can come of age, at most once per IMDS_RECHECK.
@@ -318,6 +299,41 @@ impl Looper {
         });
         sinks.cycle(&outcome, &self.counts).await;
         self.state.publish(outcome);
+    }
+}
+
+impl Looper {
+    /// Settles this cycle's findings into transitions (and logs them). Pod
+    /// findings about to come of age are confirmed first (see [`confirm`]):
+    /// the mirror of the pods may lag the API server.
+    async fn settle(&mut self, evaluation: &Evaluation, limit: Duration) -> Vec<Transition> {
+        let unknown: Vec<&str> = evaluation
+            .checks
+            .iter()
+            .filter(|c| c.status == CheckStatus::Unknown)
+            .map(|c| c.name)
+            .collect();
+        let unjudged = |check: &str| unknown.contains(&check);
+        let findings = match &self.cluster {
+            Some(w) => {
+                let (settler, found) = (&mut self.settler, &evaluation.findings);
+                confirm::confirm(w, settler, found, &unjudged, limit, Instant::now()).await
+            }
+            None => evaluation.findings.clone(),
+        };
+        let transitions = self.settler.observe(&findings, &unjudged, Instant::now());
+        for t in &transitions {
+            let f = t.finding();
+            match t {
+                Transition::Began(_) => {
+                    tracing::warn!(reason = %f.reason, subject = %f.subject, message = %f.message, "drift began")
+                }
+                Transition::Resolved(_) => {
+                    tracing::info!(reason = %f.reason, subject = %f.subject, "drift resolved")
+                }
+            }
+        }
+        transitions
     }
 }
 
