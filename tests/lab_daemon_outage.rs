@@ -1,6 +1,7 @@
 //! `eniwatch run` through Kubernetes API outages and stalled watches: a pod
 //! deleted meanwhile is never the subject of an event, the view recovers
-//! within seconds of the API answering again.
+//! within seconds of the API answering again, and each source outage is
+//! one WARN line and one INFO line in the log.
 
 #[macro_use]
 mod common;
@@ -9,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use common::daemon::Daemon;
 use common::*;
-use eniwatch::lab::scenario::Scenario;
+use eniwatch::lab::scenario::{ImdsFaults, Scenario};
 use serde_json::Value;
 
 const WAIT: Duration = Duration::from_secs(15);
@@ -163,4 +164,104 @@ fn a_stalled_watch_raises_no_event_for_a_deleted_pod() {
     );
     assert!(events_about(&d, "web-00").is_empty());
     d.node.set_watches_stalled(false).unwrap();
+}
+
+/// The daemon's JSON log lines (fields flattened) at `level` (`WARN`, `INFO`, ...).
+fn log_lines(d: &Daemon, level: &str) -> Vec<Value> {
+    d.logs()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v["level"] == level)
+        .collect()
+}
+
+fn about(lines: &[Value], source: &str) -> usize {
+    lines.iter().filter(|v| v["source"] == source).count()
+}
+
+#[test]
+fn each_source_outage_is_one_warning_and_one_recovery_in_the_log() {
+    lab!();
+    let d = Daemon::start(
+        scenario("healthy"),
+        &[
+            "--grace-period",
+            "0",
+            "--debounce",
+            "20ms",
+            "--imds-interval",
+            "1s",
+        ],
+    );
+    assert!(d.wait_for(WAIT, |d| up(d, "imds") == Some(1.0)
+        && up(d, "kubernetes") == Some(1.0)));
+    let warn_before = log_lines(&d, "WARN").len();
+    let info_before = log_lines(&d, "INFO").len();
+
+    // IMDS throttles every request for a few seconds.
+    let mut s = d.scenario.clone();
+    s.imds_faults = ImdsFaults {
+        throttle: 1_000_000,
+        ..Default::default()
+    };
+    d.node.update(&s).unwrap();
+    assert!(d.wait_for(WAIT, |d| up(d, "imds") == Some(0.0)));
+    std::thread::sleep(Duration::from_secs(5));
+    s.imds_faults = ImdsFaults::default();
+    d.node.update(&s).unwrap();
+    assert!(d.wait_for(WAIT, |d| up(d, "imds") == Some(1.0)));
+
+    // The API server is away for a few seconds.
+    d.node.set_kube_down(true).unwrap();
+    assert!(d.wait_for(WAIT, |d| up(d, "kubernetes") == Some(0.0)));
+    std::thread::sleep(Duration::from_secs(5));
+    restart_api(&d);
+    assert!(d.wait_for(WAIT, pod_routes_ok));
+    std::thread::sleep(Duration::from_secs(1));
+
+    let warns = log_lines(&d, "WARN").split_off(warn_before);
+    let infos = log_lines(&d, "INFO").split_off(info_before);
+    let errors = log_lines(&d, "ERROR");
+    let shown = |v: &[Value]| {
+        v.iter()
+            .map(|l| l.to_string())
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert_eq!(about(&warns, "imds"), 1, "IMDS: {}", shown(&warns));
+    assert_eq!(about(&infos, "imds"), 1, "IMDS: {}", shown(&infos));
+    assert_eq!(about(&warns, "kubernetes"), 1, "API: {}", shown(&warns));
+    assert_eq!(about(&infos, "kubernetes"), 1, "API: {}", shown(&infos));
+    // Nothing else about the sources: the only other warnings allowed are
+    // the API sinks' failed writes (the condition patch), which are not reads.
+    let others: Vec<Value> = warns
+        .iter()
+        .filter(|v| v["target"] != "eniwatch::daemon::run::outages")
+        .filter(|v| v["target"] != "eniwatch::daemon::agent")
+        .cloned()
+        .collect();
+    assert!(
+        others.is_empty(),
+        "one warning per outage, nothing else: {}",
+        shown(&others)
+    );
+    assert!(errors.is_empty(), "errors: {}", shown(&errors));
+    let api_down = warns
+        .iter()
+        .find(|v| v["source"] == "kubernetes")
+        .map(|v| v["message"].as_str().unwrap_or("").to_string())
+        .unwrap_or_default();
+    assert!(
+        api_down.starts_with("kubernetes is unavailable: watching "),
+        "the cause in words: {api_down}"
+    );
+    let back = infos
+        .iter()
+        .find(|v| v["source"] == "imds")
+        .and_then(|v| v["down_for_seconds"].as_f64())
+        .unwrap_or(0.0);
+    assert!(
+        (4.0..20.0).contains(&back),
+        "IMDS was down ~5 s, the log says {back} s"
+    );
 }

@@ -7,7 +7,8 @@
 //! came or went, so a steady node makes one IMDS read per interval.
 //!
 //! Source failures never end the loop: they become *unknown* parts of the
-//! snapshot (and metrics), and the next trigger tries again. The loop ends
+//! snapshot (and metrics), and the next trigger tries again. Each source's
+//! outage is logged once when it begins and once when it ends ([`outages`]). The loop ends
 //! when `shutdown` resolves; the caller bounds the rest of the shutdown.
 
 use std::future::Future;
@@ -18,6 +19,7 @@ use tokio::sync::mpsc;
 use tokio::time::sleep_until;
 
 mod confirm;
+pub mod outages;
 
 use super::cluster_watch::ClusterWatch;
 use super::kernel_watch::{self, KernelChange};
@@ -32,6 +34,7 @@ use crate::sources::imds::{self, ImdsClient};
 use crate::sources::netlink;
 use crate::sources::requests::RequestCounts;
 use crate::witnesses::WitnessSources;
+use outages::OutageLog;
 
 /// Timer reads between two full IMDS reads: the light ones see address
 /// changes (the warm pool); a full one also sees security groups edited on
@@ -88,6 +91,8 @@ pub struct Looper {
     /// Failed IMDS reads in a row (for the retry backoff).
     imds_failures: u32,
     settler: Settler,
+    /// Which sources are down, for one log line per outage.
+    outages: OutageLog,
     cluster: Option<ClusterWatch>,
     witnesses: WitnessSources,
     /// The last cycle's findings say the node wants addresses.
@@ -116,6 +121,7 @@ impl Looper {
         };
         Looper {
             settler: Settler::new(pace.grace),
+            outages: OutageLog::new(Instant::now()),
             sources,
             pace,
             imds: imds.ok(),
@@ -275,6 +281,7 @@ impl Looper {
             )
         });
         let report = Report::build(&snapshot, &evaluation);
+        outages::log(&self.outages.observe(&report.sources, Instant::now()));
         let transitions = self.settle(&evaluation, limit).await;
         // A finding that is new may only mean IMDS moved on since it was read
         // (IPs added to the warm pool, an ENI attached): read it again before
