@@ -73,7 +73,9 @@ fn restart_api(d: &Daemon) -> Duration {
         "the view never recovered:\n{}",
         d.logs()
     );
-    back.elapsed()
+    let took = back.elapsed();
+    eprintln!("the view recovered {took:?} after the API came back");
+    took
 }
 
 #[test]

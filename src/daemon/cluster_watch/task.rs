@@ -234,7 +234,17 @@ fn crd_missing(e: &watcher::Error) -> bool {
 fn describe(e: &watcher::Error) -> String {
     let client = |e: &kube::Error| match e {
         kube::Error::Api(s) => format!("the API server answered {} {}", s.code, s.message),
-        other => other.to_string(),
+        kube::Error::Service(inner) => {
+            format!(
+                "the API server could not be reached: {}",
+                chain(inner.as_ref())
+            )
+        }
+        kube::Error::HyperError(h) => {
+            format!("the connection to the API server failed: {}", chain(h))
+        }
+        kube::Error::ReadEvents(io) => format!("reading the watch stream failed: {}", chain(io)),
+        other => chain(other),
     };
     match e {
         watcher::Error::InitialListFailed(k) => format!("listing failed: {}", client(k)),
@@ -250,6 +260,22 @@ fn describe(e: &watcher::Error) -> String {
             "the API server sent an object without a resourceVersion".into()
         }
     }
+}
+
+/// An error and its causes, in words: `a: b: c`, leaving out a cause
+/// already spelled out by the error above it.
+fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let next = c.to_string();
+        if !text.contains(&next) {
+            text.push_str(": ");
+            text.push_str(&next);
+        }
+        cause = c.source();
+    }
+    text
 }
 
 /// While a watch is failing, GETs the Node every [`PROBE_INTERVAL`]; when
@@ -276,5 +302,81 @@ async fn probe(
         } else {
             counts.add("kubernetes", "error");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec_for_pods(w: &ClusterWatch) -> (Spec<crate::model::PodInfo>, mpsc::Receiver<()>) {
+        let (tx, rx) = mpsc::channel(1);
+        let spec = Spec {
+            watch: w.clone(),
+            counts: RequestCounts::default(),
+            changed: tx,
+            is_crd: false,
+            select: |m| &mut m.pods,
+        };
+        (spec, rx)
+    }
+
+    #[test]
+    fn the_first_failure_of_an_outage_makes_every_watch_relist_the_next_ones_do_not() {
+        let w = ClusterWatch::default();
+        {
+            let mut m = w.lock();
+            m.node.listed = true;
+            m.pods.listed = true;
+            m.eniconfigs.listed = true;
+        }
+        let mut relist = w.control.relist.subscribe();
+        relist.borrow_and_update();
+        let (spec, _rx) = spec_for_pods(&w);
+        record_failure(&spec, "the watch connection failed: reset".into());
+        assert!(relist.has_changed().unwrap_or(false));
+        {
+            let m = w.lock();
+            assert!(!m.node.listed && !m.pods.listed && !m.eniconfigs.listed);
+            assert!(m.failing());
+        }
+        relist.borrow_and_update();
+        record_failure(&spec, "listing failed: connection refused".into());
+        assert!(
+            !relist.has_changed().unwrap_or(true),
+            "a failure during an outage restarts nothing else"
+        );
+        assert_eq!(
+            w.lock().pods.error.as_deref(),
+            Some("listing failed: connection refused")
+        );
+    }
+
+    #[test]
+    fn errors_are_put_in_words() {
+        let gone =
+            kube::core::Status::failure("too old resource version", "Expired").with_code(410);
+        assert_eq!(
+            describe(&watcher::Error::WatchError(Box::new(gone))),
+            "the watch's resourceVersion has expired (410 Gone)"
+        );
+        let missing = kube::core::Status::failure(
+            "the server could not find the requested resource",
+            "NotFound",
+        )
+        .with_code(404);
+        let e = watcher::Error::InitialListFailed(kube::Error::Api(Box::new(missing)));
+        assert!(crd_missing(&e));
+        let refused =
+            std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "connection refused");
+        let cut = watcher::Error::WatchStartFailed(kube::Error::Service(Box::new(refused)));
+        assert_eq!(
+            describe(&cut),
+            "starting the watch failed: the API server could not be reached: connection refused"
+        );
+        assert_eq!(
+            describe(&e),
+            "listing failed: the API server answered 404 the server could not find the requested resource"
+        );
     }
 }
