@@ -117,6 +117,9 @@ enum Ended {
     Relist,
     /// The watch failed, in words.
     Failed(String),
+    /// The API server answered that the watch's resourceVersion expired
+    /// (410): it is up, so the list is made again at once.
+    Expired(String),
     /// The ENIConfig CRD is not installed.
     CrdMissing,
     /// The loop is gone.
@@ -139,9 +142,12 @@ where
                 tracing::debug!(error = %why, "Kubernetes watch failed; starting it again after a backoff");
                 record_failure(&spec, why);
                 failures = failures.saturating_add(1);
-                RETRY_FIRST
-                    .saturating_mul(2u32.saturating_pow(failures - 1))
-                    .min(RETRY_MAX)
+                retry_delay(failures)
+            }
+            Ended::Expired(why) => {
+                tracing::debug!(error = %why, "Kubernetes watch expired; listing again");
+                record_failure(&spec, why);
+                Duration::ZERO
             }
             Ended::CrdMissing => {
                 let mut m = spec.watch.lock();
@@ -183,6 +189,7 @@ where
         match item {
             None => return Ended::Failed("the watch ended".into()),
             Some(Err(e)) if spec.is_crd && crd_missing(&e) => return Ended::CrdMissing,
+            Some(Err(e)) if expired(&e) => return Ended::Expired(describe(&e)),
             Some(Err(e)) => return Ended::Failed(describe(&e)),
             Some(Ok(ev)) => {
                 let done = matches!(ev, Update::InitDone);
@@ -209,6 +216,14 @@ where
     }
 }
 
+/// The wait after the `failures`-th failure in a row: 0.5 s, doubling, at
+/// most [`RETRY_MAX`].
+fn retry_delay(failures: u32) -> Duration {
+    RETRY_FIRST
+        .saturating_mul(2u32.saturating_pow(failures.saturating_sub(1)))
+        .min(RETRY_MAX)
+}
+
 /// Records a failed watch; the first failure of an outage makes every
 /// other watch re-list too.
 fn record_failure<T>(spec: &Spec<T>, why: String) {
@@ -224,6 +239,10 @@ fn record_failure<T>(spec: &Spec<T>, why: String) {
         drop(m);
         spec.watch.control.relist.send_modify(|g| *g += 1);
     }
+}
+
+fn expired(e: &watcher::Error) -> bool {
+    matches!(e, watcher::Error::WatchError(s) if s.code == 410)
 }
 
 fn crd_missing(e: &watcher::Error) -> bool {
@@ -306,77 +325,5 @@ async fn probe(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn spec_for_pods(w: &ClusterWatch) -> (Spec<crate::model::PodInfo>, mpsc::Receiver<()>) {
-        let (tx, rx) = mpsc::channel(1);
-        let spec = Spec {
-            watch: w.clone(),
-            counts: RequestCounts::default(),
-            changed: tx,
-            is_crd: false,
-            select: |m| &mut m.pods,
-        };
-        (spec, rx)
-    }
-
-    #[test]
-    fn the_first_failure_of_an_outage_makes_every_watch_relist_the_next_ones_do_not() {
-        let w = ClusterWatch::default();
-        {
-            let mut m = w.lock();
-            m.node.listed = true;
-            m.pods.listed = true;
-            m.eniconfigs.listed = true;
-        }
-        let mut relist = w.control.relist.subscribe();
-        relist.borrow_and_update();
-        let (spec, _rx) = spec_for_pods(&w);
-        record_failure(&spec, "the watch connection failed: reset".into());
-        assert!(relist.has_changed().unwrap_or(false));
-        {
-            let m = w.lock();
-            assert!(!m.node.listed && !m.pods.listed && !m.eniconfigs.listed);
-            assert!(m.failing());
-        }
-        relist.borrow_and_update();
-        record_failure(&spec, "listing failed: connection refused".into());
-        assert!(
-            !relist.has_changed().unwrap_or(true),
-            "a failure during an outage restarts nothing else"
-        );
-        assert_eq!(
-            w.lock().pods.error.as_deref(),
-            Some("listing failed: connection refused")
-        );
-    }
-
-    #[test]
-    fn errors_are_put_in_words() {
-        let gone =
-            kube::core::Status::failure("too old resource version", "Expired").with_code(410);
-        assert_eq!(
-            describe(&watcher::Error::WatchError(Box::new(gone))),
-            "the watch's resourceVersion has expired (410 Gone)"
-        );
-        let missing = kube::core::Status::failure(
-            "the server could not find the requested resource",
-            "NotFound",
-        )
-        .with_code(404);
-        let e = watcher::Error::InitialListFailed(kube::Error::Api(Box::new(missing)));
-        assert!(crd_missing(&e));
-        let refused =
-            std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "connection refused");
-        let cut = watcher::Error::WatchStartFailed(kube::Error::Service(Box::new(refused)));
-        assert_eq!(
-            describe(&cut),
-            "starting the watch failed: the API server could not be reached: connection refused"
-        );
-        assert_eq!(
-            describe(&e),
-            "listing failed: the API server answered 404 the server could not find the requested resource"
-        );
-    }
-}
+#[path = "task_tests.rs"]
+mod tests;
