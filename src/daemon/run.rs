@@ -8,8 +8,9 @@
 //!
 //! Source failures never end the loop: they become *unknown* parts of the
 //! snapshot (and metrics), and the next trigger tries again. Each source's
-//! outage is logged once when it begins and once when it ends ([`outages`]). The loop ends
-//! when `shutdown` resolves; the caller bounds the rest of the shutdown.
+//! outage is logged once when it begins and once when it ends
+//! ([`outages`]). The loop ends when `shutdown` resolves; the caller bounds
+//! the rest of the shutdown.
 
 use std::future::Future;
 use std::sync::Arc;
