@@ -15,6 +15,12 @@ use eniwatch::report::{exit, render_text, Report};
 /// How long shutdown may take after SIGTERM/SIGINT.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
+/// The daemon's log filter when `RUST_LOG` is unset. kube-client's own lines
+/// about failed requests and cut connections (one per retry, as `Debug`
+/// dumps) are off: the daemon logs each source outage once, in words.
+const DAEMON_LOG_FILTER: &str =
+    "info,kube_client::client=error,kube_client::client::builder=off,kube_client::client::tls=warn";
+
 fn init_logs(format: LogFormat, default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
@@ -34,7 +40,7 @@ fn init_logs(format: LogFormat, default: &str) {
 }
 
 fn run_daemon(args: RunArgs) -> ExitCode {
-    init_logs(args.log_format, "info");
+    init_logs(args.log_format, DAEMON_LOG_FILTER);
     let sources = match args.sources.to_config() {
         Ok(c) => c,
         Err(e) => {

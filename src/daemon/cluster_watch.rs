@@ -5,44 +5,62 @@
 //! megabytes, their `PodInfo`s a few kilobytes).
 //!
 //! Policy:
-//! - kube-runtime's watcher (list, then watch from the list's
-//!   resourceVersion; re-list on 410) with its default exponential backoff
-//!   on errors, so a restarting API server is retried, never hammered.
-//! - While any watch is failing, or before each has listed once, the view
-//!   is *unavailable*: the checks that need it say unknown. A stale mirror
-//!   could judge pods deleted during the outage and raise false drift.
-//! - After a watch error the watcher resumes from its last resourceVersion,
-//!   which yields no event while nothing changes; so a prober GETs the Node
-//!   every [`PROBE_INTERVAL`] while a watch is failing, and clears the error
-//!   once the API server answers (the resumed watch replays what was missed,
-//!   or re-lists on 410).
+//! - Each watch is kube-runtime's watcher (list, then watch from the list's
+//!   resourceVersion). On any error the watch is dropped and started
+//!   afresh, with a list, after a backoff of 0.5 s doubling to
+//!   [`RETRY_MAX`]; a resumed watch is never trusted after an error.
+//! - An *outage* begins with the first watch error (or with evidence that a
+//!   watch missed a change, see below). From then until every watch has
+//!   listed again, the view is *unavailable* and the checks that need it say
+//!   unknown: a mirror from before the outage could judge pods deleted
+//!   during it and raise false drift. Watches that did not fail are
+//!   restarted too, so that every collection is re-listed.
+//! - While a watch is failing, a prober GETs the Node every
+//!   [`PROBE_INTERVAL`]; when the API server answers again, the watches
+//!   waiting out their backoff start at once, so the view recovers within
+//!   a probe interval of the API coming back.
+//! - Each watch request asks the server to end it after
+//!   [`WATCH_TIMEOUT_SECS`]; the watcher treats a watch that delivered
+//!   nothing, not even a bookmark, for that long plus 5 s as dead and
+//!   reconnects. The API server sends a bookmark about every minute, so a
+//!   watch silent for twice that is stalled.
+//! - Before a pod finding becomes drift, the loop confirms the pod with
+//!   one GET ([`ClusterWatch::pod_exists`]); a pod the API says is gone
+//!   while the mirror still has it means a watch missed its deletion: the
+//!   pod is dropped and every watch re-lists, as after an outage.
+//! - Watch errors are logged at debug level only: the loop logs one line
+//!   when the Kubernetes source goes down and one when it is back.
 //! - Every change wakes the loop through `changed`.
+
+mod task;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use futures::{Stream, StreamExt};
-use k8s_openapi::api::core::v1::{Node, Pod};
-use kube::api::DynamicObject;
-use kube::runtime::watcher::{self, Event};
-use kube::runtime::WatchStreamExt;
+use k8s_openapi::api::core::v1::Pod;
 use kube::{Api, Client};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch, Notify};
 
 use crate::model::{ClusterView, EniConfig, NodeInfo, Observed, PodInfo, Unavailable};
-use crate::sources::kube::{eniconfig, eniconfig_resource, node_info, pod_info};
-use crate::sources::requests::RequestCounts;
 
 /// How often the API server is probed while a watch is failing.
-pub const PROBE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(2);
+pub const PROBE_INTERVAL: Duration = Duration::from_secs(2);
+
+/// The longest wait before a failed watch is started again.
+pub const RETRY_MAX: Duration = Duration::from_secs(4);
+
+/// How long the server may keep one watch request open; see the module docs.
+pub const WATCH_TIMEOUT_SECS: u32 = 120;
 
 /// One watched collection, mirrored.
 #[derive(Debug)]
 struct Mirror<T> {
     items: BTreeMap<String, T>,
-    /// Items of a re-list in progress (swapped in at `InitDone`).
+    /// Items of a list in progress (swapped in at `InitDone`).
     pending: Option<BTreeMap<String, T>>,
-    synced: bool,
+    /// A list has completed since the last outage began.
+    listed: bool,
     error: Option<String>,
 }
 
@@ -51,28 +69,38 @@ impl<T> Default for Mirror<T> {
         Mirror {
             items: BTreeMap::new(),
             pending: None,
-            synced: false,
+            listed: false,
             error: None,
         }
     }
 }
 
+/// What a mirror was told.
+#[derive(Debug)]
+enum Update<T> {
+    Init,
+    InitApply(String, T),
+    InitDone,
+    Apply(String, T),
+    Delete(String),
+}
+
 impl<T> Mirror<T> {
-    fn apply(&mut self, ev: Event<(String, T)>) {
-        self.error = None;
+    fn apply(&mut self, ev: Update<T>) {
         match ev {
-            Event::Init => self.pending = Some(BTreeMap::new()),
-            Event::InitApply((k, v)) => {
+            Update::Init => self.pending = Some(BTreeMap::new()),
+            Update::InitApply(k, v) => {
                 self.pending.get_or_insert_with(BTreeMap::new).insert(k, v);
             }
-            Event::InitDone => {
+            Update::InitDone => {
                 self.items = self.pending.take().unwrap_or_default();
-                self.synced = true;
+                self.listed = true;
+                self.error = None;
             }
-            Event::Apply((k, v)) => {
+            Update::Apply(k, v) => {
                 self.items.insert(k, v);
             }
-            Event::Delete((k, _)) => {
+            Update::Delete(k) => {
                 self.items.remove(&k);
             }
         }
@@ -84,20 +112,85 @@ struct Mirrors {
     node: Mirror<NodeInfo>,
     pods: Mirror<PodInfo>,
     eniconfigs: Mirror<EniConfig>,
-    /// The ENIConfig CRD is not installed (the watch answered 404).
+    /// The ENIConfig CRD is not installed (the list answered 404).
     crd_missing: bool,
+    /// Every collection has listed at least once.
+    ever_listed: bool,
+    /// Why the current outage began, when it was not a watch error.
+    stale: Option<String>,
+    /// For GETs outside the watches (pod confirmations).
+    requests: Requests,
+}
+
+/// The client for single requests, once the watches are started.
+#[derive(Default, Clone)]
+struct Requests(Option<Client>);
+
+impl std::fmt::Debug for Requests {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "Requests(client)"
+        } else {
+            "Requests(none)"
+        })
+    }
+}
+
+impl Mirrors {
+    fn failing(&self) -> bool {
+        self.node.error.is_some() || self.pods.error.is_some() || self.eniconfigs.error.is_some()
+    }
+
+    fn all_listed(&self) -> bool {
+        self.node.listed && self.pods.listed && (self.eniconfigs.listed || self.crd_missing)
+    }
+
+    /// An outage begins: no view until every watch has listed again.
+    fn begin_outage(&mut self) {
+        self.node.listed = false;
+        self.pods.listed = false;
+        self.eniconfigs.listed = false;
+    }
+}
+
+/// Signals from the mirrors to the watch tasks.
+#[derive(Debug)]
+struct Control {
+    /// Bumped when an outage begins: every watch re-lists.
+    relist: watch::Sender<u64>,
+    /// The API server answered again: watches waiting out a backoff start now.
+    retry_now: Notify,
+}
+
+impl Default for Control {
+    fn default() -> Self {
+        Control {
+            relist: watch::Sender::new(0),
+            retry_now: Notify::new(),
+        }
+    }
 }
 
 /// The mirrored cluster view, shared between the watch tasks and the loop.
 #[derive(Debug, Clone, Default)]
 pub struct ClusterWatch {
     inner: Arc<Mutex<Mirrors>>,
+    control: Arc<Control>,
+}
+
+/// Whether the API server still has a pod.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PodPresence {
+    Present,
+    Gone,
+    /// The API server could not be asked, and why.
+    Unknown(String),
 }
 
 impl ClusterWatch {
     /// The current view, or why there is none.
     pub fn view(&self, node_name: &str) -> Observed<ClusterView> {
-        let m = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let m = self.lock();
         let unavailable =
             |why: String| Err(Unavailable::new("kubernetes", why).with_kind("unreachable"));
         for (what, error) in [
@@ -109,10 +202,14 @@ impl ClusterWatch {
                 return unavailable(format!("watching {what}: {e}"));
             }
         }
-        if !(m.node.synced && m.pods.synced && (m.eniconfigs.synced || m.crd_missing)) {
-            return unavailable(
-                "waiting for the first list of the node, its pods and the ENIConfigs".into(),
-            );
+        if !m.all_listed() {
+            return unavailable(match (&m.stale, m.ever_listed) {
+                (Some(why), _) => format!("{why}; re-listing the node, its pods and the ENIConfigs"),
+                (None, true) => "re-listing the node, its pods and the ENIConfigs after the API server was unreachable (a view from before could judge pods deleted meanwhile)".into(),
+                (None, false) => {
+                    "waiting for the first list of the node, its pods and the ENIConfigs".into()
+                }
+            });
         }
         let Some(node) = m.node.items.values().next().cloned() else {
             return Err(Unavailable::new(
@@ -128,6 +225,44 @@ impl ClusterWatch {
         })
     }
 
+    /// Asks the API server whether a pod still exists (one GET of its
+    /// metadata). A pod that is gone while the mirror still has it means
+    /// the pod watch missed its deletion: it is dropped, and every watch
+    /// re-lists.
+    pub async fn pod_exists(&self, namespace: &str, name: &str) -> PodPresence {
+        let Requests(Some(client)) = self.lock().requests.clone() else {
+            return PodPresence::Unknown("no Kubernetes client".into());
+        };
+        let api: Api<Pod> = Api::namespaced(client, namespace);
+        match api.get_metadata_opt(name).await {
+            Ok(Some(_)) => PodPresence::Present,
+            Ok(None) => {
+                self.forget_pod(namespace, name);
+                PodPresence::Gone
+            }
+            Err(e) => PodPresence::Unknown(format!(
+                "looking up pod {namespace}/{name} in the API server: {e}"
+            )),
+        }
+    }
+
+    fn forget_pod(&self, namespace: &str, name: &str) {
+        let mut m = self.lock();
+        let key = format!("{namespace}/{name}");
+        if m.pods.items.remove(&key).is_some() && m.all_listed() {
+            m.stale = Some(format!(
+                "the pod watch missed that pod {key} was deleted (a stalled watch?)"
+            ));
+            m.begin_outage();
+            drop(m);
+            self.control.relist.send_modify(|g| *g += 1);
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Mirrors> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// Starts the three watches (on `client`, whose read timeout outlasts a
     /// quiet watch) and the prober (on `requests`); each change sends on `changed`.
     pub fn spawn(
@@ -135,152 +270,13 @@ impl ClusterWatch {
         client: Client,
         requests: Client,
         node_name: &str,
-        counts: RequestCounts,
+        counts: crate::sources::requests::RequestCounts,
         changed: mpsc::Sender<()>,
     ) {
-        let client_for_probe = requests;
-        let nodes: Api<Node> = Api::all(client.clone());
-        let pods: Api<Pod> = Api::all(client.clone());
-        let eniconfigs: Api<DynamicObject> = Api::all_with(client, &eniconfig_resource());
-        let by_name = watcher::Config::default().fields(&format!("metadata.name={node_name}"));
-        let on_node = watcher::Config::default().fields(&format!("spec.nodeName={node_name}"));
-
-        let node_stream = watcher::watcher(nodes, by_name)
-            .map(|r| r.map(|ev| ev.map(|n| (key(&n.metadata), node_info(&n)))));
-        let pod_stream = watcher::watcher(pods, on_node)
-            .map(|r| r.map(|ev| ev.map(|p| (key(&p.metadata), pod_info(&p)))));
-        let cfg_stream = watcher::watcher(eniconfigs, watcher::Config::default())
-            .map(|r| r.map(|ev| ev.map(|o| (key(&o.metadata), eniconfig(&o)))));
-
-        let prober = self.clone();
-        let probe_api: Api<Node> = Api::all(client_for_probe);
-        let probe_changed = changed.clone();
-        let probe_counts = counts.clone();
-        let node = node_name.to_string();
-        tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(PROBE_INTERVAL).await;
-                if probe_changed.is_closed() {
-                    return;
-                }
-                if !prober.failing() {
-                    continue;
-                }
-                if probe_api.get_opt(&node).await.is_ok() {
-                    probe_counts.add("kubernetes", "ok");
-                    prober.clear_errors();
-                    let _ = probe_changed.try_send(());
-                } else {
-                    probe_counts.add("kubernetes", "error");
-                }
-            }
-        });
-        let w = self.clone();
-        tokio::spawn(drive(
-            node_stream,
-            w.clone(),
-            counts.clone(),
-            changed.clone(),
-            false,
-            |m: &mut Mirrors| &mut m.node,
-        ));
-        tokio::spawn(drive(
-            pod_stream,
-            w.clone(),
-            counts.clone(),
-            changed.clone(),
-            false,
-            |m: &mut Mirrors| &mut m.pods,
-        ));
-        tokio::spawn(drive(
-            cfg_stream,
-            w,
-            counts,
-            changed,
-            true,
-            |m: &mut Mirrors| &mut m.eniconfigs,
-        ));
+        self.lock().requests = Requests(Some(requests.clone()));
+        task::spawn_all(self, client, requests, node_name, counts, changed);
     }
 }
 
-impl ClusterWatch {
-    fn failing(&self) -> bool {
-        let m = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        m.node.error.is_some() || m.pods.error.is_some() || m.eniconfigs.error.is_some()
-    }
-
-    fn clear_errors(&self) {
-        let mut m = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        m.node.error = None;
-        m.pods.error = None;
-        m.eniconfigs.error = None;
-    }
-}
-
-fn key(meta: &kube::api::ObjectMeta) -> String {
-    format!(
-        "{}/{}",
-        meta.namespace.as_deref().unwrap_or(""),
-        meta.name.as_deref().unwrap_or("")
-    )
-}
-
-trait MapEvent<K> {
-    fn map<T>(self, f: impl FnMut(K) -> T) -> Event<T>;
-}
-
-impl<K> MapEvent<K> for Event<K> {
-    fn map<T>(self, mut f: impl FnMut(K) -> T) -> Event<T> {
-        match self {
-            Event::Apply(k) => Event::Apply(f(k)),
-            Event::Delete(k) => Event::Delete(f(k)),
-            Event::Init => Event::Init,
-            Event::InitApply(k) => Event::InitApply(f(k)),
-            Event::InitDone => Event::InitDone,
-        }
-    }
-}
-
-async fn drive<T, S>(
-    stream: S,
-    watch: ClusterWatch,
-    counts: RequestCounts,
-    changed: mpsc::Sender<()>,
-    is_crd: bool,
-    select: fn(&mut Mirrors) -> &mut Mirror<T>,
-) where
-    S: Stream<Item = Result<Event<(String, T)>, watcher::Error>> + Send,
-{
-    // Errors are retried by the watcher after the backoff; each one is
-    // counted and makes the view unavailable until the next good event.
-    let mut stream = std::pin::pin!(stream.default_backoff());
-    while let Some(item) = stream.next().await {
-        {
-            let mut m = watch.inner.lock().unwrap_or_else(|e| e.into_inner());
-            match item {
-                Ok(ev) => {
-                    if matches!(ev, Event::InitDone) {
-                        counts.add("kubernetes", "ok");
-                    }
-                    if is_crd {
-                        m.crd_missing = false;
-                    }
-                    select(&mut m).apply(ev);
-                }
-                Err(e) => {
-                    counts.add("kubernetes", "error");
-                    let text = e.to_string();
-                    // No ENIConfig CRD: an answer ("none exist"), not an outage.
-                    if is_crd && text.contains("404") {
-                        m.crd_missing = true;
-                    } else {
-                        tracing::warn!(error = %text, "Kubernetes watch failed; retrying with backoff");
-                        select(&mut m).error = Some(text);
-                    }
-                }
-            }
-        }
-        // A full channel means a wake-up is already pending.
-        let _ = changed.try_send(());
-    }
-}
+#[cfg(test)]
+mod tests;

@@ -7,8 +7,10 @@
 //! came or went, so a steady node makes one IMDS read per interval.
 //!
 //! Source failures never end the loop: they become *unknown* parts of the
-//! snapshot (and metrics), and the next trigger tries again. The loop ends
-//! when `shutdown` resolves; the caller bounds the rest of the shutdown.
+//! snapshot (and metrics), and the next trigger tries again. Each source's
+//! outage is logged once when it begins and once when it ends
+//! ([`outages`]). The loop ends when `shutdown` resolves; the caller bounds
+//! the rest of the shutdown.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -17,11 +19,14 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::mpsc;
 use tokio::time::sleep_until;
 
+mod confirm;
+pub mod outages;
+
 use super::cluster_watch::ClusterWatch;
 use super::kernel_watch::{self, KernelChange};
 use super::settle::Settler;
 use super::{CycleOutcome, SharedState, Transition};
-use crate::checks::{evaluate, CheckResult, CheckStatus, Reason, Severity};
+use crate::checks::{evaluate, CheckResult, CheckStatus, Evaluation, Reason, Severity};
 use crate::config::{KubeMode, SourceConfig};
 use crate::gather::bounded;
 use crate::model::{Expectation, InstanceMetadata, Observed, Snapshot, Unavailable, Witness};
@@ -30,6 +35,7 @@ use crate::sources::imds::{self, ImdsClient};
 use crate::sources::netlink;
 use crate::sources::requests::RequestCounts;
 use crate::witnesses::WitnessSources;
+use outages::OutageLog;
 
 /// Timer reads between two full IMDS reads: the light ones see address
 /// changes (the warm pool); a full one also sees security groups edited on
@@ -86,6 +92,8 @@ pub struct Looper {
     /// Failed IMDS reads in a row (for the retry backoff).
     imds_failures: u32,
     settler: Settler,
+    /// Which sources are down, for one log line per outage.
+    outages: OutageLog,
     cluster: Option<ClusterWatch>,
     witnesses: WitnessSources,
     /// The last cycle's findings say the node wants addresses.
@@ -115,6 +123,7 @@ impl Looper {
         };
         Looper {
             settler: Settler::new(pace.grace),
+            outages: OutageLog::new(Instant::now()),
             sources,
             pace,
             imds: imds.ok(),
@@ -277,28 +286,8 @@ impl Looper {
             )
         });
         let report = Report::build(&snapshot, &evaluation);
-        let unknown: Vec<&str> = evaluation
-            .checks
-            .iter()
-            .filter(|c| c.status == CheckStatus::Unknown)
-            .map(|c| c.name)
-            .collect();
-        let transitions = self.settler.observe(
-            &evaluation.findings,
-            &|check| unknown.contains(&check),
-            Instant::now(),
-        );
-        for t in &transitions {
-            let f = t.finding();
-            match t {
-                Transition::Began(_) => {
-                    tracing::warn!(reason = %f.reason, subject = %f.subject, message = %f.message, "drift began")
-                }
-                Transition::Resolved(_) => {
-                    tracing::info!(reason = %f.reason, subject = %f.subject, "drift resolved")
-                }
-            }
-        }
+        outages::log(&self.outages.observe(&report.sources, Instant::now()));
+        let transitions = self.settle(&evaluation, limit).await;
         // A finding that is new may only mean IMDS moved on since it was read
         // (IPs added to the warm pool, an ENI attached): read it again before
         // the finding can come of age, at most once per IMDS_RECHECK.
@@ -322,6 +311,41 @@ impl Looper {
         });
         sinks.cycle(&outcome, &self.counts).await;
         self.state.publish(outcome);
+    }
+}
+
+impl Looper {
+    /// Settles this cycle's findings into transitions (and logs them). Pod
+    /// findings about to come of age are confirmed first (see [`confirm`]):
+    /// the mirror of the pods may lag the API server.
+    async fn settle(&mut self, evaluation: &Evaluation, limit: Duration) -> Vec<Transition> {
+        let unknown: Vec<&str> = evaluation
+            .checks
+            .iter()
+            .filter(|c| c.status == CheckStatus::Unknown)
+            .map(|c| c.name)
+            .collect();
+        let unjudged = |check: &str| unknown.contains(&check);
+        let findings = match &self.cluster {
+            Some(w) => {
+                let (settler, found) = (&mut self.settler, &evaluation.findings);
+                confirm::confirm(w, settler, found, &unjudged, limit, Instant::now()).await
+            }
+            None => evaluation.findings.clone(),
+        };
+        let transitions = self.settler.observe(&findings, &unjudged, Instant::now());
+        for t in &transitions {
+            let f = t.finding();
+            match t {
+                Transition::Began(_) => {
+                    tracing::warn!(reason = %f.reason, subject = %f.subject, message = %f.message, "drift began")
+                }
+                Transition::Resolved(_) => {
+                    tracing::info!(reason = %f.reason, subject = %f.subject, "drift resolved")
+                }
+            }
+        }
+        transitions
     }
 }
 

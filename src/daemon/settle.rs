@@ -64,15 +64,37 @@ impl Transition {
 #[derive(Debug, Clone)]
 struct Tracked {
     finding: Finding,
-    first_seen: Instant,
+    /// How long it has been judged present, summed over the stretches
+    /// between consecutive cycles that could judge its check.
+    present_for: Duration,
+    /// The last cycle that judged it present; None once a cycle since could
+    /// not judge its check (the clock is paused until one can again).
+    last_judged: Option<Instant>,
     active: bool,
 }
 
+impl Tracked {
+    fn present_at(&self, now: Instant) -> Duration {
+        self.present_for
+            + self
+                .last_judged
+                .map_or(Duration::ZERO, |l| now.saturating_duration_since(l))
+    }
+}
+
 /// Tracks findings across cycles and decides which count as drift.
+///
+/// Only time *judged present* counts toward the grace period: while a
+/// finding's check cannot run (a source is away), its clock is paused, so a
+/// finding seen just before an outage does not come of age the moment the
+/// source is back, on a view that may not have caught up yet.
 #[derive(Debug, Clone)]
 pub struct Settler {
     grace: Duration,
     tracked: BTreeMap<FindingKey, Tracked>,
+    /// Findings that must not begin before the instant given (their subject
+    /// could not be confirmed yet).
+    held: BTreeMap<FindingKey, Instant>,
 }
 
 impl Settler {
@@ -80,13 +102,48 @@ impl Settler {
         Settler {
             grace,
             tracked: BTreeMap::new(),
+            held: BTreeMap::new(),
         }
+    }
+
+    /// The findings of this cycle that would begin as drift if `observe`
+    /// were called with the same arguments: the caller may confirm their
+    /// subjects first (and leave out, or [`hold`](Self::hold), those it
+    /// cannot confirm).
+    pub fn due<'a>(
+        &self,
+        findings: &'a [Finding],
+        unjudged: &dyn Fn(&str) -> bool,
+        now: Instant,
+    ) -> Vec<&'a Finding> {
+        findings
+            .iter()
+            .filter(|f| !unjudged(f.check) && self.comes_of_age(&key(f), f.reason, now))
+            .collect()
+    }
+
+    /// Keeps a finding from beginning before `until` (e.g. its pod could
+    /// not be looked up): it stays settling, and the deadline moves there.
+    pub fn hold(&mut self, finding: &Finding, until: Instant) {
+        self.held.insert(key(finding), until);
+    }
+
+    fn comes_of_age(&self, k: &FindingKey, reason: Reason, now: Instant) -> bool {
+        if self.held.get(k).is_some_and(|until| now < *until) {
+            return false;
+        }
+        let present = match self.tracked.get(k) {
+            Some(t) if t.active => return false,
+            Some(t) => t.present_at(now),
+            None => Duration::ZERO,
+        };
+        present >= self.grace_for(reason)
     }
 
     /// Feeds one cycle's findings. `unjudged` says, per check name, whether
     /// the check could not run this cycle (its findings are then neither
-    /// renewed nor resolved: a source outage must not resolve a drift, nor
-    /// raise one). Returns the transitions.
+    /// renewed nor resolved, and their clocks pause: a source outage must
+    /// not resolve a drift, nor raise one). Returns the transitions.
     pub fn observe(
         &mut self,
         findings: &[Finding],
@@ -99,14 +156,17 @@ impl Settler {
             seen.insert(key(f), f);
         }
         // Gone findings: resolve active ones, forget settling ones, unless
-        // their check could not judge this cycle.
-        let gone: Vec<FindingKey> = self
-            .tracked
-            .iter()
-            .filter(|(k, t)| !seen.contains_key(*k) && !unjudged(t.finding.check))
-            .map(|(k, _)| k.clone())
-            .collect();
+        // their check could not judge this cycle (then their clocks pause).
+        let mut gone = Vec::new();
+        for (k, t) in self.tracked.iter_mut() {
+            if unjudged(t.finding.check) {
+                t.last_judged = None;
+            } else if !seen.contains_key(k) {
+                gone.push(k.clone());
+            }
+        }
         for k in gone {
+            self.held.remove(&k);
             if let Some(t) = self.tracked.remove(&k) {
                 if t.active {
                     out.push(Transition::Resolved(t.finding));
@@ -114,18 +174,27 @@ impl Settler {
             }
         }
         for (k, f) in seen {
-            let grace = self.grace_for(f.reason);
-            let t = self.tracked.entry(k).or_insert_with(|| Tracked {
+            let judged = !unjudged(f.check);
+            let begins = judged && self.comes_of_age(&k, f.reason, now);
+            let t = self.tracked.entry(k.clone()).or_insert_with(|| Tracked {
                 finding: f.clone(),
-                first_seen: now,
+                present_for: Duration::ZERO,
+                last_judged: None,
                 active: false,
             });
             t.finding = f.clone();
-            if !t.active && now.saturating_duration_since(t.first_seen) >= grace {
+            if !judged {
+                continue;
+            }
+            t.present_for = t.present_at(now);
+            t.last_judged = Some(now);
+            if begins {
                 t.active = true;
+                self.held.remove(&k);
                 out.push(Transition::Began(f.clone()));
             }
         }
+        self.held.retain(|k, _| self.tracked.contains_key(k));
         out
     }
 
@@ -153,138 +222,24 @@ impl Settler {
 
     /// When the earliest settling finding comes of age, if any: the loop
     /// wakes then, so a drift is reported even if nothing else changes.
+    /// Paused findings have no deadline: the cycle that judges their check
+    /// again restarts their clocks.
     pub fn next_deadline(&self) -> Option<Instant> {
         self.tracked
-            .values()
-            .filter(|t| !t.active)
-            .map(|t| t.first_seen + self.grace_for(t.finding.reason))
+            .iter()
+            .filter(|(_, t)| !t.active)
+            .filter_map(|(k, t)| {
+                let last = t.last_judged?;
+                let left = self
+                    .grace_for(t.finding.reason)
+                    .saturating_sub(t.present_for);
+                let due = last + left;
+                Some(self.held.get(k).map_or(due, |h| due.max(*h)))
+            })
             .min()
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn f(reason: Reason, pod: &str) -> Finding {
-        Finding::new(
-            "pod-routes",
-            reason,
-            Subject::pod(Some("ns".into()), pod),
-            format!("{pod} broken"),
-        )
-    }
-
-    const NEVER: &dyn Fn(&str) -> bool = &|_| false;
-
-    #[test]
-    fn lagging_witnesses_settle_for_their_floor_even_with_no_grace() {
-        let t0 = Instant::now();
-        let mut s = Settler::new(Duration::ZERO);
-        let lagging = Finding::new(
-            "ipamd-state",
-            Reason::IPAMDStateMismatch,
-            Subject::pod(None, "100.64.1.13"),
-            "leaked".into(),
-        );
-        let kernel = f(Reason::PodRouteMissing, "a");
-        let both = [lagging.clone(), kernel.clone()];
-        let began = s.observe(&both, NEVER, t0);
-        assert_eq!(began, vec![Transition::Began(kernel)], "no floor: at once");
-        assert_eq!(s.next_deadline(), Some(t0 + Duration::from_secs(90)));
-        assert!(s
-            .observe(&both, NEVER, t0 + Duration::from_secs(89))
-            .is_empty());
-        assert_eq!(
-            s.observe(&both, NEVER, t0 + Duration::from_secs(90)),
-            vec![Transition::Began(lagging)]
-        );
-    }
-
-    #[test]
-    fn drift_begins_only_after_the_grace_period() {
-        let t0 = Instant::now();
-        let mut s = Settler::new(Duration::from_secs(10));
-        let a = f(Reason::PodRouteMissing, "a");
-        assert!(s.observe(std::slice::from_ref(&a), NEVER, t0).is_empty());
-        assert!(s
-            .observe(std::slice::from_ref(&a), NEVER, t0 + Duration::from_secs(5))
-            .is_empty());
-        assert_eq!(s.next_deadline(), Some(t0 + Duration::from_secs(10)));
-        let tr = s.observe(
-            std::slice::from_ref(&a),
-            NEVER,
-            t0 + Duration::from_secs(10),
-        );
-        assert_eq!(tr, vec![Transition::Began(a.clone())]);
-        assert_eq!(s.active().len(), 1);
-        // Still there: no new transition.
-        assert!(s
-            .observe(
-                std::slice::from_ref(&a),
-                NEVER,
-                t0 + Duration::from_secs(20)
-            )
-            .is_empty());
-        // Gone: resolved.
-        let tr = s.observe(&[], NEVER, t0 + Duration::from_secs(21));
-        assert_eq!(tr, vec![Transition::Resolved(a)]);
-        assert!(s.active().is_empty());
-    }
-
-    #[test]
-    fn a_blip_shorter_than_the_grace_period_is_never_reported() {
-        let t0 = Instant::now();
-        let mut s = Settler::new(Duration::from_secs(10));
-        let a = f(Reason::PodRuleMissing, "a");
-        assert!(s.observe(std::slice::from_ref(&a), NEVER, t0).is_empty());
-        assert!(s
-            .observe(&[], NEVER, t0 + Duration::from_secs(3))
-            .is_empty());
-        assert!(s
-            .observe(std::slice::from_ref(&a), NEVER, t0 + Duration::from_secs(4))
-            .is_empty());
-        assert_eq!(
-            s.next_deadline(),
-            Some(t0 + Duration::from_secs(14)),
-            "the clock restarts"
-        );
-    }
-
-    #[test]
-    fn zero_grace_reports_at_once() {
-        let t0 = Instant::now();
-        let mut s = Settler::new(Duration::ZERO);
-        let a = f(Reason::PodRouteMissing, "a");
-        assert_eq!(s.observe(std::slice::from_ref(&a), NEVER, t0).len(), 1);
-    }
-
-    #[test]
-    fn an_outage_neither_resolves_nor_raises() {
-        let t0 = Instant::now();
-        let mut s = Settler::new(Duration::ZERO);
-        let a = f(Reason::PodRouteMissing, "a");
-        s.observe(std::slice::from_ref(&a), NEVER, t0);
-        let outage: &dyn Fn(&str) -> bool = &|check| check == "pod-routes";
-        assert!(s
-            .observe(&[], outage, t0 + Duration::from_secs(1))
-            .is_empty());
-        assert_eq!(s.active().len(), 1, "still active through the outage");
-    }
-
-    #[test]
-    fn message_changes_do_not_restart_the_clock() {
-        let t0 = Instant::now();
-        let mut s = Settler::new(Duration::from_secs(10));
-        let mut a = f(Reason::PodRouteMissing, "a");
-        s.observe(std::slice::from_ref(&a), NEVER, t0);
-        a.message = "other words".into();
-        let tr = s.observe(
-            std::slice::from_ref(&a),
-            NEVER,
-            t0 + Duration::from_secs(10),
-        );
-        assert_eq!(tr.len(), 1);
-        assert_eq!(tr[0].finding().message, "other words");
-    }
-}
+#[path = "settle_tests.rs"]
+mod tests;

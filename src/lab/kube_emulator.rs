@@ -61,6 +61,7 @@ mod tests_writes;
 mod watch;
 mod writes;
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -132,6 +133,9 @@ pub(crate) struct Inner {
 struct Shared {
     inner: Mutex<Inner>,
     options: EmulatorOptions,
+    /// Watches deliver nothing, not even bookmarks, while set (see
+    /// [`KubeState::set_watches_stalled`]).
+    stalled: AtomicBool,
 }
 
 /// The emulated API server's state, shared by the HTTP handlers and the lab.
@@ -164,6 +168,7 @@ impl KubeState {
             shared: Arc::new(Shared {
                 inner: Mutex::new(inner),
                 options,
+                stalled: AtomicBool::new(false),
             }),
         };
         state.apply_scenario(scenario);
@@ -178,6 +183,18 @@ impl KubeState {
 
     pub(crate) fn bookmark_interval(&self) -> Duration {
         self.shared.options.bookmark_interval
+    }
+
+    /// Stalls (true) or releases (false) every watch, open or new: while
+    /// stalled, a watch keeps its connection open and sends nothing, not
+    /// even bookmarks, as behind a stuck proxy; changes are delivered once
+    /// released. Lists and GETs are answered as usual.
+    pub fn set_watches_stalled(&self, stalled: bool) {
+        self.shared.stalled.store(stalled, Ordering::Relaxed);
+    }
+
+    pub(crate) fn watches_stalled(&self) -> bool {
+        self.shared.stalled.load(Ordering::Relaxed)
     }
 
     /// Re-render node, pods and ENIConfigs from a changed scenario and

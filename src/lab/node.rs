@@ -227,6 +227,19 @@ impl LabNode {
         result.map_err(|e| LabError::Setup(format!("{}: {e}", path.display())))
     }
 
+    /// Stalls (true) or releases (false) the API emulator's watches: they
+    /// stay open and send nothing, not even bookmarks; lists and GETs are
+    /// answered as usual. Takes effect within the emulator's 10 ms tick.
+    pub fn set_watches_stalled(&self, stalled: bool) -> Result<(), LabError> {
+        let path = self.state_dir.join("kube-stall");
+        let result = if stalled {
+            std::fs::write(&path, "")
+        } else {
+            std::fs::remove_file(&path)
+        };
+        result.map_err(|e| LabError::Setup(format!("{}: {e}", path.display())))
+    }
+
     /// Runs an `ip -batch` script in the node namespace (data-plane changes).
     pub fn ip(&self, script: &str) -> Result<(), LabError> {
         ip_batch(&self.ns, script)

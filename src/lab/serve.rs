@@ -13,7 +13,8 @@
 //! status patches, the current Node and the request counts. While a file
 //! `kube-down` exists, the API emulator is stopped (listener closed, every
 //! connection and watch cut, as when an API server restarts); removing it
-//! starts the emulator again with the same objects.
+//! starts the emulator again with the same objects. While a file
+//! `kube-stall` exists, every watch is stalled (open, silent).
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -139,6 +140,7 @@ pub async fn serve(
             }
             let _ = std::fs::remove_file(&update);
         }
+        kube.set_watches_stalled(state_dir.join("kube-stall").exists());
         let down = state_dir.join("kube-down").exists();
         match (&kube_task, down) {
             (Some(t), true) => {

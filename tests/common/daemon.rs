@@ -74,7 +74,8 @@ impl Daemon {
             .arg(node.kubeconfig())
             .args(s.eniwatch_args())
             .args(extra)
-            .env("RUST_LOG", "info")
+            // The daemon's own default filter, as in production.
+            .env_remove("RUST_LOG")
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).expect("log file"))
             .spawn()

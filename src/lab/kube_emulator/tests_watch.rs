@@ -124,3 +124,37 @@ async fn watch_replays_history_and_expires_old_versions() -> TestResult {
     assert!(end.is_none(), "the stream ends after the ERROR event");
     Ok(())
 }
+
+#[tokio::test]
+async fn a_stalled_watch_sends_nothing_until_released() -> TestResult {
+    let state = KubeState::new(&scenario());
+    let client = serve(&state).await;
+    let pods: Api<Pod> = Api::all(client);
+    let here = format!("spec.nodeName={NODE}");
+    let mut w = Box::pin(watcher(
+        pods.clone(),
+        watcher::Config::default().fields(&here),
+    ));
+    loop {
+        if let watcher::Event::InitDone = next(&mut w).await? {
+            break;
+        }
+    }
+    state.set_watches_stalled(true);
+    let mut changed = scenario();
+    changed.pods.retain(|p| p.name != "pending-1");
+    state.apply_scenario(&changed);
+    let quiet = tokio::time::timeout(Duration::from_millis(300), w.next()).await;
+    assert!(quiet.is_err(), "a stalled watch delivered {quiet:?}");
+    // Lists are still answered, and see the change.
+    let listed = pods
+        .list(&kube::api::ListParams::default().fields(&here))
+        .await?;
+    assert_eq!(listed.items.len(), 3);
+    state.set_watches_stalled(false);
+    match next(&mut w).await? {
+        watcher::Event::Delete(p) => assert_eq!(p.metadata.name.as_deref(), Some("pending-1")),
+        other => panic!("expected pending-1 deleted once released, got {other:?}"),
+    }
+    Ok(())
+}

@@ -14,7 +14,9 @@
 //!   its last matching state) and one that starts matching as ADDED;
 //! - with `allowWatchBookmarks`, a BOOKMARK every `bookmark_interval`
 //!   (the real server's is about a minute; tests want it short);
-//! - the stream ends after `timeoutSeconds` (default 1800 s).
+//! - the stream ends after `timeoutSeconds` (default 1800 s);
+//! - while the lab stalls watches, a watch sends nothing at all (and does not
+//!   end), as a connection stuck behind a proxy.
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -36,6 +38,9 @@ use super::store::{meta_mut, Change, Store};
 use super::KubeState;
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1800);
+
+/// How often a stalled watch looks whether it has been released.
+const STALL_POLL: Duration = Duration::from_millis(50);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Start {
@@ -207,6 +212,10 @@ impl Watch {
 
     async fn next(mut self) -> Option<(Bytes, Watch)> {
         loop {
+            if self.state.watches_stalled() {
+                tokio::time::sleep(STALL_POLL).await;
+                continue;
+            }
             if let Some(next) = self.pending.pop_front() {
                 return Some((next, self));
             }
