@@ -34,6 +34,9 @@ mod eniconfig;
 pub mod finding;
 #[cfg(test)]
 pub(crate) mod fixture;
+mod ipamd_addresses;
+#[cfg(test)]
+mod ipamd_addresses_tests;
 mod pod_placement;
 pub mod pool;
 pub mod selection;
