@@ -22,6 +22,7 @@
 //! | `warm-pool` | `WarmPoolBelowTarget`, `WarmPoolExhausted`, `ENILimitReached` (informational) |
 //! | `eni-attachment` | `ENINotAttached` (EC2) |
 //! | `ipamd-state` | `IPAMDStateMismatch` (ipamd) |
+//! | `pod-traffic` | `PodTrafficShadowed` |
 //!
 //! A check that needs a witness switched off (`--no-ec2`, `--no-ipamd`) is
 //! *skipped*; an informational finding leaves its check *ok*.
@@ -38,7 +39,11 @@ mod ipamd_addresses;
 #[cfg(test)]
 mod ipamd_addresses_tests;
 mod pod_placement;
+mod pod_traffic;
+#[cfg(test)]
+mod pod_traffic_tests;
 pub mod pool;
+mod rule_text;
 pub mod selection;
 pub mod subnet;
 #[cfg(test)]
@@ -166,6 +171,7 @@ const CHECKS: &[(&str, CheckFn)] = &[
     ("warm-pool", pool::warm_pool),
     ("eni-attachment", witness::eni_attachment),
     ("ipamd-state", witness::ipamd_state),
+    ("pod-traffic", pod_traffic::pod_traffic),
 ];
 
 /// The names of all checks, in report order.
