@@ -167,7 +167,7 @@ const CHECKS: &[(&str, CheckFn)] = &[
     ("cni-settings", witness::cni_settings),
     ("eniconfig-subnet", subnet::eniconfig_subnet),
     ("subnet-headroom", subnet::subnet_headroom),
-    ("max-pods", pool::max_pods_fit),
+    ("max-pods", capacity::max_pods_fit),
     ("warm-pool", pool::warm_pool),
     ("eni-attachment", witness::eni_attachment),
     ("ipamd-state", witness::ipamd_state),

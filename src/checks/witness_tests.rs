@@ -326,3 +326,59 @@ fn the_eniconfig_subnets_cidr_comes_from_ec2_when_no_eni_is_in_it() {
         Some(fixture::net("100.64.1.0/24"))
     );
 }
+
+/// A node just created: secondary ENIs with no pod address yet, no pods but
+/// the host-network one, so prefix delegation cannot be told from the ENIs.
+fn new_node() -> Snapshot {
+    let mut s = healthy_witnessed();
+    for e in imds(&mut s).enis.iter_mut().skip(1) {
+        e.local_ipv4s.truncate(1);
+    }
+    cluster(&mut s).pods.retain(|p| p.host_network);
+    let k = kernel(&mut s);
+    k.routes.retain(|r| r.destination.prefix_len() != 32);
+    k.rules.clear();
+    k.links.retain(|l| l.kind.as_deref() != Some("veth"));
+    for e in &mut ipamd(&mut s).enis {
+        e.ipv4_addresses.clear();
+        e.assigned.clear();
+    }
+    s
+}
+
+fn detail(s: &Snapshot, check: &str) -> String {
+    evaluate(s)
+        .checks
+        .into_iter()
+        .find(|c| c.name == check)
+        .unwrap()
+        .detail
+}
+
+#[test]
+fn max_pods_without_knowing_prefix_delegation_is_judged_when_both_agree() {
+    // 3 ENIs × 4 addresses: 8 pods without prefix delegation, 98 with it.
+    let mut s = new_node();
+    limits(&mut s, 3, 4);
+    cluster(&mut s).node.capacity_pods = Some(110);
+    assert_eq!(status(&s, "max-pods"), CheckStatus::Drift);
+    let m = message(&s, Reason::MaxPodsExceedsCapacity);
+    assert!(
+        m.contains("kubelet max-pods is 110")
+            && m.contains("at most 8 pods, or 98 with prefix delegation"),
+        "{m}"
+    );
+    assert!(m.contains("--max-pods=8"), "{m}");
+    // Between the two capacities the answer depends on the assumption.
+    cluster(&mut s).node.capacity_pods = Some(50);
+    assert_eq!(status(&s, "max-pods"), CheckStatus::Unknown);
+    assert!(
+        detail(&s, "max-pods").contains("--enable-prefix-delegation"),
+        "{}",
+        detail(&s, "max-pods")
+    );
+    // Within both: ok.
+    cluster(&mut s).node.capacity_pods = Some(8);
+    assert_eq!(status(&s, "max-pods"), CheckStatus::Ok);
+    assert!(!reasons(&s).contains(&Reason::MaxPodsExceedsCapacity));
+}
