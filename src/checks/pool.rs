@@ -20,6 +20,12 @@
 //! A pool below its target is not drift while every ENI the type allows (or
 //! `MAX_ENI`) is attached: nothing more can be attached; that is reported as
 //! `ENILimitReached`, which is informational.
+//!
+//! Nor is a pool that cannot grow because the CNI cannot create ENIs at all
+//! (`ENIConfigNotFound`, `ENIConfigSubnetNotFound`,
+//! `ENIConfigSubnetZoneMismatch`): one root cause is one error. Its
+//! `WarmPoolExhausted` / `WarmPoolBelowTarget` is not raised; the check is
+//! *unknown* and its detail names the finding that explains the pool.
 
 use serde::Serialize;
 
@@ -254,7 +260,51 @@ pub(crate) fn warm_pool(ctx: &Context) -> Outcome {
         }
         _ => {}
     }
+    attribute_to_blocker(ctx, &mut out);
     out
+}
+
+/// Findings that stop the CNI from creating ENIs for the node.
+const BLOCKERS: [Reason; 3] = [
+    Reason::ENIConfigNotFound,
+    Reason::ENIConfigSubnetNotFound,
+    Reason::ENIConfigSubnetZoneMismatch,
+];
+
+/// A pool that cannot grow because the CNI cannot create ENIs is that
+/// cause's consequence, not a second root cause: its findings are not
+/// raised, and the check (unknown) names the cause instead.
+fn attribute_to_blocker(ctx: &Context, out: &mut Outcome) {
+    let is_pool = |f: &Finding| {
+        matches!(
+            f.reason,
+            Reason::WarmPoolExhausted | Reason::WarmPoolBelowTarget
+        )
+    };
+    if !out.findings.iter().any(is_pool) {
+        return;
+    }
+    let cause = super::eniconfig::eniconfig_selected(ctx)
+        .findings
+        .into_iter()
+        .chain(super::subnet::eniconfig_subnet(ctx).findings)
+        .find(|f| BLOCKERS.contains(&f.reason));
+    let Some(cause) = cause else {
+        return;
+    };
+    let (pool, rest): (Vec<Finding>, Vec<Finding>) = out.findings.drain(..).partition(is_pool);
+    out.findings = rest;
+    let what: Vec<String> = pool
+        .iter()
+        .map(|f| format!("{} ({})", f.message, f.reason))
+        .collect();
+    out.unknown = Some(format!(
+        "{}; because {} ({}), the CNI cannot create ENIs, so the pool is that finding's \
+         consequence and not raised on its own",
+        what.join("; "),
+        cause.message,
+        cause.reason
+    ));
 }
 
 /// Where the target comes from, as [`warm_target`] computed it.
