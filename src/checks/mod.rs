@@ -28,6 +28,7 @@
 //! *skipped*; an informational finding leaves its check *ok*.
 
 pub mod capacity;
+mod cni_rules;
 pub mod context;
 mod dataplane;
 mod eni_placement;

@@ -24,8 +24,11 @@
 //! every unmarked pod packet and is judged. `oif` and `l3mdev` rules never
 //! match forwarded pod traffic.
 //!
-//! A matching rule *shadows* when it sends the flow elsewhere, judged by
-//! where its table routes it: `blackhole`/`unreachable`/`prohibit`, a `goto`
+//! Rules are walked as the kernel walks them: the first matching rule that
+//! decides (finds a route, drops) ends the walk, so a rule behind one that
+//! already sends the flow the CNI's way changes nothing. A deciding rule
+//! *shadows* when it sends the flow elsewhere, judged by where its table
+//! routes it: `blackhole`/`unreachable`/`prohibit`, a `goto`
 //! past the CNI's rule, or a lookup whose route for the flow (the pod's /32
 //! for traffic to it, the default route for traffic from it, minus what
 //! `suppress_prefixlength` hides) leaves by another link than the CNI's
@@ -33,31 +36,17 @@
 //! goes on to the next rule. So `lookup main` before 512 for traffic to a
 //! pod, or a table whose default route also leaves by the pod's ENI, is quiet.
 //!
-//! Never findings: the kernel's defaults (0 `lookup local`, 32766 `main`,
-//! 32767 `default`), the CNI's own (1024 `fwmark 0x80/0x80 lookup main`, 512
-//! `to <ip>/32 lookup main`, 1536 `from <ip>/32 lookup <table>`, 32765 `from
-//! <ENI primary> lookup <its table>`), and the security-groups-for-pods rules
-//! at 10 and 20 looking up a VLAN's table (`vlan id + 100`).
+//! Never findings: the kernel's and the CNI's own rules ([`super::cni_rules`]).
 
 use std::net::Ipv4Addr;
 
+use super::cni_rules::{is_default, MAIN_PRIORITY};
 use super::context::{is_host_veth, Context, EniRole};
 use super::dataplane::{FROM_POD_PRIORITY, TO_POD_PRIORITY};
 use super::pod_placement::pod_subject;
 use super::rule_text::{describe, describe_route};
 use super::{Finding, Outcome, Reason, Subject};
 use crate::model::{KernelState, Link, PodInfo, Route, Rule, RuleAction, MAIN_TABLE};
-
-/// The kernel's `local` table, looked up by the priority-0 rule.
-const LOCAL_TABLE: u32 = 255;
-/// The kernel's `main` and `default` rules.
-const MAIN_PRIORITY: u32 = 32766;
-const DEFAULT_PRIORITY: u32 = 32767;
-/// The CNI's rule for the secondary ENIs' own addresses.
-const ENI_PRIMARY_PRIORITY: u32 = 32765;
-/// The CNI's fwmark rule (connmark of SNAT'd connections): `fwmark 0x80/0x80 lookup main`.
-const CNI_MARK_PRIORITY: u32 = 1024;
-const CNI_MARK: u32 = 0x80;
 
 /// One flow of one pod, and where the CNI means it to go.
 struct Flow<'a> {
@@ -102,30 +91,27 @@ pub(crate) fn pod_traffic(ctx: &Context) -> Outcome {
         .iter()
         .filter_map(|e| e.link.map(|l| l.name.as_str()))
         .collect();
-    let mut rules: Vec<&Rule> = kernel.rules.iter().collect();
+    let mut rules: Vec<&Rule> = kernel
+        .rules
+        .iter()
+        .filter(|r| !is_default(ctx, kernel, r))
+        .collect();
     rules.sort_by_key(|r| r.priority);
     let mut shadows: Vec<Shadow> = Vec::new();
-    for rule in rules {
-        if is_default(ctx, kernel, rule) {
+    for flow in &flows {
+        let Some((rule, harm)) = verdict(kernel, &rules, flow, &eni_links) else {
             continue;
-        }
-        for flow in flows.iter().filter(|f| rule.priority < f.priority) {
-            if !selects(rule, flow, &eni_links) {
-                continue;
-            }
-            let Some(harm) = harm(kernel, rule, flow) else {
-                continue;
-            };
-            match shadows.iter_mut().find(|s| std::ptr::eq(s.rule, rule)) {
-                Some(s) => s.pods.push(flow.ip),
-                None => shadows.push(Shadow {
-                    rule,
-                    example: harm,
-                    pods: vec![flow.ip],
-                }),
-            }
+        };
+        match shadows.iter_mut().find(|s| std::ptr::eq(s.rule, rule)) {
+            Some(s) => s.pods.push(flow.ip),
+            None => shadows.push(Shadow {
+                rule,
+                example: harm,
+                pods: vec![flow.ip],
+            }),
         }
     }
+    shadows.sort_by_key(|s| s.rule.priority);
     let mut out = Outcome::ok(format!(
         "no rule before the CNI's takes the traffic of {} pods elsewhere",
         pods.len()
@@ -234,47 +220,6 @@ fn flows_of<'f>(
     flows
 }
 
-/// The kernel's and the CNI's own rules.
-fn is_default(ctx: &Context, kernel: &KernelState, r: &Rule) -> bool {
-    let plain = r.action == RuleAction::Lookup && !r.invert && r.iif.is_none() && r.oif.is_none();
-    let unselective = plain && r.source.is_none() && r.destination.is_none() && r.fwmark.is_none();
-    let host = |n: Option<ipnet::Ipv4Net>| n.is_some_and(|n| n.prefix_len() == 32);
-    match r.priority {
-        0 => unselective && r.table == LOCAL_TABLE,
-        MAIN_PRIORITY => unselective && r.table == MAIN_TABLE,
-        DEFAULT_PRIORITY => unselective,
-        CNI_MARK_PRIORITY => {
-            plain
-                && r.fwmark == Some(CNI_MARK)
-                && r.fwmask == Some(CNI_MARK)
-                && r.table == MAIN_TABLE
-        }
-        TO_POD_PRIORITY => {
-            plain && host(r.destination) && r.source.is_none() && r.table == MAIN_TABLE
-        }
-        FROM_POD_PRIORITY | ENI_PRIMARY_PRIORITY => {
-            plain && host(r.source) && r.destination.is_none()
-        }
-        10 | 20 => r.action == RuleAction::Lookup && is_vlan_table(ctx, kernel, r.table),
-        _ => false,
-    }
-}
-
-/// A branch ENI's table (security groups for pods): `vlan id + 100`.
-fn is_vlan_table(ctx: &Context, kernel: &KernelState, table: u32) -> bool {
-    let Some(vlan) = table.checked_sub(100).filter(|v| *v > 0) else {
-        return false;
-    };
-    let link = format!("vlan.eth.{vlan}");
-    let annotated = ctx.pods.as_ref().is_ok_and(|pods| {
-        pods.iter()
-            .filter_map(|p| p.branch.as_ref()?.as_ref().ok())
-            .flatten()
-            .any(|b| b.vlan_id == Some(vlan))
-    });
-    annotated || kernel.links.iter().any(|l| l.name == link)
-}
-
 /// Whether the rule's selector can match the flow's packets.
 fn selects(r: &Rule, flow: &Flow, eni_links: &[&str]) -> bool {
     if r.oif.is_some() || r.l3mdev {
@@ -300,44 +245,84 @@ fn selects(r: &Rule, flow: &Flow, eni_links: &[&str]) -> bool {
     (src_ok && dst_ok && iif_ok && mark_ok) != r.invert
 }
 
-/// What a matching rule does to the flow, in words, when that is not the CNI's way.
-fn harm(kernel: &KernelState, r: &Rule, flow: &Flow) -> Option<String> {
-    let what = flow_words(flow);
+/// What a rule that matches a flow does with it.
+enum Decision {
+    /// Nothing final: no route for the flow in its table, `nop`, or an
+    /// action this version does not know. The kernel goes on.
+    Continue,
+    /// Evaluation goes on at this priority.
+    Goto(u32),
+    /// The flow leaves the CNI's way.
+    Same,
+    /// The flow goes elsewhere: how, in words.
+    Elsewhere(String),
+}
+
+/// The rule that decides the flow before the CNI's rule, and how, when it
+/// does not send the flow the CNI's way. Rules are walked as the kernel
+/// does: the first matching rule that finds a route (or drops) decides.
+fn verdict<'r>(
+    kernel: &KernelState,
+    rules: &[&'r Rule],
+    flow: &Flow,
+    eni_links: &[&str],
+) -> Option<(&'r Rule, String)> {
+    let mut from = 0;
+    for r in rules.iter().copied() {
+        if r.priority < from || r.priority >= flow.priority || !selects(r, flow, eni_links) {
+            continue;
+        }
+        match decide(kernel, r, flow) {
+            Decision::Continue => {}
+            Decision::Same => return None,
+            Decision::Elsewhere(how) => return Some((r, how)),
+            // The kernel only jumps forward.
+            Decision::Goto(to) if to <= r.priority => {}
+            Decision::Goto(to) if to > flow.priority => {
+                let how = format!(
+                    "{} jumps to priority {to}, past the CNI's rule at {}",
+                    flow_words(flow),
+                    flow.priority
+                );
+                return Some((r, how));
+            }
+            Decision::Goto(to) => from = to,
+        }
+    }
+    None
+}
+
+/// What a rule whose selector matches the flow does with it.
+fn decide(kernel: &KernelState, r: &Rule, flow: &Flow) -> Decision {
     if let Some(word) = r.action.drops() {
-        return Some(format!(
-            "{what} is dropped ({word}) instead of going {}",
+        return Decision::Elsewhere(format!(
+            "{} is dropped ({word}) instead of going {}",
+            flow_words(flow),
             intended(flow)
         ));
     }
     match r.action {
-        RuleAction::Goto => {
-            let to = r.goto?;
-            (to > flow.priority).then(|| {
-                format!(
-                    "{what} jumps to priority {to}, past the CNI's rule at {}",
-                    flow.priority
-                )
-            })
-        }
-        RuleAction::Lookup if r.table != flow.table => {
+        RuleAction::Goto => r.goto.map_or(Decision::Continue, Decision::Goto),
+        RuleAction::Lookup => {
             let route = if flow.inbound {
                 best_route(kernel, r.table, flow.ip, r.suppress_prefixlen)
             } else {
                 default_route(kernel, r.table, r.suppress_prefixlen)
             };
-            let route = route?;
-            if route.out_link == Some(flow.link.index) {
-                return None;
+            match route {
+                None => Decision::Continue,
+                Some(route) if route.out_link == Some(flow.link.index) => Decision::Same,
+                Some(route) => Decision::Elsewhere(format!(
+                    "{} goes {} (table {}, route {}) instead of {}",
+                    flow_words(flow),
+                    describe_route(kernel, route),
+                    r.table,
+                    route.destination,
+                    intended(flow)
+                )),
             }
-            Some(format!(
-                "{what} goes {} (table {}, route {}) instead of {}",
-                describe_route(kernel, route),
-                r.table,
-                route.destination,
-                intended(flow)
-            ))
         }
-        _ => None,
+        _ => Decision::Continue,
     }
 }
 

@@ -233,17 +233,51 @@ fn security_groups_for_pods_rules_are_the_cnis() {
 
 #[test]
 fn several_rules_are_still_one_finding() {
-    let mut s = with_table_200(rule(100, 200));
+    let mut one = rule(100, 200);
+    one.source = Some(net("100.64.1.11/32"));
+    let mut s = with_table_200(one);
     let mut r = rule(150, 0);
     r.action = RuleAction::Prohibit;
+    r.destination = Some(net("100.64.1.21/32"));
     kernel(&mut s).rules.push(r);
     let found = shadowed(&s);
     assert_eq!(found.len(), 1, "{found:#?}");
-    assert!(found[0].message.contains("'100: from all lookup 200'"));
+    let m = &found[0].message;
+    assert!(m.starts_with("rule '100: from 100.64.1.11/32 lookup 200' comes before the CNI's rules and catches the traffic of 1 pod:"), "{m}");
     assert!(
-        found[0]
-            .message
-            .ends_with("; 1 more rule before the CNI's does the same"),
+        m.ends_with("; 1 more rule before the CNI's does the same"),
+        "{m}"
+    );
+}
+
+#[test]
+fn the_first_rule_that_decides_wins_as_in_the_kernel() {
+    // Pod a's traffic is decided at 50, its own ENI's way: the rule at 100
+    // never sees it.
+    let mut own = rule(50, 2);
+    own.iif = Some(format!("eni{:011x}", 10));
+    let mut s = node();
+    kernel(&mut s).rules.push(own);
+    let mut later = rule(100, 200);
+    later.source = Some(net("100.64.1.11/32"));
+    kernel(&mut s).rules.push(later);
+    kernel(&mut s)
+        .routes
+        .push(route(200, "0.0.0.0/0", Some("10.0.1.1"), 2));
+    quiet(&s, "decided before");
+    // A goto past the shadowing rule, to a priority before 1536, skips it
+    // for traffic from pods; traffic to them (512) is jumped past.
+    let mut s = with_table_200(rule(200, 200));
+    let mut jump = rule(100, 0);
+    jump.action = RuleAction::Goto;
+    jump.goto = Some(1000);
+    kernel(&mut s).rules.push(jump);
+    let found = shadowed(&s);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert!(
+        found[0].message.contains(
+            "traffic to 100.64.1.11 (pod default/a) jumps to priority 1000, past the CNI's rule at 512"
+        ),
         "{}",
         found[0].message
     );
