@@ -44,6 +44,8 @@ mod pod_traffic;
 #[cfg(test)]
 mod pod_traffic_tests;
 pub mod pool;
+#[cfg(test)]
+mod pool_tests;
 mod rule_text;
 pub mod selection;
 pub mod subnet;
