@@ -285,6 +285,10 @@ fn a_rule_ahead_of_the_cnis_shadows_pod_traffic() {
         ),
         "{m}"
     );
+    // The bundled scenario says the same.
+    let o = check(&scenario("shadowed-data-plane"), &[]);
+    assert_eq!(o.code, 1, "{}", o.report);
+    assert_eq!(o.reasons(), vec!["PodTrafficShadowed"], "{}", o.report);
     // The same rule only for the node's own address (as nm-cloud-setup
     // adds them): no pod traffic is caught.
     let mut s = scenario("healthy");
