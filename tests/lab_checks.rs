@@ -19,7 +19,7 @@ fn healthy_node_is_ok() {
         let skipped = c["detail"].as_str().unwrap_or("").starts_with("needs ");
         assert_eq!(c["status"], if skipped { "skipped" } else { "ok" }, "{c}");
     }
-    assert_eq!(o.report["checks"].as_array().unwrap().len(), 15);
+    assert_eq!(o.report["checks"].as_array().unwrap().len(), 16);
     assert_eq!(o.report["node"]["instance_type"], "t3.2xlarge");
     assert_eq!(o.report["eniconfig"]["name"], "ap-southeast-1a");
     assert_eq!(
@@ -355,4 +355,52 @@ fn imds_without_security_groups_is_unknown_not_drift() {
         detail.contains("security-group-ids of ENI eni-0a000000000000002"),
         "{detail}"
     );
+}
+
+#[test]
+fn a_rule_ahead_of_the_cnis_shadows_pod_traffic() {
+    lab!();
+    // A host tool's `100: from all lookup 200`, table 200 routing out of the
+    // primary ENI: every pod's traffic leaves by eth0.
+    let mut s = scenario("healthy");
+    s.breaks = vec![Break::ShadowingRule {
+        priority: 100,
+        from: None,
+        table: 200,
+        via_mac: "02:1a:00:00:00:00".into(),
+    }];
+    let o = check(&s, &[]);
+    assert_eq!(o.code, 1, "{}", o.report);
+    assert_eq!(o.reasons(), vec!["PodTrafficShadowed"], "{}", o.report);
+    assert_eq!(o.check_status("pod-traffic"), "drift");
+    // The CNI's own rules are all there: pod-rules alone would say ok.
+    assert_eq!(o.check_status("pod-rules"), "ok");
+    let f = &o.findings("PodTrafficShadowed")[0];
+    assert_eq!(f["subject"]["kind"], "Node");
+    assert_eq!(f["severity"], "error");
+    let m = f["message"].as_str().unwrap();
+    assert!(
+        m.starts_with(
+            "rule '100: from all lookup 200' comes before the CNI's rules and catches the \
+             traffic of 38 pods: traffic from 100.64.1.11 (pod shop/web-00) goes out of eth0 \
+             via 10.0.1.1 (table 200, route 0.0.0.0/0) instead of out of eth1 (table 2)"
+        ),
+        "{m}"
+    );
+    // The bundled scenario says the same.
+    let o = check(&scenario("shadowed-data-plane"), &[]);
+    assert_eq!(o.code, 1, "{}", o.report);
+    assert_eq!(o.reasons(), vec!["PodTrafficShadowed"], "{}", o.report);
+    // The same rule only for the node's own address (as nm-cloud-setup
+    // adds them): no pod traffic is caught.
+    let mut s = scenario("healthy");
+    s.breaks = vec![Break::ShadowingRule {
+        priority: 100,
+        from: Some("10.0.1.10/32".parse().unwrap()),
+        table: 200,
+        via_mac: "02:1a:00:00:00:00".into(),
+    }];
+    let o = check(&s, &[]);
+    assert_eq!(o.code, 0, "{}", o.report);
+    assert_eq!(o.check_status("pod-traffic"), "ok");
 }

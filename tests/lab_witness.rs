@@ -209,3 +209,59 @@ fn ec2_throttling_and_access_denied_are_unknown_not_drift() {
         assert!(ec2["error"].to_string().contains(want), "{ec2}");
     }
 }
+
+#[test]
+fn ipamd_losing_addresses_imds_lists() {
+    lab!();
+    // ipamd lost a pod's address: IMDS lists it, the kernel routes it to the
+    // pod, the API gives it to the pod; ipamd holds it neither as free nor
+    // as assigned. Also a free address of the last ENI.
+    let mut s = scenario("healthy");
+    s.ipamd.forget_ips = vec![
+        "100.64.1.13".parse().unwrap(),
+        "100.64.1.62".parse().unwrap(),
+    ];
+    let o = check(&s, &[]);
+    assert_eq!(o.code, 1, "{}", o.report);
+    assert_eq!(
+        o.reasons(),
+        vec!["IPAMDStateMismatch", "IPAMDStateMismatch"],
+        "{}",
+        o.report
+    );
+    assert_eq!(o.check_status("ipamd-state"), "drift");
+    let found = o.findings("IPAMDStateMismatch");
+    let pod = found
+        .iter()
+        .find(|f| f["subject"]["kind"] == "Pod")
+        .expect("a finding for the pod");
+    assert_eq!(pod["subject"]["namespace"], "shop");
+    assert_eq!(pod["subject"]["name"], "worker-02");
+    assert_eq!(
+        pod["message"],
+        "IMDS lists 100.64.1.13 on ENI eni-0a000000000000001 and the kernel routes it to pod \
+         shop/worker-02, but ipamd does not hold it: ipamd can hand that address to a second \
+         pod once it re-adds it as free"
+    );
+    let eni = found
+        .iter()
+        .find(|f| f["subject"]["kind"] == "ENI")
+        .expect("a finding for the ENI");
+    assert_eq!(eni["subject"]["name"], "eni-0a000000000000003");
+    assert!(
+        eni["message"].to_string().contains("100.64.1.62")
+            && eni["message"].to_string().contains("no pod uses it"),
+        "{}",
+        eni["message"]
+    );
+}
+
+#[test]
+fn ipamd_under_prefix_delegation_holding_prefixes_is_ok() {
+    lab!();
+    // ipamd lists only the addresses it handed out from a prefix: the rest
+    // of the prefix is not lost.
+    let o = check(&scenario("prefix-delegation"), &[]);
+    assert_eq!(o.code, 0, "{:?}\n{}", o.reasons(), o.report["checks"]);
+    assert_eq!(o.check_status("ipamd-state"), "ok");
+}

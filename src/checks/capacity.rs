@@ -12,9 +12,17 @@
 //! address. Only network card 0 is counted: the CNI places pods there unless
 //! multi-NIC attachment is requested per pod. Arithmetic saturates: absurd
 //! limits from a bad answer give large numbers, never a panic.
+//!
+//! The `max-pods` check lives here too. When prefix delegation is not known
+//! yet (a new node with no pod address), it judges under both assumptions:
+//! ok when max-pods fits without it, `MaxPodsExceedsCapacity` when it
+//! exceeds the capacity even with it, unknown only in between.
 
 use serde::Serialize;
 
+use super::context::Context;
+use super::pool::PoolFacts;
+use super::{Finding, Outcome, Reason, Subject};
 pub use crate::model::InstanceLimits;
 
 /// How pods get their addresses on the node.
@@ -38,6 +46,130 @@ pub fn max_pods(limits: InstanceLimits, mode: AddressingMode) -> u64 {
         .saturating_mul(slots)
         .saturating_mul(per_slot)
         .saturating_add(2)
+}
+
+/// How to set max-pods to `n`, per node bootstrap.
+fn max_pods_fix(n: u64, prefix_delegation: bool) -> String {
+    let more = if prefix_delegation {
+        "; or use a larger instance type"
+    } else {
+        "; or enable prefix delegation (ENABLE_PREFIX_DELEGATION=true, Nitro instances)"
+    };
+    format!(
+        "set the kubelet's max-pods to at most {n}: AL2023 NodeConfig spec.kubelet.config.maxPods \
+         (or the nodegroup's maxPodsExpression), AL2 bootstrap.sh --use-max-pods false \
+         --kubelet-extra-args '--max-pods={n}', Karpenter kubelet.maxPods{more}"
+    )
+}
+
+/// `max-pods`: the kubelet admits no more pods than custom networking can address.
+pub(crate) fn max_pods_fit(ctx: &Context) -> Outcome {
+    if ctx.snapshot.ec2 == crate::model::Witness::Off {
+        return Outcome::skipped("needs the instance limits from EC2 (--no-ec2)");
+    }
+    let f = ctx.pool();
+    let capacity = match (&f.capacity, &f.limits, &f.prefix_delegation) {
+        (Ok(c), _, _) => *c,
+        // Prefix delegation unknown (no pod address yet): judged when the
+        // answer is the same under both assumptions.
+        (Err(why), Ok(limits), Err(_)) => return max_pods_either_way(ctx, f, *limits, why),
+        (Err(e), _, _) => return Outcome::unknown(e.clone()),
+    };
+    let Some(max) = f.kubelet_max_pods else {
+        return Outcome::unknown("the kubelet's max-pods is unknown (no Node from the API)");
+    };
+    let Ok(limits) = f.limits else {
+        return Outcome::unknown("instance limits unknown");
+    };
+    let pd = f.prefix_delegation == Ok(true);
+    let mode = mode_words(f.custom_networking, pd);
+    let instance = instance_type(ctx);
+    if u64::from(max) <= capacity {
+        return Outcome::ok(format!(
+            "max-pods {max} fits: {mode} on {instance} supplies {capacity}"
+        ));
+    }
+    let mut out = Outcome::ok(String::new());
+    out.findings.push(Finding::new(
+        "",
+        Reason::MaxPodsExceedsCapacity,
+        Subject::node(ctx.node_name.clone()),
+        format!(
+            "kubelet max-pods is {max}, but {mode} on {instance} ({} ENIs × {} IPv4 addresses) \
+             supplies at most {capacity} pods; pods beyond that stay in ContainerCreating; \
+             {}",
+            limits.max_enis,
+            limits.ipv4_per_eni,
+            max_pods_fix(capacity, pd)
+        ),
+    ));
+    out
+}
+
+/// `max-pods` when prefix delegation is not known: ok when max-pods fits
+/// without it, a finding when it exceeds the capacity even with it, and
+/// unknown only in between, where the answer depends on the assumption.
+fn max_pods_either_way(ctx: &Context, f: &PoolFacts, limits: InstanceLimits, why: &str) -> Outcome {
+    let Some(max) = f.kubelet_max_pods else {
+        return Outcome::unknown("the kubelet's max-pods is unknown (no Node from the API)");
+    };
+    let cap = |prefix_delegation| {
+        max_pods(
+            limits,
+            AddressingMode {
+                custom_networking: f.custom_networking,
+                prefix_delegation,
+            },
+        )
+    };
+    let (without, with) = (cap(false), cap(true));
+    let mode = mode_words(f.custom_networking, false);
+    let instance = instance_type(ctx);
+    let max64 = u64::from(max);
+    if max64 <= without {
+        return Outcome::ok(format!(
+            "max-pods {max} fits with or without prefix delegation: {mode} on {instance} \
+             supplies {without} ({with} with prefix delegation)"
+        ));
+    }
+    if max64 <= with {
+        return Outcome::unknown(format!(
+            "max-pods {max} fits only with prefix delegation ({with} pods; {without} without), \
+             and {why}"
+        ));
+    }
+    let mut out = Outcome::ok(String::new());
+    out.findings.push(Finding::new(
+        "",
+        Reason::MaxPodsExceedsCapacity,
+        Subject::node(ctx.node_name.clone()),
+        format!(
+            "kubelet max-pods is {max}, but {mode} on {instance} ({} ENIs × {} IPv4 addresses) \
+             supplies at most {without} pods, or {with} with prefix delegation (not known yet \
+             to be on: no pod addresses); pods beyond that stay in ContainerCreating; {}",
+            limits.max_enis,
+            limits.ipv4_per_eni,
+            max_pods_fix(without, true)
+        ),
+    ));
+    out
+}
+
+fn mode_words(custom_networking: bool, prefix_delegation: bool) -> &'static str {
+    match (custom_networking, prefix_delegation) {
+        (true, true) => "custom networking with prefix delegation",
+        (true, false) => "custom networking",
+        (false, true) => "prefix delegation",
+        (false, false) => "the standard mode",
+    }
+}
+
+fn instance_type(ctx: &Context) -> String {
+    ctx.imds
+        .as_ref()
+        .map_or("this instance type".to_string(), |m| {
+            m.instance_type.clone()
+        })
 }
 
 #[cfg(test)]

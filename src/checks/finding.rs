@@ -243,6 +243,10 @@ reasons! {
     "ipamd's datastore disagrees with IMDS or the kernel (the message says which witness and which addresses).",
     "ipamd lost or did not reconcile its state (aws-node restarted mid-operation, a checkpoint file went stale), or an ENI changed outside the CNI.",
     "Restart aws-node on the node so ipamd rebuilds its datastore from IMDS and the kernel; if pods hold the addresses in question, restart those pods.";
+    PodTrafficShadowed, Error,
+    "A policy rule ahead of the CNI's (before its 512 or 1536 rules) sends pod traffic elsewhere than the CNI's tables would: out of another interface, or dropped.",
+    "A host tool added policy routing: nm-cloud-setup, a VPN client (wg-quick, OpenVPN), a policy-routing agent, or a hand-made ip rule.",
+    "Delete the rule (ip rule del priority N) and stop the tool that adds it (nm-cloud-setup: disable nm-cloud-setup.service and its timer); or give the tool's rules priorities above 1536, or selectors that leave the pod addresses out.";
 }
 
 impl std::fmt::Display for Reason {

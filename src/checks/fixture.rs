@@ -104,16 +104,14 @@ pub fn wire_pod(k: &mut KernelState, addr: &str, table: u32, index: u32) {
         source: None,
         destination: Some(host),
         table: MAIN_TABLE,
-        iif: None,
-        fwmark: None,
+        ..Rule::default()
     });
     k.rules.push(Rule {
         priority: 1536,
         source: Some(host),
         destination: None,
         table,
-        iif: None,
-        fwmark: None,
+        ..Rule::default()
     });
 }
 

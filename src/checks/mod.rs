@@ -22,6 +22,7 @@
 //! | `warm-pool` | `WarmPoolBelowTarget`, `WarmPoolExhausted`, `ENILimitReached` (informational) |
 //! | `eni-attachment` | `ENINotAttached` (EC2) |
 //! | `ipamd-state` | `IPAMDStateMismatch` (ipamd) |
+//! | `pod-traffic` | `PodTrafficShadowed` |
 //!
 //! A check that needs a witness switched off (`--no-ec2`, `--no-ipamd`) is
 //! *skipped*; an informational finding leaves its check *ok*. Where custom
@@ -31,6 +32,7 @@
 //! ([`imds_integrity`]), the checks resting on it are *unknown*.
 
 pub mod capacity;
+mod cni_rules;
 pub mod context;
 mod dataplane;
 mod eni_placement;
@@ -39,9 +41,18 @@ pub mod finding;
 #[cfg(test)]
 pub(crate) mod fixture;
 pub mod imds_integrity;
+mod ipamd_addresses;
+#[cfg(test)]
+mod ipamd_addresses_tests;
 pub mod mode;
 mod pod_placement;
+mod pod_traffic;
+#[cfg(test)]
+mod pod_traffic_tests;
 pub mod pool;
+#[cfg(test)]
+mod pool_tests;
+mod rule_text;
 pub mod selection;
 pub mod subnet;
 #[cfg(test)]
@@ -235,7 +246,11 @@ const CHECKS: &[(&str, CheckFn, &[Reason])] = &[
         subnet::subnet_headroom,
         &[R::SubnetNearlyExhausted],
     ),
-    ("max-pods", pool::max_pods_fit, &[R::MaxPodsExceedsCapacity]),
+    (
+        "max-pods",
+        capacity::max_pods_fit,
+        &[R::MaxPodsExceedsCapacity],
+    ),
     (
         "warm-pool",
         pool::warm_pool,
@@ -254,6 +269,11 @@ const CHECKS: &[(&str, CheckFn, &[Reason])] = &[
         "ipamd-state",
         witness::ipamd_state,
         &[R::IPAMDStateMismatch],
+    ),
+    (
+        "pod-traffic",
+        pod_traffic::pod_traffic,
+        &[R::PodTrafficShadowed],
     ),
 ];
 

@@ -20,6 +20,12 @@
 //! A pool below its target is not drift while every ENI the type allows (or
 //! `MAX_ENI`) is attached: nothing more can be attached; that is reported as
 //! `ENILimitReached`, which is informational.
+//!
+//! Nor is a pool that cannot grow because the CNI cannot create ENIs at all
+//! (`ENIConfigNotFound`, `ENIConfigSubnetNotFound`,
+//! `ENIConfigSubnetZoneMismatch`): one root cause is one error. Its
+//! `WarmPoolExhausted` / `WarmPoolBelowTarget` is not raised; the check is
+//! *unknown* and its detail names the finding that explains the pool.
 
 use serde::Serialize;
 
@@ -169,70 +175,6 @@ fn ip_targets(warm: &WarmTargets) -> bool {
     warm.warm_ip_target.is_some_and(|n| n > 0) || warm.minimum_ip_target.is_some_and(|n| n > 0)
 }
 
-/// How to set max-pods to `n`, per node bootstrap.
-fn max_pods_fix(n: u64, prefix_delegation: bool) -> String {
-    let more = if prefix_delegation {
-        "; or use a larger instance type"
-    } else {
-        "; or enable prefix delegation (ENABLE_PREFIX_DELEGATION=true, Nitro instances)"
-    };
-    format!(
-        "set the kubelet's max-pods to at most {n}: AL2023 NodeConfig spec.kubelet.config.maxPods \
-         (or the nodegroup's maxPodsExpression), AL2 bootstrap.sh --use-max-pods false \
-         --kubelet-extra-args '--max-pods={n}', Karpenter kubelet.maxPods{more}"
-    )
-}
-
-/// `max-pods`: the kubelet admits no more pods than custom networking can address.
-pub(crate) fn max_pods_fit(ctx: &Context) -> Outcome {
-    if ctx.snapshot.ec2 == crate::model::Witness::Off {
-        return Outcome::skipped("needs the instance limits from EC2 (--no-ec2)");
-    }
-    let f = ctx.pool();
-    let capacity = match &f.capacity {
-        Ok(c) => *c,
-        Err(e) => return Outcome::unknown(e.clone()),
-    };
-    let Some(max) = f.kubelet_max_pods else {
-        return Outcome::unknown("the kubelet's max-pods is unknown (no Node from the API)");
-    };
-    let Ok(limits) = f.limits else {
-        return Outcome::unknown("instance limits unknown");
-    };
-    let mode = match (f.custom_networking, f.prefix_delegation == Ok(true)) {
-        (true, true) => "custom networking with prefix delegation",
-        (true, false) => "custom networking",
-        (false, true) => "prefix delegation",
-        (false, false) => "the standard mode",
-    };
-    let instance = ctx
-        .imds
-        .as_ref()
-        .map_or("this instance type".to_string(), |m| {
-            m.instance_type.clone()
-        });
-    if u64::from(max) <= capacity {
-        return Outcome::ok(format!(
-            "max-pods {max} fits: {mode} on {instance} supplies {capacity}"
-        ));
-    }
-    let mut out = Outcome::ok(String::new());
-    out.findings.push(Finding::new(
-        "",
-        Reason::MaxPodsExceedsCapacity,
-        Subject::node(ctx.node_name.clone()),
-        format!(
-            "kubelet max-pods is {max}, but {mode} on {instance} ({} ENIs × {} IPv4 addresses) \
-             supplies at most {capacity} pods; pods beyond that stay in ContainerCreating; \
-             {}",
-            limits.max_enis,
-            limits.ipv4_per_eni,
-            max_pods_fix(capacity, f.prefix_delegation == Ok(true))
-        ),
-    ));
-    out
-}
-
 /// `warm-pool`: free addresses at the target; none free while pods can still come.
 pub(crate) fn warm_pool(ctx: &Context) -> Outcome {
     if ctx.imds.is_err() {
@@ -318,7 +260,51 @@ pub(crate) fn warm_pool(ctx: &Context) -> Outcome {
         }
         _ => {}
     }
+    attribute_to_blocker(ctx, &mut out);
     out
+}
+
+/// Findings that stop the CNI from creating ENIs for the node.
+const BLOCKERS: [Reason; 3] = [
+    Reason::ENIConfigNotFound,
+    Reason::ENIConfigSubnetNotFound,
+    Reason::ENIConfigSubnetZoneMismatch,
+];
+
+/// A pool that cannot grow because the CNI cannot create ENIs is that
+/// cause's consequence, not a second root cause: its findings are not
+/// raised, and the check (unknown) names the cause instead.
+fn attribute_to_blocker(ctx: &Context, out: &mut Outcome) {
+    let is_pool = |f: &Finding| {
+        matches!(
+            f.reason,
+            Reason::WarmPoolExhausted | Reason::WarmPoolBelowTarget
+        )
+    };
+    if !out.findings.iter().any(is_pool) {
+        return;
+    }
+    let cause = super::eniconfig::eniconfig_selected(ctx)
+        .findings
+        .into_iter()
+        .chain(super::subnet::eniconfig_subnet(ctx).findings)
+        .find(|f| BLOCKERS.contains(&f.reason));
+    let Some(cause) = cause else {
+        return;
+    };
+    let (pool, rest): (Vec<Finding>, Vec<Finding>) = out.findings.drain(..).partition(is_pool);
+    out.findings = rest;
+    let what: Vec<String> = pool
+        .iter()
+        .map(|f| format!("{} ({})", f.message, f.reason))
+        .collect();
+    out.unknown = Some(format!(
+        "{}; because {} ({}), the CNI cannot create ENIs, so the pool is that finding's \
+         consequence and not raised on its own",
+        what.join("; "),
+        cause.message,
+        cause.reason
+    ));
 }
 
 /// Where the target comes from, as [`warm_target`] computed it.

@@ -82,6 +82,14 @@ fn imds_breakages() -> Vec<Snapshot> {
 fn kernel_breakages() -> Vec<Snapshot> {
     let host = ipnet::Ipv4Net::from(ip("100.64.1.11"));
     vec![
+        // `100: from all blackhole`, ahead of the CNI's rules.
+        broken(healthy, |s| {
+            kernel(s).rules.push(Rule {
+                priority: 100,
+                action: RuleAction::Blackhole,
+                ..Rule::default()
+            })
+        }),
         broken(healthy, |s| {
             kernel(s).links.retain(|l| l.mac != Some(mac(3)))
         }),

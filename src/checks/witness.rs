@@ -2,20 +2,24 @@
 //! attachment state, against what IMDS and the kernel say.
 //!
 //! `IPAMDStateMismatch` compares, per ENI the CNI manages (not the trunk, not
-//! EFA-only, not unmanaged): the ENI sets of ipamd and IMDS, and the addresses
-//! ipamd holds against the ENI's addresses in IMDS; then the pod addresses in
-//! use: an address routed to a pod veth in the kernel that ipamd holds as free
-//! (it would hand it out twice), and an address ipamd assigned to a pod that
-//! neither the kernel routes nor the API knows (a leak). Pods the API knows
-//! without a route are `PodRouteMissing`'s, not this check's.
+//! EFA-only, not unmanaged): the ENI sets of ipamd and IMDS, the addresses
+//! ipamd holds against the ENI's addresses in IMDS, and the reverse: the
+//! addresses IMDS lists that ipamd lost entirely (see [`super::ipamd_addresses`]).
+//! Then the pod addresses in use: an address routed to a pod veth in the
+//! kernel that ipamd holds as free (it would hand it out twice), and an
+//! address ipamd assigned to a pod that neither the kernel routes nor the API
+//! knows (a leak). Pods the API knows without a route are `PodRouteMissing`'s,
+//! not this check's. An ENI gets one finding for all its address
+//! disagreements; a pod address one of its own.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
 
 use super::context::{is_host_veth, Context, EniRole};
+use super::ipamd_addresses::{lost_addresses, mismatch, Lost};
 use super::pod_placement::pod_subject;
 use super::{Finding, Outcome, Reason, Subject};
-use crate::model::{IpamdView, Witness, MAIN_TABLE};
+use crate::model::{IpamdView, KernelState, Witness, MAIN_TABLE};
 
 fn ipamd_view<'c>(ctx: &'c Context) -> Result<&'c IpamdView, Outcome> {
     match &ctx.snapshot.ipamd {
@@ -162,40 +166,11 @@ pub(crate) fn ipamd_state(ctx: &Context) -> Outcome {
         "ipamd agrees with IMDS on {} ENIs",
         view.enis.len()
     ));
-    let managed: Vec<_> = ctx
-        .enis
-        .iter()
-        .filter(|e| matches!(e.role, EniRole::Primary | EniRole::Secondary))
-        .collect();
-    for e in &managed {
-        let Some(id) = &e.meta.interface_id else {
-            continue;
-        };
-        let Some(theirs) = view.enis.iter().find(|i| &i.id == id) else {
-            if e.role == EniRole::Secondary {
-                out.findings.push(mismatch(
-                    Subject::eni(id.to_string()),
-                    format!("IMDS lists ENI {id} with pod addresses, but ipamd does not know it"),
-                ));
-            }
-            continue;
-        };
-        let foreign: Vec<String> = theirs
-            .ipv4_addresses
-            .iter()
-            .filter(|ip| !e.meta.carries(**ip))
-            .map(Ipv4Addr::to_string)
-            .collect();
-        if !foreign.is_empty() {
-            out.findings.push(mismatch(
-                Subject::eni(id.to_string()),
-                format!(
-                    "ipamd holds {} on ENI {id}, which IMDS does not list on it",
-                    foreign.join(", ")
-                ),
-            ));
-        }
-    }
+    let kernel = ctx.kernel.as_ref().ok();
+    let routed: BTreeSet<Ipv4Addr> = kernel.map_or_else(BTreeSet::new, |k| routed_to_veths(ctx, k));
+    let mut lost = lost_addresses(ctx, view, &routed);
+    out.findings.extend(eni_disagreements(ctx, view, &mut lost));
+    out.findings.append(&mut lost.pods);
     for theirs in &view.enis {
         if theirs.trunk || theirs.efa {
             continue;
@@ -214,26 +189,14 @@ pub(crate) fn ipamd_state(ctx: &Context) -> Outcome {
             ));
         }
     }
-    let Ok(kernel) = &ctx.kernel else {
+    if kernel.is_none() {
         out.unknown = Some("kernel unknown: pod addresses not compared".into());
         return out;
-    };
+    }
     let assigned: BTreeMap<Ipv4Addr, Option<&str>> = view
         .enis
         .iter()
         .flat_map(|e| e.assigned.iter().map(|(ip, who)| (*ip, who.as_deref())))
-        .collect();
-    let routed: BTreeSet<Ipv4Addr> = kernel
-        .routes
-        .iter()
-        .filter(|r| r.table == MAIN_TABLE && r.destination.prefix_len() == 32)
-        .filter(|r| {
-            let link = r
-                .out_link
-                .and_then(|i| kernel.links.iter().find(|l| l.index == i));
-            link.is_some_and(|l| is_host_veth(l, &ctx.snapshot.veth_prefix))
-        })
-        .map(|r| r.destination.addr())
         .collect();
     // One finding per address, named after its pod where known: pods come
     // and go between the reads of the kernel and ipamd, and such a passing
@@ -279,6 +242,62 @@ pub(crate) fn ipamd_state(ctx: &Context) -> Outcome {
     out
 }
 
-fn mismatch(subject: Subject, message: String) -> Finding {
-    Finding::new("", Reason::IPAMDStateMismatch, subject, message)
+/// Per ENI: ENIs ipamd lacks, and one finding for the addresses ipamd holds
+/// beyond IMDS together with those it lost.
+fn eni_disagreements(ctx: &Context, view: &IpamdView, lost: &mut Lost) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let managed: Vec<_> = ctx
+        .enis
+        .iter()
+        .filter(|e| matches!(e.role, EniRole::Primary | EniRole::Secondary))
+        .collect();
+    for e in &managed {
+        let Some(id) = &e.meta.interface_id else {
+            continue;
+        };
+        let Some(theirs) = view.enis.iter().find(|i| &i.id == id) else {
+            if e.role == EniRole::Secondary {
+                out.push(mismatch(
+                    Subject::eni(id.to_string()),
+                    format!("IMDS lists ENI {id} with pod addresses, but ipamd does not know it"),
+                ));
+            }
+            continue;
+        };
+        let foreign: Vec<String> = theirs
+            .ipv4_addresses
+            .iter()
+            .filter(|ip| !e.meta.carries(**ip))
+            .map(Ipv4Addr::to_string)
+            .collect();
+        // One finding per ENI: what ipamd holds beyond IMDS, and what it lacks.
+        let mut clauses = Vec::new();
+        if !foreign.is_empty() {
+            clauses.push(format!(
+                "ipamd holds {} on ENI {id}, which IMDS does not list on it",
+                foreign.join(", ")
+            ));
+        }
+        clauses.extend(lost.enis.remove(id).unwrap_or_default());
+        if !clauses.is_empty() {
+            out.push(mismatch(Subject::eni(id.to_string()), clauses.join("; ")));
+        }
+    }
+    out
+}
+
+/// Main-table /32 routes through a host veth: the addresses the kernel gives pods.
+fn routed_to_veths(ctx: &Context, kernel: &KernelState) -> BTreeSet<Ipv4Addr> {
+    kernel
+        .routes
+        .iter()
+        .filter(|r| r.table == MAIN_TABLE && r.destination.prefix_len() == 32)
+        .filter(|r| {
+            let link = r
+                .out_link
+                .and_then(|i| kernel.links.iter().find(|l| l.index == i));
+            link.is_some_and(|l| is_host_veth(l, &ctx.snapshot.veth_prefix))
+        })
+        .map(|r| r.destination.addr())
+        .collect()
 }

@@ -6,7 +6,7 @@ use super::fixture::*;
 use super::*;
 use crate::model::*;
 
-fn message(s: &Snapshot, r: Reason) -> String {
+pub(super) fn message(s: &Snapshot, r: Reason) -> String {
     evaluate(s)
         .findings
         .iter()
@@ -16,7 +16,7 @@ fn message(s: &Snapshot, r: Reason) -> String {
         .clone()
 }
 
-fn limits(s: &mut Snapshot, max_enis: u32, ipv4_per_eni: u32) {
+pub(super) fn limits(s: &mut Snapshot, max_enis: u32, ipv4_per_eni: u32) {
     ec2(s).instance_type = Ok(InstanceTypeFacts {
         limits: InstanceLimits {
             max_enis,
@@ -26,7 +26,7 @@ fn limits(s: &mut Snapshot, max_enis: u32, ipv4_per_eni: u32) {
     });
 }
 
-fn pod_subnet(s: &mut Snapshot) -> &mut SubnetFacts {
+pub(super) fn pod_subnet(s: &mut Snapshot) -> &mut SubnetFacts {
     match &mut ec2(s).subnets[0].facts {
         Ok(Some(f)) => f,
         _ => panic!("no subnet facts"),

@@ -11,9 +11,11 @@
 //! [`data_from_scenario`]). The ENI's own primary address is never in it. A pod
 //! whose IP is a secondary address or inside a prefix of an ENI is assigned, on
 //! that ENI. Host-network pods, pods on branch ENIs and finished pods hold
-//! nothing. Switches: [`IpamdState::set_shape`], `set_custom_networking`,
-//! `set_selected_eniconfig` (None: 404, as when ipamd cannot read its Node),
-//! `set_unavailable` (503 on every path) and `set_delay`.
+//! nothing. Addresses the scenario's `ipamd.forget_ips` lists are lost from
+//! the datastore entirely (neither held nor assigned). Switches:
+//! [`IpamdState::set_shape`], `set_custom_networking`, `set_selected_eniconfig`
+//! (None: 404, as when ipamd cannot read its Node), `set_unavailable` (503 on
+//! every path) and `set_delay`.
 
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
@@ -91,7 +93,13 @@ pub fn data_from_scenario(scenario: &Scenario) -> IpamdData {
             } else {
                 e.route_table()
             },
-            secondary_ips: e.ips.iter().skip(1).copied().collect(),
+            secondary_ips: e
+                .ips
+                .iter()
+                .skip(1)
+                .filter(|ip| !spec.forget_ips.contains(ip))
+                .copied()
+                .collect(),
             prefixes: e.prefixes.clone(),
             pods: BTreeMap::new(),
         })
@@ -100,7 +108,11 @@ pub fn data_from_scenario(scenario: &Scenario) -> IpamdData {
         |phase: &Option<String>| matches!(phase.as_deref(), Some("Succeeded") | Some("Failed"));
     for pod in &scenario.pods {
         let Some(ip) = pod.ip else { continue };
-        if pod.host_network || pod.branch_eni.is_some() || finished(&pod.phase) {
+        if pod.host_network
+            || pod.branch_eni.is_some()
+            || finished(&pod.phase)
+            || spec.forget_ips.contains(&ip)
+        {
             continue;
         }
         let owner = enis

@@ -9,7 +9,8 @@
 //!   <ENI table>`, 32765 `from <ENI primary> lookup <table>`), and one host
 //!   veth per pod named `eni` + 11 hex of `sha1("<namespace>.<name>")` with
 //!   its /32 route. Its loopback also holds 169.254.169.254 for the IMDS
-//!   emulator.
+//!   emulator. A `shadowing_rule` break adds a host tool's rule and table
+//!   ahead of the CNI's rules.
 //! - Branch ENIs (security groups for pods) hang off the trunk as
 //!   `vlan.eth.<id>` links. Many CI kernels lack the 8021q and dummy modules,
 //!   so the lab makes every link a veth: the branch link is a veth *named* as
@@ -261,6 +262,20 @@ pub fn break_command(s: &Scenario, b: &Break) -> String {
         },
         Break::RemoveEniDefaultRoute { mac } => {
             eni(mac).map_or(unresolved, |e| format!("route del default table {}", e.route_table()))
+        }
+        Break::ShadowingRule { priority, from, table, via_mac } => {
+            match eni(via_mac).and_then(|e| Some((e, s.subnet(&e.subnet)?))) {
+                Some((e, subnet)) => {
+                    let (link, gw) = (e.link_name(), gateway(subnet.cidr));
+                    let from = from.map_or("all".to_string(), |n| n.to_string());
+                    format!(
+                        "route add {gw}/32 dev {link} scope link table {table}\n\
+                         route add default via {gw} dev {link} table {table}\n\
+                         rule add from {from} lookup {table} priority {priority}"
+                    )
+                }
+                None => unresolved,
+            }
         }
     }
 }

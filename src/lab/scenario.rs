@@ -293,6 +293,16 @@ pub enum Break {
     RemoveEniAddress { mac: String },
     /// The default route of the ENI's table is removed.
     RemoveEniDefaultRoute { mac: String },
+    /// A host tool's policy routing ahead of the CNI's: rule `priority`
+    /// `from <from, or all> lookup <table>`, and in `table` a default route
+    /// out of the ENI `via_mac` (its subnet's gateway).
+    ShadowingRule {
+        priority: u32,
+        #[serde(default)]
+        from: Option<Ipv4Net>,
+        table: u32,
+        via_mac: String,
+    },
 }
 
 /// IMDS emulator faults. Counters count requests (token PUTs included) from
@@ -432,7 +442,8 @@ impl Scenario {
                 Break::RemoveEniLink { mac }
                 | Break::EniLinkDown { mac }
                 | Break::RemoveEniAddress { mac }
-                | Break::RemoveEniDefaultRoute { mac } => (None, Some(mac)),
+                | Break::RemoveEniDefaultRoute { mac }
+                | Break::ShadowingRule { via_mac: mac, .. } => (None, Some(mac)),
             };
             if let Some(pod) = pod {
                 if self.pod(pod).and_then(|p| p.ip).is_none() {

@@ -10,6 +10,7 @@
 //!   warm_eni_target: 1
 //!   warm_ip_target: 5
 //!   forget_enis: [eni-...]    # ipamd's datastore lacks these ENIs
+//!   forget_ips: [100.64.1.13] # ...and these addresses (neither held nor assigned)
 //! ec2:                    # optional; without it the agent runs with --no-ec2
 //!   fault: throttle       # or deny: every call answers RequestLimitExceeded / UnauthorizedOperation
 //!   detached: [eni-...]   # IMDS lists them, EC2 has them not attached
@@ -44,6 +45,8 @@ pub struct IpamdSpec {
     pub warm_ip_target: Option<u32>,
     #[serde(default)]
     pub forget_enis: Vec<String>,
+    #[serde(default)]
+    pub forget_ips: Vec<std::net::Ipv4Addr>,
 }
 
 impl Default for IpamdSpec {
@@ -56,6 +59,7 @@ impl Default for IpamdSpec {
             warm_eni_target: None,
             warm_ip_target: None,
             forget_enis: Vec::new(),
+            forget_ips: Vec::new(),
         }
     }
 }

@@ -184,7 +184,7 @@ pub struct Route {
     pub out_link: Option<u32>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Rule {
     pub priority: u32,
     pub source: Option<Ipv4Net>,
@@ -192,6 +192,48 @@ pub struct Rule {
     pub table: u32,
     pub iif: Option<String>,
     pub fwmark: Option<u32>,
+    /// What the rule does when it matches.
+    pub action: RuleAction,
+    /// `not`: the rule matches the packets its selector does not.
+    pub invert: bool,
+    /// The mask of `fwmark` (`fwmark 0x80/0x80`); None: every bit.
+    pub fwmask: Option<u32>,
+    /// `oif`: matches only packets a local socket sends out of that link.
+    pub oif: Option<String>,
+    /// `l3mdev`: looks up the table of the packet's VRF.
+    pub l3mdev: bool,
+    /// `goto <priority>`: where evaluation continues.
+    pub goto: Option<u32>,
+    /// `suppress_prefixlength N`: routes of N bits or fewer found by this rule are ignored.
+    pub suppress_prefixlen: Option<u32>,
+}
+
+/// A policy rule's action (`ip rule` type).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RuleAction {
+    /// `lookup <table>`, the usual.
+    #[default]
+    Lookup,
+    Goto,
+    Nop,
+    Blackhole,
+    Unreachable,
+    Prohibit,
+    /// An action this version does not know.
+    Other,
+}
+
+impl RuleAction {
+    /// The `ip rule` word for a dropping action.
+    pub fn drops(self) -> Option<&'static str> {
+        match self {
+            RuleAction::Blackhole => Some("blackhole"),
+            RuleAction::Unreachable => Some("unreachable"),
+            RuleAction::Prohibit => Some("prohibit"),
+            _ => None,
+        }
+    }
 }
 
 /// The main routing table's id.

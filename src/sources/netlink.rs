@@ -18,11 +18,11 @@ use ipnet::Ipv4Net;
 use netlink_packet_route::address::{AddressAttribute, AddressMessage};
 use netlink_packet_route::link::{LinkAttribute, LinkFlags, LinkInfo, LinkMessage, State};
 use netlink_packet_route::route::{RouteAddress, RouteAttribute, RouteHeader, RouteMessage};
-use netlink_packet_route::rule::{RuleAttribute, RuleMessage};
+use netlink_packet_route::rule::{RuleAction, RuleAttribute, RuleFlags, RuleMessage};
 use netlink_packet_route::AddressFamily;
 use rtnetlink::{IpVersion, RouteMessageBuilder};
 
-use crate::model::{Address, KernelState, Link, MacAddr, Route, Rule};
+use crate::model::{Address, KernelState, Link, MacAddr, Route, Rule, RuleAction as ModelAction};
 
 /// Upper bound for one full read.
 pub const READ_TIMEOUT: Duration = Duration::from_secs(5);
@@ -224,6 +224,21 @@ pub(crate) fn rule(m: &RuleMessage) -> Option<Rule> {
         table: u32::from(m.header.table),
         iif: None,
         fwmark: None,
+        action: match m.header.action {
+            RuleAction::Unspec | RuleAction::ToTable => ModelAction::Lookup,
+            RuleAction::Goto => ModelAction::Goto,
+            RuleAction::Nop => ModelAction::Nop,
+            RuleAction::Blackhole => ModelAction::Blackhole,
+            RuleAction::Unreachable => ModelAction::Unreachable,
+            RuleAction::Prohibit => ModelAction::Prohibit,
+            _ => ModelAction::Other,
+        },
+        invert: m.header.flags.contains(RuleFlags::Invert),
+        fwmask: None,
+        oif: None,
+        l3mdev: false,
+        goto: None,
+        suppress_prefixlen: None,
     };
     for a in &m.attributes {
         match a {
@@ -237,6 +252,14 @@ pub(crate) fn rule(m: &RuleMessage) -> Option<Rule> {
             }
             RuleAttribute::Iifname(n) => out.iif = Some(n.clone()),
             RuleAttribute::FwMark(f) => out.fwmark = Some(*f),
+            RuleAttribute::FwMask(f) => out.fwmask = Some(*f),
+            RuleAttribute::Oifname(n) => out.oif = Some(n.clone()),
+            RuleAttribute::L3MDev(on) => out.l3mdev = *on,
+            RuleAttribute::Goto(p) => out.goto = Some(*p),
+            // The kernel reports "not set" as u32::MAX.
+            RuleAttribute::SuppressPrefixLen(n) if *n != u32::MAX => {
+                out.suppress_prefixlen = Some(*n)
+            }
             _ => {}
         }
     }
