@@ -21,6 +21,8 @@ use super::events::{EventConfig, EventSink};
 use super::http;
 use super::metrics::Metrics;
 use super::run::{Counters, LoopConfig, Looper, Sinks};
+use super::settle::Transition;
+use super::write_log::{log_failure, log_success, WriteStreak};
 use super::{CycleOutcome, SharedState};
 use crate::config::{KubeMode, SourceConfig};
 use crate::model::{Ec2View, Expectation, Observed, Witness};
@@ -63,6 +65,8 @@ struct AgentSinks {
     metrics: Arc<Metrics>,
     api: Option<mpsc::Sender<Arc<CycleOutcome>>>,
     counts: RequestCounts,
+    /// Cycles dropped because the API sinks are behind, logged once per streak.
+    behind: WriteStreak,
 }
 
 fn observe<T>(metrics: &Metrics, name: &str, o: &Observed<T>, at: SystemTime) {
@@ -88,9 +92,15 @@ impl Sinks for AgentSinks {
         }
         self.metrics.observe_cycle(outcome);
         if let Some(api) = &self.api {
-            if api.try_send(outcome.clone()).is_err() {
-                self.counts.add("kubernetes", "dropped");
-                tracing::warn!("the API sinks are behind; this cycle's events and condition update are skipped");
+            let what = "handing cycles to the API sinks (events, condition)";
+            match api.try_send(outcome.clone()) {
+                Ok(()) => log_success(&mut self.behind, what),
+                Err(_) => {
+                    self.counts.add("kubernetes", "dropped");
+                    let why = "the sinks are behind (the API server is slow or away); \
+                               this cycle's events and condition update are skipped";
+                    log_failure(&mut self.behind, what, &why);
+                }
             }
         }
         self.metrics.observe_requests(&counts.requests);
@@ -109,6 +119,9 @@ struct ApiSinks {
     events: Option<EventSink>,
     condition: Option<ConditionSink>,
     last: Option<Arc<CycleOutcome>>,
+    /// Failed writes are logged once per streak, not once per retry.
+    event_writes: WriteStreak,
+    condition_writes: WriteStreak,
 }
 
 impl ApiSinks {
@@ -125,12 +138,8 @@ impl ApiSinks {
     }
 
     async fn cycle(&mut self, outcome: Arc<CycleOutcome>) {
-        if let Some(ev) = self.events.as_mut() {
-            if !outcome.transitions.is_empty() {
-                if let Err(e) = ev.publish(&outcome.transitions, Instant::now()).await {
-                    tracing::warn!(error = %e, "writing drift events failed");
-                }
-            }
+        if !outcome.transitions.is_empty() {
+            self.publish(&outcome.transitions).await;
         }
         self.last = Some(outcome);
         self.update_condition().await;
@@ -138,12 +147,19 @@ impl ApiSinks {
 
     /// Woken without a cycle: writes what is due.
     async fn due(&mut self) {
-        if let Some(ev) = self.events.as_mut() {
-            if let Err(e) = ev.publish(&[], Instant::now()).await {
-                tracing::warn!(error = %e, "writing drift events failed");
-            }
-        }
+        self.publish(&[]).await;
         self.update_condition().await;
+    }
+
+    async fn publish(&mut self, transitions: &[Transition]) {
+        let Some(ev) = self.events.as_mut() else {
+            return;
+        };
+        match ev.publish(transitions, Instant::now()).await {
+            Ok(0) => {}
+            Ok(_) => log_success(&mut self.event_writes, "writing drift events"),
+            Err(e) => log_failure(&mut self.event_writes, "writing drift events", &e),
+        }
     }
 
     async fn update_condition(&mut self) {
@@ -152,7 +168,8 @@ impl ApiSinks {
         };
         let outage = outage(&outcome.snapshot);
         let now = (Instant::now(), SystemTime::now());
-        if let Err(e) = c
+        let what = "patching the node condition";
+        match c
             .update(
                 &outcome.active,
                 &outcome.checks,
@@ -162,7 +179,9 @@ impl ApiSinks {
             )
             .await
         {
-            tracing::warn!(error = %e, "patching the node condition failed");
+            Ok(false) => {}
+            Ok(true) => log_success(&mut self.condition_writes, what),
+            Err(e) => log_failure(&mut self.condition_writes, what, &e),
         }
     }
 }
@@ -240,6 +259,8 @@ pub async fn run(
                     events,
                     condition,
                     last: None,
+                    event_writes: WriteStreak::default(),
+                    condition_writes: WriteStreak::default(),
                 };
                 tokio::spawn(api_sinks(rx, sinks));
                 api = Some(tx);
@@ -251,6 +272,7 @@ pub async fn run(
         metrics,
         api,
         counts: counts.clone(),
+        behind: WriteStreak::default(),
     };
     let looper = Looper::new(
         config.sources.clone(),

@@ -293,7 +293,7 @@ impl EventSink {
             match self.write(&w.finding, w.dir).await {
                 Ok(()) => written += 1,
                 Err(e) => {
-                    tracing::warn!(error = %e, "drift event dropped");
+                    tracing::debug!(error = %e, "drift event dropped");
                     failure = Some(e);
                     break;
                 }
@@ -306,7 +306,7 @@ impl EventSink {
                 match self.write_aggregate(&pending).await {
                     Ok(()) => written += 1,
                     Err(e) => {
-                        tracing::warn!(error = %e, "aggregate drift event dropped");
+                        tracing::debug!(error = %e, "aggregate drift event dropped");
                         failure = Some(e);
                     }
                 }

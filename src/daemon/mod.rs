@@ -17,6 +17,7 @@ pub mod metrics;
 pub mod metrics_pool;
 pub mod run;
 pub mod settle;
+pub mod write_log;
 
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant, SystemTime};
