@@ -15,7 +15,7 @@ use eniwatch::lab::{netns, serve};
     version,
     about = "Builds a simulated EKS node (network namespace, IMDS and Kubernetes API emulators) from a scenario file.",
     after_help = "Examples:\n  eniwatch-lab check lab/scenarios/healthy.yaml\n  \
-                  eniwatch-lab check lab/scenarios/pod-route-missing.yaml -- --output json\n  \
+                  eniwatch-lab check lab/scenarios/drifted.yaml -- --output json\n  \
                   eniwatch-lab render lab/scenarios/healthy.yaml"
 )]
 struct Cli {
