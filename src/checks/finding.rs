@@ -107,6 +107,12 @@ pub struct Finding {
 }
 
 impl Finding {
+    /// Whether the finding is drift: anything above an informational fact
+    /// (a limit reached). The one place this rule is written.
+    pub fn is_drift(&self) -> bool {
+        self.severity > Severity::Info
+    }
+
     pub fn new(check: &'static str, reason: Reason, subject: Subject, message: String) -> Self {
         Finding {
             check,

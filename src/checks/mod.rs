@@ -152,11 +152,7 @@ impl Outcome {
     }
 
     fn into_result(self, name: &'static str) -> (CheckResult, Vec<Finding>) {
-        let drift = self
-            .findings
-            .iter()
-            .filter(|f| f.severity > Severity::Info)
-            .count();
+        let drift = self.findings.iter().filter(|f| f.is_drift()).count();
         let (status, detail) = if drift > 0 {
             let n = drift;
             let mut detail = format!("{n} finding{}", if n == 1 { "" } else { "s" });

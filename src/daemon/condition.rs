@@ -120,10 +120,7 @@ pub struct Verdict {
 /// The condition for the active findings and the settled check statuses.
 pub fn verdict(active: &[Finding], checks: &[CheckResult]) -> Verdict {
     // Informational findings (a limit reached) are not drift.
-    let active: Vec<&Finding> = active
-        .iter()
-        .filter(|f| f.severity > Severity::Info)
-        .collect();
+    let active: Vec<&Finding> = active.iter().filter(|f| f.is_drift()).collect();
     // Highest severity first, then `Reason`'s order.
     let mut counts: BTreeMap<(std::cmp::Reverse<Severity>, Reason), usize> = BTreeMap::new();
     for f in &active {

@@ -56,7 +56,7 @@ use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::{Api, Client};
 
 use super::settle::Transition;
-use crate::checks::{Finding, Reason, Severity, Subject, SubjectKind};
+use crate::checks::{Finding, Reason, Subject, SubjectKind};
 pub use budget::TokenBucket;
 use budget::{Direction, Ledger, Write};
 
@@ -188,7 +188,7 @@ fn note(f: &Finding, dir: Direction) -> String {
 
 fn event(f: &Finding, dir: Direction) -> Event {
     let (type_, reason, action) = match dir {
-        Direction::Began if f.severity == Severity::Info => {
+        Direction::Began if !f.is_drift() => {
             (EventType::Normal, f.reason.as_str().to_string(), "Detect")
         }
         Direction::Began => (EventType::Warning, f.reason.as_str().to_string(), "Detect"),

@@ -26,7 +26,7 @@ use super::cluster_watch::ClusterWatch;
 use super::kernel_watch::{self, KernelChange};
 use super::settle::Settler;
 use super::{CycleOutcome, SharedState, Transition};
-use crate::checks::{evaluate, CheckResult, CheckStatus, Evaluation, Reason, Severity};
+use crate::checks::{evaluate, CheckResult, CheckStatus, Evaluation, Reason};
 use crate::config::{KubeMode, SourceConfig};
 use crate::gather::bounded;
 use crate::model::{Expectation, InstanceMetadata, Observed, Snapshot, Unavailable, Witness};
@@ -356,7 +356,7 @@ fn settled_checks(raw: &[CheckResult], active: &[crate::checks::Finding]) -> Vec
         .map(|c| {
             let n = active
                 .iter()
-                .filter(|f| f.check == c.name && f.severity > Severity::Info)
+                .filter(|f| f.check == c.name && f.is_drift())
                 .count();
             let mut c = c.clone();
             if n > 0 {
