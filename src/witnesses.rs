@@ -33,7 +33,6 @@ mod ec2;
 
 use std::time::{Duration, Instant};
 
-use crate::checks::Context;
 use crate::config::SourceConfig;
 use crate::gather::bounded;
 use crate::model::{Snapshot, Unavailable, Witness};
@@ -119,7 +118,9 @@ impl WitnessSources {
         now: Instant,
     ) {
         let needs = Ec2Needs {
-            pod_subnet: Context::new(snapshot).expected.ok().map(|e| e.subnet),
+            pod_subnet: crate::expectation::expected(snapshot)
+                .ok()
+                .map(|e| e.subnet),
             headroom,
         };
         let imds = snapshot.imds.as_ref().ok();

@@ -53,7 +53,8 @@ pub mod pool;
 #[cfg(test)]
 mod pool_tests;
 mod rule_text;
-pub mod selection;
+/// The ENIConfig selection, kept at its old path.
+pub use crate::expectation::selection;
 pub mod subnet;
 #[cfg(test)]
 mod tests;
