@@ -9,7 +9,9 @@ use std::future::Future;
 use std::time::Duration;
 
 use crate::config::{KubeMode, SourceConfig};
-use crate::model::{Expectation, Observed, Snapshot, Unavailable, Witness};
+use crate::model::{
+    Expectation, InstanceMetadata, KernelState, Observed, Snapshot, Unavailable, Witness,
+};
 use crate::sources::requests::RequestCounts;
 use crate::sources::{imds, kube, netlink};
 use crate::witnesses::WitnessSources;
@@ -57,6 +59,28 @@ pub(crate) async fn bounded<T, E: ErrorKind>(
     }
 }
 
+/// A snapshot from its first three parts, with the witnesses (EC2, ipamd)
+/// still off: [`WitnessSources::observe`] fills them in. The one place a
+/// [`Snapshot`] is put together, for `check` and the daemon's loop alike.
+pub fn assemble(
+    config: &SourceConfig,
+    imds: Observed<InstanceMetadata>,
+    kernel: Observed<KernelState>,
+    expectation: Expectation,
+) -> Snapshot {
+    Snapshot {
+        node_name: config.node_name.clone(),
+        imds,
+        kernel,
+        expectation,
+        selection: config.selection.clone(),
+        veth_prefix: config.veth_prefix.clone(),
+        ec2: Witness::Off,
+        ipamd: Witness::Off,
+        pool: config.pool.clone(),
+    }
+}
+
 /// Reads IMDS, the kernel and (unless `--no-kube`) the Kubernetes API, then
 /// the witnesses that depend on them: EC2 (unless `--no-ec2`) and ipamd
 /// (unless `--no-ipamd`). EC2 calls are counted into `ec2_calls`.
@@ -84,17 +108,7 @@ pub async fn gather(config: &SourceConfig, ec2_calls: RequestCounts) -> Snapshot
         }
     };
     let (imds, kernel, expectation) = tokio::join!(imds_part, kernel_part, kube_part);
-    let mut snapshot = Snapshot {
-        node_name: config.node_name.clone(),
-        imds,
-        kernel,
-        expectation,
-        selection: config.selection.clone(),
-        veth_prefix: config.veth_prefix.clone(),
-        ec2: Witness::Off,
-        ipamd: Witness::Off,
-        pool: config.pool.clone(),
-    };
+    let mut snapshot = assemble(config, imds, kernel, expectation);
     let mut witnesses = WitnessSources::new(config, ec2_calls, RequestCounts::new());
     witnesses
         .observe(&mut snapshot, true, limit, std::time::Instant::now())

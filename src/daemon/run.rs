@@ -28,8 +28,8 @@ use super::settle::Settler;
 use super::{CycleOutcome, SharedState, Transition};
 use crate::checks::{evaluate, CheckResult, CheckStatus, Evaluation, Reason};
 use crate::config::{KubeMode, SourceConfig};
-use crate::gather::bounded;
-use crate::model::{Expectation, InstanceMetadata, Observed, Snapshot, Unavailable, Witness};
+use crate::gather::{assemble, bounded};
+use crate::model::{Expectation, InstanceMetadata, Observed, Unavailable};
 use crate::report::Report;
 use crate::sources::imds::{self, ImdsClient};
 use crate::sources::netlink;
@@ -252,27 +252,16 @@ impl Looper {
         }
         self.last_full = Some(tokio::time::Instant::now());
         let kernel = bounded("kernel", limit, netlink::read_kernel_state()).await;
-        let node_name = self.sources.node_name.clone();
         let expectation = match (&self.sources.kube, &self.cluster) {
             (KubeMode::Flags(f), _) => Expectation::Flags(f.clone()),
-            (KubeMode::Api { .. }, Some(w)) => {
-                Expectation::Kubernetes(w.view(node_name.as_deref().unwrap_or_default()))
-            }
+            (KubeMode::Api { .. }, Some(w)) => Expectation::Kubernetes(
+                w.view(self.sources.node_name.as_deref().unwrap_or_default()),
+            ),
             (KubeMode::Api { .. }, None) => {
                 Expectation::Kubernetes(Err(Unavailable::new("kubernetes", "no client")))
             }
         };
-        let mut snapshot = Snapshot {
-            node_name,
-            imds: self.last_imds.clone(),
-            kernel,
-            expectation,
-            selection: self.sources.selection.clone(),
-            veth_prefix: self.sources.veth_prefix.clone(),
-            ec2: Witness::Off,
-            ipamd: Witness::Off,
-            pool: self.sources.pool.clone(),
-        };
+        let mut snapshot = assemble(&self.sources, self.last_imds.clone(), kernel, expectation);
         self.witnesses
             .observe(&mut snapshot, self.wants_addresses, limit, Instant::now())
             .await;
