@@ -5,59 +5,14 @@
 //! snapshot with the error's text, so the checks that need it say *unknown*
 //! while the others still run.
 
-use std::future::Future;
-use std::time::Duration;
-
 use crate::config::{KubeMode, SourceConfig};
 use crate::model::{
     Expectation, InstanceMetadata, KernelState, Observed, Snapshot, Unavailable, Witness,
 };
+use crate::sources::bounded::bounded;
 use crate::sources::requests::RequestCounts;
 use crate::sources::{imds, kube, netlink};
 use crate::witnesses::WitnessSources;
-
-/// An error that can say what kind it is, in a bounded vocabulary.
-pub trait ErrorKind: std::fmt::Display {
-    fn kind(&self) -> &'static str;
-}
-
-impl ErrorKind for imds::ImdsError {
-    fn kind(&self) -> &'static str {
-        imds::ImdsError::kind(self)
-    }
-}
-
-impl ErrorKind for kube::KubeError {
-    fn kind(&self) -> &'static str {
-        kube::KubeError::kind(self)
-    }
-}
-
-impl ErrorKind for crate::sources::ipamd::IpamdError {
-    fn kind(&self) -> &'static str {
-        crate::sources::ipamd::IpamdError::kind(self)
-    }
-}
-
-impl ErrorKind for netlink::NetlinkError {
-    fn kind(&self) -> &'static str {
-        netlink::NetlinkError::kind(self)
-    }
-}
-
-pub(crate) async fn bounded<T, E: ErrorKind>(
-    source: &'static str,
-    limit: Duration,
-    fut: impl Future<Output = Result<T, E>>,
-) -> Observed<T> {
-    match tokio::time::timeout(limit, fut).await {
-        Ok(Ok(v)) => Ok(v),
-        Ok(Err(e)) => Err(Unavailable::new(source, e.to_string()).with_kind(e.kind())),
-        Err(_) => Err(
-            Unavailable::new(source, format!("no answer within {limit:?}")).with_kind("timeout"),
-        ),
-    }
-}
 
 /// A snapshot from its first three parts, with the witnesses (EC2, ipamd)
 /// still off: [`WitnessSources::observe`] fills them in. The one place a

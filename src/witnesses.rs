@@ -34,8 +34,8 @@ mod ec2;
 use std::time::{Duration, Instant};
 
 use crate::config::SourceConfig;
-use crate::gather::bounded;
 use crate::model::{Snapshot, Unavailable, Witness};
+use crate::sources::bounded::bounded;
 use crate::sources::ipamd::{read_ipamd, IpamdClient};
 use crate::sources::requests::RequestCounts;
 

@@ -1,6 +1,7 @@
 //! One module per outside system. Each returns plain data or its own error
 //! type, and none decides what is wrong: that is the checks' job.
 
+pub mod bounded;
 pub mod bounded_body;
 pub mod cause;
 pub mod ec2;
