@@ -29,13 +29,19 @@ venv=${ENIWATCH_SHIP_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/eniwatch/ship-venv}
 PATH="$venv/bin:$PATH"
 python="$venv/bin/python"
 
+# A tool counts as present only when it runs: a leftover shim or a broken
+# wrapper on PATH is as missing as no file at all.
 missing=()
 for tool in kubectl hadolint promtool systemd-analyze ldd; do
-  command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
+  case $tool in
+    kubectl) probe=(kubectl version --client) ;;
+    *) probe=("$tool" --version) ;;
+  esac
+  "${probe[@]}" >/dev/null 2>&1 || missing+=("$tool")
 done
 "$python" -c 'import kubernetes_validate, yaml' >/dev/null 2>&1 || missing+=(kubernetes-validate)
 if ((${#missing[@]})); then
-  echo "check-ship: missing: ${missing[*]} (run scripts/setup-ship.sh)" >&2
+  echo "check-ship: these tools are missing or do not run: ${missing[*]} (run scripts/setup-ship.sh)" >&2
   exit 77
 fi
 if ! kubectl version --client 2>/dev/null | grep -q '^Kustomize Version: v5'; then

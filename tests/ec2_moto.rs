@@ -8,6 +8,9 @@ use std::time::{Duration, Instant};
 use eniwatch::sources::ec2::{Ec2Client, Ec2Config};
 use eniwatch::sources::requests::RequestCounts;
 
+#[path = "common/skip.rs"]
+mod skip;
+
 struct Moto {
     child: Child,
     endpoint: String,
@@ -24,27 +27,23 @@ impl Drop for Moto {
 /// it is not installed outside CI.
 fn moto() -> Option<Moto> {
     let server = std::env::var("ENIWATCH_MOTO_SERVER").unwrap_or_else(|_| "moto_server".into());
+    if let Err(e) = skip::runs(&server, &["--help"]) {
+        let why = format!("moto's EC2 server is not installed ({e}; run scripts/setup.sh)");
+        skip::skip_or_fail("the EC2 source against moto", &why);
+        return None;
+    }
     let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .ok()?
-        .local_addr()
-        .ok()?
+        .and_then(|l| l.local_addr())
+        .expect("a free loopback port")
         .port();
-    let child = match Command::new(&server)
+    let child = Command::new(&server)
         .args(["-H", "127.0.0.1", "-p", &port.to_string()])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-    {
-        Ok(c) => c,
-        Err(e) => {
-            let why = format!("moto_server ({server}) cannot start: {e}; run scripts/setup.sh");
-            if std::env::var("CI").is_ok_and(|v| v == "true") {
-                panic!("{why}");
-            }
-            eprintln!("SKIPPED: {why}");
-            return None;
-        }
-    };
+        .unwrap_or_else(|e| {
+            panic!("moto_server ({server}) ran with --help but not as a server: {e}")
+        });
     let m = Moto {
         child,
         endpoint: format!("http://127.0.0.1:{port}"),

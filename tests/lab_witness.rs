@@ -162,7 +162,13 @@ fn ipamd_settings_disagreeing_with_the_cluster() {
     // The pre-v1.20 shape of /v1/enis says the same.
     let mut s = scenario("healthy");
     s.ipamd.shape = Some(eniwatch::lab::scenario::IpamdShape::PreV120);
-    assert!(check(&s, &[]).reasons().is_empty());
+    let o = check(&s, &[]);
+    assert!(o.reasons().is_empty(), "{:?}", o.reasons());
+    // ... and is read: its checks are ok, not unknown.
+    assert_eq!(o.report["status"], "ok", "{}", o.report);
+    for c in ["ipamd-state", "cni-settings"] {
+        assert_eq!(o.check_status(c), "ok", "{c}: {}", o.report);
+    }
     // ipamd not there at all: its checks are unknown, nothing else changes.
     let mut s = scenario("healthy");
     s.ipamd.served = false;

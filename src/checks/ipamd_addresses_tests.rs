@@ -3,6 +3,7 @@
 //! ENIs and addresses that are not ipamd's to hold staying quiet.
 
 use super::fixture::*;
+use super::tests_declared::not_ok;
 use super::*;
 use crate::model::*;
 
@@ -159,6 +160,7 @@ fn with_prefix() -> Snapshot {
 fn under_prefix_delegation_ipamd_holds_prefixes_not_every_address() {
     let s = with_prefix();
     assert!(reasons(&s).is_empty(), "{:?}", reasons(&s));
+    assert_eq!(not_ok(&s), vec![]);
     assert_eq!(status(&s, "ipamd-state"), CheckStatus::Ok);
     // ipamd lost the prefix: the pod in it is named; the free addresses are not.
     let mut s = with_prefix();

@@ -3,6 +3,7 @@
 //! and harmless host rules stay quiet.
 
 use super::fixture::*;
+use super::tests_declared::not_ok;
 use super::*;
 use crate::model::*;
 
@@ -74,6 +75,7 @@ fn the_kernels_and_the_cnis_rules_are_quiet() {
     let s = node();
     quiet(&s, "with the default rules");
     assert!(reasons(&s).is_empty(), "{:?}", reasons(&s));
+    assert_eq!(not_ok(&s), vec![]);
 }
 
 #[test]

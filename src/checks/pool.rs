@@ -327,3 +327,7 @@ fn target_source(w: &WarmTargets, prefix_delegation: bool, assigned: u64) -> Str
         format!("WARM_ENI_TARGET={n} × the addresses of one ENI")
     }
 }
+
+#[cfg(test)]
+#[path = "pool_target_tests.rs"]
+mod tests;

@@ -2,6 +2,7 @@
 //! single breakage yields exactly its reason.
 
 use super::fixture::*;
+use super::tests_declared::not_ok;
 use super::*;
 use crate::model::*;
 
@@ -9,6 +10,7 @@ use crate::model::*;
 fn healthy_node_is_all_ok() {
     let e = evaluate(&healthy());
     assert!(e.findings.is_empty(), "{:#?}", e.findings);
+    assert_eq!(not_ok(&healthy()), vec![]);
     for c in &e.checks {
         // EC2 and ipamd are off in this snapshot: their checks are skipped.
         assert!(
@@ -120,6 +122,7 @@ fn wrong_security_groups_against_eniconfig_and_primary() {
         e.security_groups = two.iter().rev().cloned().collect();
     }
     assert!(reasons(&s).is_empty());
+    assert_eq!(not_ok(&s), vec![]);
 }
 
 #[test]
@@ -156,6 +159,7 @@ fn host_network_terminal_and_pending_pods_are_ignored() {
     pending.ip = None;
     cluster(&mut s).pods.extend([done, pending]);
     assert!(reasons(&s).is_empty());
+    assert_eq!(not_ok(&s), vec![]);
 }
 
 #[test]
@@ -165,6 +169,7 @@ fn branch_pods_are_not_drift() {
     b.branch = Some(Ok(vec![]));
     cluster(&mut s).pods.push(b);
     assert!(reasons(&s).is_empty());
+    assert_eq!(not_ok(&s), vec![]);
 }
 
 #[test]
@@ -225,6 +230,7 @@ fn oper_state_unknown_is_not_down() {
         l.oper_state = "unknown".into();
     }
     assert!(reasons(&s).is_empty());
+    assert_eq!(not_ok(&s), vec![]);
 }
 
 #[test]
@@ -234,6 +240,7 @@ fn prefix_delegation_counts_prefix_ips_as_carried() {
     e.local_ipv4s.truncate(1);
     e.ipv4_prefixes = vec![net("100.64.1.0/28")];
     assert!(reasons(&s).is_empty(), "{:?}", reasons(&s));
+    assert_eq!(not_ok(&s), vec![]);
 }
 
 #[test]
@@ -252,6 +259,7 @@ fn network_card_one_uses_its_table() {
         r.table = table;
     }
     assert!(reasons(&s).is_empty(), "{:?}", reasons(&s));
+    assert_eq!(not_ok(&s), vec![]);
 }
 
 #[test]
@@ -281,6 +289,7 @@ fn efa_only_and_trunk_are_not_judged_for_subnet() {
         parent_index: Some(30),
     });
     assert!(reasons(&s).is_empty(), "{:?}", reasons(&s));
+    assert_eq!(not_ok(&s), vec![]);
 }
 
 #[test]
@@ -326,6 +335,7 @@ fn no_kube_mode_finds_pods_from_routes() {
     });
     let e = evaluate(&s);
     assert!(e.findings.is_empty(), "{:#?}", e.findings);
+    assert_eq!(not_ok(&s), vec![]);
     let pod_subnet = e.checks.iter().find(|c| c.name == "pod-subnet").unwrap();
     assert!(
         pod_subnet.detail.starts_with("3 pod IPs"),

@@ -235,3 +235,16 @@ fn the_module_docs_table_is_the_declared_one() {
         .collect();
     assert_eq!(documented, declared);
 }
+
+/// The checks that are neither ok nor skipped, with their status: empty on a
+/// healthy node, so that a check that silently went unknown (or not
+/// applicable) fails a test that means "healthy", where "no findings" would
+/// not.
+pub(crate) fn not_ok(s: &Snapshot) -> Vec<(&'static str, CheckStatus)> {
+    evaluate_declared(s)
+        .checks
+        .iter()
+        .filter(|c| !matches!(c.status, CheckStatus::Ok | CheckStatus::Skipped))
+        .map(|c| (c.name, c.status))
+        .collect()
+}

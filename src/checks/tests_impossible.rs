@@ -3,6 +3,7 @@
 //! the ENIConfig itself, never per-ENI or per-pod drift.
 
 use super::fixture::*;
+use super::tests_declared::not_ok;
 use super::*;
 use crate::model::*;
 use crate::report::Report;
@@ -58,6 +59,7 @@ fn efa_only_interfaces_still_have_no_addresses_legitimately() {
     imds(&mut s).enis.push(efa);
     let e = evaluate(&s);
     assert!(e.findings.is_empty(), "{:#?}", e.findings);
+    assert_eq!(not_ok(&s), vec![]);
     assert_eq!(e.overall(), CheckStatus::Ok);
     assert_eq!(json(&s)["enis"][3]["role"], "efa-only");
 }
@@ -84,6 +86,7 @@ fn empty_security_group_ids_is_unknown_not_wrong_groups() {
         .clear();
     imds(&mut s).enis[0].security_groups.clear();
     assert!(reasons(&s).is_empty(), "{:?}", reasons(&s));
+    assert_eq!(status(&s, "eni-security-groups"), CheckStatus::Unknown);
     assert!(detail(&s, "eni-security-groups").contains("security-group-ids of ENI eni-0001"));
 }
 

@@ -3,6 +3,7 @@
 //! witness that fails or is off makes its checks unknown or skipped, never drift.
 
 use super::fixture::*;
+use super::tests_declared::not_ok;
 use super::*;
 use crate::model::*;
 
@@ -78,6 +79,7 @@ fn eniconfig_subnet_in_another_zone_or_missing() {
     let mut s = healthy_witnessed();
     pod_subnet(&mut s).availability_zone = Some("ap-southeast-1c".into());
     assert!(reasons(&s).is_empty(), "{:?}", reasons(&s));
+    assert_eq!(not_ok(&s), vec![]);
     // Without ids, names are all there is.
     pod_subnet(&mut s).availability_zone_id = None;
     assert_eq!(reasons(&s), vec![Reason::ENIConfigSubnetZoneMismatch]);
@@ -101,6 +103,7 @@ fn subnet_headroom_floor_is_the_larger_of_count_and_percent() {
     assert_eq!(reasons(&s), vec![Reason::SubnetNearlyExhausted]);
     pod_subnet(&mut s).available_ips = Some(32);
     assert!(reasons(&s).is_empty());
+    assert_eq!(not_ok(&s), vec![]);
 }
 
 #[test]
@@ -146,6 +149,7 @@ fn minimum_ip_target_alone_sets_an_address_target() {
     };
     // 3 in use and 2 free make the 5: met (WARM_ENI_TARGET's 14 does not apply).
     assert!(reasons(&s).is_empty(), "{:?}", reasons(&s));
+    assert_eq!(not_ok(&s), vec![]);
     ipamd(&mut s).warm.minimum_ip_target = Some(10);
     assert_eq!(reasons(&s), vec![Reason::WarmPoolBelowTarget]);
     let m = message(&s, Reason::WarmPoolBelowTarget);
@@ -183,6 +187,7 @@ fn eni_not_attached_only_for_enis_ec2_was_asked_about() {
         };
         att.enis[2].attachment_status = Some(progress.into());
         assert!(reasons(&s).is_empty(), "{progress}");
+        assert_eq!(not_ok(&s), vec![]);
     }
     // No attachment state at all: not judged.
     let Ok(att) = &mut ec2(&mut s).attachments else {
@@ -204,6 +209,7 @@ fn eni_not_attached_only_for_enis_ec2_was_asked_about() {
     };
     att.imds_enis.pop();
     assert!(reasons(&s).is_empty());
+    assert_eq!(not_ok(&s), vec![]);
 }
 
 fn att_reset(s: &mut Snapshot) {

@@ -277,4 +277,28 @@ mod property {
             }
         }
     }
+    proptest! {
+        /// While its check cannot judge (its input is unknown), a finding
+        /// neither begins nor resolves, whatever came before: unknown is
+        /// never drift and never a recovery.
+        #[test]
+        fn nothing_begins_or_resolves_while_unjudged(
+            grace_ms in 0u64..3_000,
+            steps in cycles(),
+        ) {
+            let mut s = Settler::new(Duration::from_millis(grace_ms));
+            let a = f(Reason::PodRouteMissing, "a");
+            let judged_out: &dyn Fn(&str) -> bool = &|_| true;
+            let mut now = Instant::now();
+            for (i, (dt, judged, present)) in steps.into_iter().enumerate() {
+                now += Duration::from_millis(dt);
+                let findings = if present { vec![a.clone()] } else { vec![] };
+                let unjudged = if judged { NEVER } else { judged_out };
+                let tr = s.observe(&findings, unjudged, now);
+                if !judged {
+                    prop_assert!(tr.is_empty(), "cycle {}: {:?} while unjudged", i, tr);
+                }
+            }
+        }
+    }
 }

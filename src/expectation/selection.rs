@@ -117,6 +117,83 @@ mod tests {
         assert!(s.selected_by.starts_with("default"));
     }
 
+    use proptest::prelude::*;
+
+    /// Keys a node's labels and annotations (and the settings) draw from: the
+    /// external label, the CNI's defaults, a zone label and one of the
+    /// operator's own.
+    const KEYS: &[&str] = &[
+        EXTERNAL_ENICONFIG_LABEL,
+        "k8s.amazonaws.com/eniConfig",
+        "topology.kubernetes.io/zone",
+        "example.com/pods",
+    ];
+
+    /// Values, with empty and whitespace-only ones and padded names.
+    fn value() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just(String::new()),
+            Just(" ".to_string()),
+            Just("\t\n".to_string()),
+            "[ \t]{0,2}[a-z0-9-]{1,6}[ \t]{0,2}",
+        ]
+    }
+
+    fn entries() -> impl Strategy<Value = BTreeMap<String, String>> {
+        prop::collection::btree_map(
+            prop::sample::select(KEYS).prop_map(String::from),
+            value(),
+            0..4,
+        )
+    }
+
+    /// The VPC CNI's order, written plainly: the first of the external label,
+    /// the annotation named by the settings and the label named by them whose
+    /// value is not blank names the ENIConfig (trimmed); else `default`.
+    fn model(node: &NodeInfo, settings: &SelectionSettings) -> (String, Option<String>) {
+        let steps = [
+            (&node.labels, EXTERNAL_ENICONFIG_LABEL, "label"),
+            (
+                &node.annotations,
+                settings.annotation_def.as_str(),
+                "annotation",
+            ),
+            (&node.labels, settings.label_def.as_str(), "label"),
+        ];
+        for (map, key, kind) in steps {
+            if let Some(v) = map.get(key) {
+                if !v.trim().is_empty() {
+                    return (v.trim().to_string(), Some(format!("{kind} {key}")));
+                }
+            }
+        }
+        ("default".to_string(), None)
+    }
+
+    proptest! {
+        #[test]
+        fn selection_follows_the_cnis_order(
+            labels in entries(),
+            annotations in entries(),
+            label_def in prop::sample::select(KEYS),
+            annotation_def in prop::sample::select(KEYS),
+        ) {
+            let node = NodeInfo { name: "n".into(), labels, annotations, capacity_pods: None };
+            let settings = SelectionSettings {
+                label_def: label_def.into(),
+                annotation_def: annotation_def.into(),
+            };
+            let got = select_eniconfig(&node, &settings);
+            let (name, by) = model(&node, &settings);
+            prop_assert_eq!(&got.name, &name);
+            match by {
+                Some(by) => prop_assert_eq!(got.selected_by, by),
+                None => prop_assert!(got.selected_by.starts_with("default"), "{}", got.selected_by),
+            }
+            prop_assert!(!got.name.is_empty() && got.name.trim() == got.name);
+        }
+    }
+
     #[test]
     fn default_label_def_is_the_cni_default() {
         let n = node(&[("k8s.amazonaws.com/eniConfig", "cfg")], &[]);

@@ -483,3 +483,7 @@ mod tests;
 #[cfg(test)]
 #[path = "ipamd_answer_tests.rs"]
 mod answer_tests;
+
+#[cfg(test)]
+#[path = "ipamd_parse_tests.rs"]
+mod parse_tests;

@@ -247,6 +247,7 @@ mod error_tests;
 mod tests {
     use super::*;
     use proptest::prelude::*;
+    use std::net::Ipv4Addr;
 
     #[test]
     fn pod_eni_annotation_as_the_resource_controller_writes_it() {
@@ -320,5 +321,61 @@ mod tests {
             let v = serde_json::json!([{"eniId": id, "privateIp": ip, "vlanId": vlan, "subnetCidr": ip}]);
             let _ = parse_pod_eni(&v.to_string());
         }
+
+        /// A valid annotation (each field present or not, either spelling of
+        /// the VLAN id, fields the agent does not read) parses to exactly
+        /// the branch ENIs it was written from, in order.
+        #[test]
+        fn a_valid_pod_eni_annotation_parses_to_its_values(
+            items in prop::collection::vec(branch(), 0..4)
+        ) {
+            let (json, want): (Vec<_>, Vec<_>) = items.into_iter().unzip();
+            let text = serde_json::Value::Array(json).to_string();
+            prop_assert_eq!(parse_pod_eni(&text), Ok(want));
+        }
+    }
+
+    /// One branch ENI as the resource controller writes it, and what it says.
+    fn branch() -> impl Strategy<Value = (serde_json::Value, BranchEni)> {
+        (
+            proptest::option::of("eni-[0-9a-f]{8,17}"),
+            proptest::option::of(any::<[u8; 6]>()),
+            proptest::option::of(any::<u32>()),
+            proptest::option::of((any::<u32>(), any::<bool>())),
+            proptest::option::of((any::<u32>(), 0u8..=32)),
+        )
+            .prop_map(|(id, mac, ip, vlan, cidr)| {
+                let mut m = serde_json::Map::new();
+                m.insert("associationID".into(), "trunk-assoc-1".into());
+                let mac = mac.map(crate::model::MacAddr);
+                let ip = ip.map(Ipv4Addr::from);
+                let cidr = cidr.map(|(a, len)| {
+                    ipnet::Ipv4Net::new(Ipv4Addr::from(a), len).expect("prefix length <= 32")
+                });
+                if let Some(id) = &id {
+                    m.insert("eniId".into(), id.as_str().into());
+                }
+                if let Some(mac) = mac {
+                    m.insert("ifAddress".into(), mac.to_string().into());
+                }
+                if let Some(ip) = ip {
+                    m.insert("privateIp".into(), ip.to_string().into());
+                }
+                if let Some((v, old_spelling)) = vlan {
+                    let key = if old_spelling { "vlanID" } else { "vlanId" };
+                    m.insert(key.into(), v.into());
+                }
+                if let Some(c) = cidr {
+                    m.insert("subnetCidr".into(), c.to_string().into());
+                }
+                let want = BranchEni {
+                    eni_id: id.map(|i| i.parse().expect("a valid ENI id")),
+                    mac,
+                    private_ip: ip,
+                    vlan_id: vlan.map(|(v, _)| v),
+                    subnet_cidr: cidr,
+                };
+                (serde_json::Value::Object(m), want)
+            })
     }
 }

@@ -8,6 +8,7 @@
 #![allow(dead_code)]
 
 pub mod daemon;
+pub mod skip;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -44,16 +45,13 @@ pub fn lab_available() -> bool {
         .output()
         .map(|o| o.stdout.starts_with(b"0"))
         .unwrap_or(false);
-    let has_ip = Command::new("ip").arg("-V").output().is_ok();
+    let has_ip = skip::runs("ip", &["-V"]).is_ok();
     let why = match (is_root, has_ip) {
         (true, true) => return true,
         (false, _) => "not root (the lab creates network namespaces)",
         (_, false) => "iproute2's `ip` is not installed (run scripts/setup.sh)",
     };
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("lab test cannot run in CI: {why}");
-    }
-    eprintln!("SKIPPED: lab test needs root and iproute2: {why}");
+    skip::skip_or_fail("lab test (needs root and iproute2)", why);
     false
 }
 
@@ -156,15 +154,14 @@ pub fn check_file(path: &Path, extra: &[&str]) -> Outcome {
 /// exports ENIWATCH_MOTO_SERVER); panics in CI when it cannot.
 pub fn moto_available() -> bool {
     let server = std::env::var("ENIWATCH_MOTO_SERVER").unwrap_or_else(|_| "moto_server".into());
-    if Command::new(&server).arg("--help").output().is_ok() {
-        return true;
+    match skip::runs(&server, &["--help"]) {
+        Ok(()) => true,
+        Err(e) => {
+            let why = format!("moto's EC2 server is not installed ({e}; run scripts/setup.sh)");
+            skip::skip_or_fail("lab test with EC2", &why);
+            false
+        }
     }
-    let why = format!("moto's EC2 server ({server}) is not installed (run scripts/setup.sh)");
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("{why}");
-    }
-    eprintln!("SKIPPED: {why}");
-    false
 }
 
 /// Returns from the test (after printing why) when the lab or moto cannot run here.

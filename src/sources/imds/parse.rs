@@ -185,11 +185,101 @@ mod tests {
             let _ = list::<SubnetId>("f", &body);
         }
 
+        /// IPv4 lists, as IMDS writes them (one per line, a trailing
+        /// newline, stray blank lines or padding), parse to the same
+        /// addresses in order.
+        #[test]
+        fn ipv4_lists_round_trip(ips in proptest::collection::vec(any::<u32>(), 0..16), sep in separator()) {
+            let ips: Vec<Ipv4Addr> = ips.into_iter().map(Ipv4Addr::from).collect();
+            let body: Vec<String> = ips.iter().map(|ip| format!(" {ip}")).collect();
+            prop_assert_eq!(ipv4_list("local-ipv4s", &body.join(&sep)), Ok(ips));
+        }
+
+        /// Canonical CIDRs parse to themselves; one with host bits set makes
+        /// the whole list an error naming the field, never a silently
+        /// truncated network.
+        #[test]
+        fn cidr_lists_round_trip_and_host_bits_are_errors(
+            nets in proptest::collection::vec((any::<u32>(), 0u8..=32), 1..8),
+            sep in separator(),
+            spoil in any::<prop::sample::Index>(),
+        ) {
+            let nets: Vec<Ipv4Net> = nets
+                .into_iter()
+                .map(|(a, len)| Ipv4Net::new(Ipv4Addr::from(a), len).unwrap().trunc())
+                .collect();
+            let body: Vec<String> = nets.iter().map(Ipv4Net::to_string).collect();
+            prop_assert_eq!(net_list("ipv4-prefix", &body.join(&sep)), Ok(nets.clone()));
+            if let [one] = nets.as_slice() {
+                prop_assert_eq!(net("subnet-ipv4-cidr-block", &body[0]), Ok(*one));
+            }
+            let i = spoil.index(nets.len());
+            if nets[i].prefix_len() < 32 {
+                let mut bad = body.clone();
+                let host = Ipv4Addr::from(u32::from(nets[i].network()) | 1);
+                bad[i] = format!("{host}/{}", nets[i].prefix_len());
+                let got = net_list("ipv4-prefix", &bad.join(&sep));
+                prop_assert!(got.as_ref().is_err_and(|e| e.field == "ipv4-prefix" && e.problem.contains("host bits")), "{:?}", got);
+            }
+        }
+
+        /// Device numbers: any u32, padded or with a trailing newline, is
+        /// itself; two values or a negative one are errors.
+        #[test]
+        fn device_numbers_round_trip(n in any::<u32>(), m in any::<u32>()) {
+            prop_assert_eq!(value::<u32>("device-number", &format!("{n}\n")), Ok(n));
+            prop_assert_eq!(value::<u32>("device-number", &format!(" {n} ")), Ok(n));
+            let two = format!("{n}\n{m}");
+            prop_assert!(value::<u32>("device-number", &two).is_err());
+            let negative = format!("-{}", u64::from(n) + 1);
+            prop_assert!(value::<u32>("device-number", &negative).is_err());
+        }
+
+        /// Security-group and subnet lists parse to the ids written.
+        #[test]
+        fn id_lists_round_trip(ids in proptest::collection::vec("[0-9a-f]{8,17}", 0..6), sep in separator()) {
+            let groups: Vec<String> = ids.iter().map(|i| format!("sg-{i}")).collect();
+            let got: Vec<String> = list::<SecurityGroupId>("security-group-ids", &groups.join(&sep))
+                .unwrap()
+                .iter()
+                .map(|g| g.as_str().to_string())
+                .collect();
+            prop_assert_eq!(got, groups);
+            for i in &ids {
+                let subnet = format!("subnet-{i}");
+                prop_assert_eq!(value::<SubnetId>("subnet-id", &subnet).map(|s| s.as_str().to_string()), Ok(subnet));
+            }
+        }
+
         #[test]
         fn listing_round_trips(macs in proptest::collection::vec(any::<[u8; 6]>(), 1..16)) {
             let body: Vec<String> = macs.iter().map(|m| format!("{}/", MacAddr(*m))).collect();
             let parsed = mac_listing(&body.join("\n")).unwrap();
             prop_assert_eq!(parsed, macs.into_iter().map(MacAddr).collect::<Vec<_>>());
         }
+
+        /// A listing with one item that is not `<mac>/` is an error, never
+        /// a shorter list of ENIs.
+        #[test]
+        fn a_listing_with_one_bad_item_is_an_error(
+            macs in proptest::collection::vec(any::<[u8; 6]>(), 1..8),
+            at in any::<prop::sample::Index>(),
+            bad in prop_oneof![Just("<html>".to_string()), "[0-9a-f:]{1,16}", "[0-9a-f]{2}(:[0-9a-f]{2}){5}"],
+        ) {
+            let mut body: Vec<String> = macs.iter().map(|m| format!("{}/", MacAddr(*m))).collect();
+            body[at.index(macs.len())] = bad;
+            prop_assert!(mac_listing(&body.join("\n")).is_err());
+        }
+    }
+
+    /// How IMDS-like bodies separate items: a newline, with stray blank
+    /// lines, trailing spaces or a trailing newline.
+    fn separator() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just("\n".to_string()),
+            Just("\n\n".to_string()),
+            Just(" \n".to_string()),
+            Just("\r\n".to_string()),
+        ]
     }
 }
