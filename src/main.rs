@@ -133,8 +133,7 @@ fn main() -> ExitCode {
             };
             let calls = eniwatch::sources::requests::RequestCounts::new();
             let snapshot = runtime.block_on(eniwatch::gather::gather(&config, calls));
-            let evaluation = eniwatch::checks::evaluate(&snapshot);
-            let report = Report::build(&snapshot, &evaluation);
+            let (_, report) = Report::judge(&snapshot);
             match args.output {
                 OutputFormat::Text => print!("{}", render_text(&report)),
                 OutputFormat::Json => match serde_json::to_string_pretty(&report) {

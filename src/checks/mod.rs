@@ -314,11 +314,17 @@ fn spoiled(name: &str, ctx: &Context, outcome: Outcome) -> Outcome {
 
 /// Runs every check on the snapshot.
 pub fn evaluate(snapshot: &Snapshot) -> Evaluation {
-    let ctx = Context::new(snapshot);
+    evaluate_in(&Context::new(snapshot))
+}
+
+/// Runs every check on an already derived context: a caller that renders
+/// the same snapshot (the report) reuses the context's facts (expectation,
+/// ENI roles, capacity and warm pool) instead of deriving them again.
+pub fn evaluate_in(ctx: &Context) -> Evaluation {
     let mut checks = Vec::with_capacity(CHECKS.len());
     let mut findings = Vec::new();
     for (name, check, _) in CHECKS {
-        let outcome = preempted(name, &ctx).unwrap_or_else(|| spoiled(name, &ctx, check(&ctx)));
+        let outcome = preempted(name, ctx).unwrap_or_else(|| spoiled(name, ctx, check(ctx)));
         let (result, mut found) = outcome.into_result(name);
         for f in &mut found {
             f.check = name;

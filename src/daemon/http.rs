@@ -254,7 +254,6 @@ mod tests {
 pub(crate) mod fixture {
     use std::time::{Duration, Instant, SystemTime};
 
-    use crate::checks::evaluate;
     use crate::daemon::{CycleOutcome, Settler};
     use crate::model::Snapshot;
     use crate::report::Report;
@@ -279,8 +278,7 @@ pub(crate) mod fixture {
     /// Judges `snapshot` as one daemon cycle would. With the zero grace
     /// period of `settler()` the settled statuses are the evaluation's.
     pub fn cycle(snapshot: Snapshot, settler: &mut Settler) -> CycleOutcome {
-        let evaluation = evaluate(&snapshot);
-        let report = Report::build(&snapshot, &evaluation);
+        let (evaluation, report) = Report::judge(&snapshot);
         let transitions = settler.observe(&evaluation.findings, &|_| false, Instant::now());
         CycleOutcome {
             at: SystemTime::now(),

@@ -26,7 +26,7 @@ use super::cluster_watch::ClusterWatch;
 use super::kernel_watch::{self, KernelChange};
 use super::settle::Settler;
 use super::{CycleOutcome, SharedState, Transition};
-use crate::checks::{evaluate, CheckResult, CheckStatus, Evaluation, Reason};
+use crate::checks::{CheckResult, CheckStatus, Evaluation, Reason};
 use crate::config::{KubeMode, SourceConfig};
 use crate::gather::assemble;
 use crate::model::{Expectation, InstanceMetadata, Observed, Unavailable};
@@ -266,7 +266,7 @@ impl Looper {
         self.witnesses
             .observe(&mut snapshot, self.wants_addresses, limit, Instant::now())
             .await;
-        let evaluation = evaluate(&snapshot);
+        let (evaluation, report) = Report::judge(&snapshot);
         self.wants_addresses = evaluation.findings.iter().any(|f| {
             matches!(
                 f.reason,
@@ -275,7 +275,6 @@ impl Looper {
                     | Reason::SubnetNearlyExhausted
             )
         });
-        let report = Report::build(&snapshot, &evaluation);
         outages::log(&self.outages.observe(&report.sources, Instant::now()));
         let transitions = self.settle(&evaluation, limit).await;
         // A finding that is new may only mean IMDS moved on since it was read

@@ -153,7 +153,21 @@ pub fn exit_code(status: CheckStatus) -> i32 {
 
 impl Report {
     pub fn build(snapshot: &Snapshot, evaluation: &Evaluation) -> Report {
+        Report::from_context(&Context::new(snapshot), evaluation)
+    }
+
+    /// Judges `snapshot` once and renders the result: the checks and the
+    /// report read the same derived facts (one [`Context`]).
+    pub fn judge(snapshot: &Snapshot) -> (Evaluation, Report) {
         let ctx = Context::new(snapshot);
+        let evaluation = crate::checks::evaluate_in(&ctx);
+        let report = Report::from_context(&ctx, &evaluation);
+        (evaluation, report)
+    }
+
+    /// The report of an evaluation made on `ctx`.
+    pub fn from_context(ctx: &Context, evaluation: &Evaluation) -> Report {
+        let snapshot = ctx.snapshot;
         let status = evaluation.overall();
         let imds = ctx.imds.as_ref().ok();
         let cluster = match &snapshot.expectation {
@@ -187,9 +201,9 @@ impl Report {
             exit_code: exit_code(status),
             not_applicable: evaluation.not_applicable.clone(),
             node,
-            eniconfig: eniconfig_summary(&ctx),
-            enis: eni_rows(&ctx),
-            pods: placement(&ctx),
+            eniconfig: eniconfig_summary(ctx),
+            enis: eni_rows(ctx),
+            pods: placement(ctx),
             capacity: ctx.pool().clone(),
             subnet,
             sources: sources(snapshot),
