@@ -75,12 +75,19 @@ impl PoolFacts {
                 Err(u) => Err(u.reason.clone()),
             },
         };
-        // The premise of the tool: custom networking, unless ipamd says it is off.
-        let custom_networking = ipamd.and_then(|v| v.custom_networking).unwrap_or(true);
+        // The premise of the tool: custom networking, unless ipamd says it
+        // is off or it is not configured at all (no ENIConfig).
+        let custom_networking = ipamd
+            .and_then(|v| v.custom_networking)
+            .unwrap_or(ctx.not_applicable.is_none());
+        // Without custom networking the primary ENI holds pods too, and
+        // ipamd fills it first: a node may have no secondary ENI at all.
         let pod_enis: Vec<_> = ctx
             .enis
             .iter()
-            .filter(|e| e.role == EniRole::Secondary)
+            .filter(|e| {
+                e.role == EniRole::Secondary || (!custom_networking && e.role == EniRole::Primary)
+            })
             .collect();
         let prefix_delegation = snap
             .pool

@@ -117,3 +117,26 @@ fn a_pool_that_cannot_grow_for_a_missing_eniconfig_is_that_findings() {
     assert_eq!(status(&s, "warm-pool"), CheckStatus::Unknown);
     assert!(detail(&s, "warm-pool").contains("(ENIConfigNotFound)"));
 }
+
+#[test]
+fn without_custom_networking_the_primary_enis_addresses_are_the_pool() {
+    // No ENIConfig, ipamd not asked: standard mode, pods on the primary ENI
+    // and no secondary ENI yet. One of two pod addresses is free.
+    let mut s = healthy();
+    cluster(&mut s).eni_configs = Some(vec![]);
+    imds(&mut s).enis.truncate(1);
+    imds(&mut s).enis[0].local_ipv4s = vec![ip("10.0.1.10"), ip("10.0.1.11"), ip("10.0.1.12")];
+    cluster(&mut s).pods.retain(|p| p.host_network);
+    cluster(&mut s).pods.push(pod("a", "10.0.1.12"));
+    let k = kernel(&mut s);
+    k.links.retain(|l| l.mac == Some(mac(1)));
+    k.routes.clear();
+    k.rules.clear();
+    wire_pod(k, "10.0.1.12", MAIN_TABLE, 10);
+    let ctx = Context::new(&s);
+    let f = ctx.pool();
+    assert!(!f.custom_networking);
+    assert_eq!((f.total, f.assigned, f.free), (2, 1, 1));
+    assert_eq!(status(&s, "warm-pool"), CheckStatus::Ok);
+    assert!(!reasons(&s).contains(&Reason::WarmPoolExhausted));
+}
