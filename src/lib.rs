@@ -10,8 +10,11 @@
 //! - [`checks`]: pure functions from a snapshot to statuses and findings.
 //! - `report`: the CLI's text and JSON renderings and exit codes.
 //! - [`lab`]: the simulated node the tests and the demo run on.
+//! - [`backoff`]: the one retry policy (exponential, capped, jittered) every
+//!   retry waits by.
 #![forbid(unsafe_code)]
 
+pub mod backoff;
 pub mod checks;
 pub mod cli;
 pub mod config;

@@ -1,4 +1,5 @@
 //! The `eniwatch` binary: parse the command line, hand over to the library.
+#![forbid(unsafe_code)]
 
 use std::process::ExitCode;
 

@@ -1,11 +1,10 @@
 //! EC2 as a witness: its caches, pacing and backoff (the policy is in
 //! [`crate::witnesses`]).
 
-use std::collections::hash_map::RandomState;
 use std::collections::BTreeMap;
-use std::hash::BuildHasher;
 use std::time::{Duration, Instant};
 
+use crate::backoff::{spread, Backoff};
 use crate::model::{Attachments, Ec2View};
 use crate::model::{
     EniId, InstanceMetadata, InstanceTypeFacts, Observed, SubnetFacts, SubnetId, SubnetLookup,
@@ -21,6 +20,15 @@ const NOT_FOUND_TTL: Duration = Duration::from_secs(600);
 const BACKOFF_FIRST: Duration = Duration::from_secs(30);
 const BACKOFF_FORBIDDEN: Duration = Duration::from_secs(300);
 const BACKOFF_MAX: Duration = Duration::from_secs(900);
+/// How much a backoff or a subnet refresh is lengthened at random, so that
+/// the nodes of a fleet that failed together do not ask again together.
+const JITTER_PERCENT: u32 = 20;
+/// A failed call: 30 s doubling to 15 min, plus up to 20 %.
+const BACKOFF: Backoff =
+    Backoff::new(BACKOFF_FIRST, 2, BACKOFF_MAX).with_jitter_percent(JITTER_PERCENT);
+/// "Access denied" does not fix itself: from 5 min at once.
+const BACKOFF_DENIED: Backoff =
+    Backoff::new(BACKOFF_FORBIDDEN, 2, BACKOFF_MAX).with_jitter_percent(JITTER_PERCENT);
 
 const OP_TYPES: &str = "DescribeInstanceTypes";
 const OP_SUBNETS: &str = "DescribeSubnets";
@@ -40,10 +48,14 @@ pub struct Ec2Needs {
 struct SubnetEntry {
     facts: Option<SubnetFacts>,
     asked: Instant,
+    /// When its free-address count may be refreshed: `subnet_refresh` plus
+    /// jitter drawn when it was asked.
+    refresh: Duration,
 }
 
+/// An operation backing off after failures: asked again after `until`.
 #[derive(Debug, Clone)]
-struct Backoff {
+struct Blocked {
     failures: u32,
     until: Instant,
     error: Unavailable,
@@ -60,11 +72,12 @@ pub struct Ec2Tracker {
     /// The ENI set of the last headroom refresh: a change makes one due.
     headroom_enis: Vec<EniId>,
     attachments: Option<(Instant, Attachments)>,
-    backoff: BTreeMap<&'static str, Backoff>,
+    backoff: BTreeMap<&'static str, Blocked>,
     /// The call under way: if the cycle's time limit cancels it, it still
     /// backs off (see [`Ec2Tracker::cancelled`]).
     in_flight: Option<&'static str>,
-    seed: RandomState,
+    /// The jitter's draws: this tracker's own generator.
+    rng: fastrand::Rng,
 }
 
 impl Ec2Tracker {
@@ -81,14 +94,19 @@ impl Ec2Tracker {
             attachments: None,
             backoff: BTreeMap::new(),
             in_flight: None,
-            seed: RandomState::new(),
+            rng: fastrand::Rng::new(),
         }
     }
 
-    /// Up to `pct` percent of `d`, pseudo-random per call.
-    fn jitter(&self, d: Duration, pct: u32, salt: u64) -> Duration {
-        let r = self.seed.hash_one(salt) % 1000;
-        d.mul_f64(f64::from(pct) / 100.0 * (r as f64) / 1000.0)
+    /// The wait after the `failures`-th failure in a row of one operation.
+    fn backoff_wait(&mut self, forbidden: bool, failures: u32) -> Duration {
+        let policy = if forbidden { BACKOFF_DENIED } else { BACKOFF };
+        policy.delay(failures, &mut self.rng)
+    }
+
+    /// The time before a subnet just asked may be refreshed.
+    fn refresh_after(&mut self) -> Duration {
+        spread(self.subnet_refresh, JITTER_PERCENT, &mut self.rng)
     }
 
     fn blocked(&self, op: &'static str, now: Instant) -> Option<Unavailable> {
@@ -120,20 +138,16 @@ impl Ec2Tracker {
                 Ok(v)
             }
             Err(e) => {
-                let failures = self.backoff.get(op).map_or(0, |b| b.failures) + 1;
-                let base = if e.kind() == "forbidden" {
-                    BACKOFF_FORBIDDEN
-                } else {
-                    BACKOFF_FIRST
-                };
-                let wait = base
-                    .saturating_mul(2u32.saturating_pow(failures - 1))
-                    .min(BACKOFF_MAX);
-                let wait = wait + self.jitter(wait, 20, u64::from(failures));
+                let failures = self
+                    .backoff
+                    .get(op)
+                    .map_or(0, |b| b.failures)
+                    .saturating_add(1);
+                let wait = self.backoff_wait(e.kind() == "forbidden", failures);
                 let error = Unavailable::new("ec2", e.to_string()).with_kind(e.kind());
                 self.backoff.insert(
                     op,
-                    Backoff {
+                    Blocked {
                         failures,
                         until: now + wait,
                         error: error.clone(),
@@ -224,16 +238,15 @@ impl Ec2Tracker {
             .collect();
         let mut due: Vec<SubnetId> = Vec::new();
         for id in &wanted {
-            let refresh = self.subnet_refresh + self.jitter(self.subnet_refresh, 20, 7);
             let is_due = match self.subnets.get(id) {
                 None => true,
-                Some(SubnetEntry { facts: None, asked }) => {
-                    now.duration_since(*asked) >= NOT_FOUND_TTL
-                }
-                Some(SubnetEntry { asked, .. }) => {
+                Some(SubnetEntry {
+                    facts: None, asked, ..
+                }) => now.duration_since(*asked) >= NOT_FOUND_TTL,
+                Some(SubnetEntry { asked, refresh, .. }) => {
                     let headroom = needs.pod_subnet.as_ref() == Some(id)
                         && (needs.headroom || enis != self.headroom_enis);
-                    headroom && now.duration_since(*asked) >= refresh
+                    headroom && now.duration_since(*asked) >= *refresh
                 }
             };
             if is_due {
@@ -252,8 +265,13 @@ impl Ec2Tracker {
                         Ok(found) => {
                             for id in &due {
                                 let facts = found.iter().find(|f| &f.id == id).cloned();
-                                self.subnets
-                                    .insert(id.clone(), SubnetEntry { facts, asked: now });
+                                let refresh = self.refresh_after();
+                                let entry = SubnetEntry {
+                                    facts,
+                                    asked: now,
+                                    refresh,
+                                };
+                                self.subnets.insert(id.clone(), entry);
                             }
                             if due.iter().any(|d| needs.pod_subnet.as_ref() == Some(d)) {
                                 self.headroom_enis = enis;
@@ -328,3 +346,7 @@ impl Ec2Tracker {
         self.attachments.as_ref().map(|(_, a)| a.clone())
     }
 }
+
+#[cfg(test)]
+#[path = "witnesses_ec2_tests.rs"]
+mod tests;

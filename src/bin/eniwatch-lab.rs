@@ -1,5 +1,6 @@
 //! `eniwatch-lab`: builds a simulated EKS node from a scenario file and runs
 //! `eniwatch check` on it. Needs root (network namespaces) and iproute2.
+#![forbid(unsafe_code)]
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -8,7 +8,8 @@
 //! - Each watch is kube-runtime's watcher (list, then watch from the list's
 //!   resourceVersion). On any error the watch is dropped and started
 //!   afresh, with a list, after a backoff of 0.5 s doubling to
-//!   [`RETRY_MAX`]; a resumed watch is never trusted after an error.
+//!   [`RETRY_MAX`], plus up to 20 % jitter (at most 4.8 s); a resumed watch
+//!   is never trusted after an error.
 //! - An *outage* begins with the first watch error (or with evidence that a
 //!   watch missed a change, see below). From then until every watch has
 //!   listed again, the view is *unavailable* and the checks that need it say
@@ -47,7 +48,7 @@ use crate::model::{ClusterView, EniConfig, NodeInfo, Observed, PodInfo, Unavaila
 /// How often the API server is probed while a watch is failing.
 pub const PROBE_INTERVAL: Duration = Duration::from_secs(2);
 
-/// The longest wait before a failed watch is started again.
+/// The longest wait before a failed watch is started again, before jitter.
 pub const RETRY_MAX: Duration = Duration::from_secs(4);
 
 /// How long the server may keep one watch request open; see the module docs.

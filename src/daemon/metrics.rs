@@ -27,6 +27,10 @@
 //!
 //! Capacity, warm-pool, subnet and EC2 metrics: see [`super::metrics_pool`].
 //!
+//! Updating a metric never panics: every series is reached through [`with`]
+//! (never the panicking `with_label_values`), which skips an update whose
+//! labels do not fit the metric and says so at debug level.
+//!
 //! Cardinality policy: every label value comes from a closed set (reasons,
 //! checks, roles, sources, error kinds, request outcomes) or is bounded by the
 //! hardware (`device` and `card`: a node has at most ~50 ENIs), plus the one
@@ -98,12 +102,24 @@ fn register<C: Collector + Clone + 'static>(
     Ok(collector)
 }
 
-/// Applies `f` to the series with these label values. A wrong label count is
-/// a programming error; a scrape missing one series beats a panicking agent.
-fn with<T: MetricVecBuilder>(vec: &MetricVec<T>, labels: &[&str], f: impl FnOnce(T::M)) {
+/// Applies `f` to the series with these label values. A wrong label count
+/// is a programming error (the label sets are constants, and the tests
+/// render every series); a scrape missing one series beats a panicking
+/// agent, and a line per cycle at warn level would bury the logs, so it is
+/// said at debug level.
+pub(super) fn with<T: MetricVecBuilder>(vec: &MetricVec<T>, labels: &[&str], f: impl FnOnce(T::M)) {
     match vec.get_metric_with_label_values(labels) {
         Ok(m) => f(m),
-        Err(e) => tracing::warn!(error = %e, ?labels, "metric series not updated"),
+        Err(e) => {
+            let descs = vec.desc();
+            let name = descs.first().map_or("?", |d| d.fq_name.as_str());
+            tracing::debug!(
+                metric = name,
+                labels = %labels.join(","),
+                error = %e,
+                "metric series not updated: its labels do not fit the metric"
+            );
+        }
     }
 }
 

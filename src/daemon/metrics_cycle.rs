@@ -153,9 +153,9 @@ impl Metrics {
         self.eni_ips.reset();
         for e in &report.enis {
             if e.role == EniRole::Secondary {
-                total += e.ips_total;
-                assigned += e.ips_used;
-                free += e.ips_free;
+                total = total.saturating_add(e.ips_total);
+                assigned = assigned.saturating_add(e.ips_used);
+                free = free.saturating_add(e.ips_free);
             }
             let (device, card) = (e.device_number.to_string(), e.network_card.to_string());
             for (state, n) in [

@@ -20,6 +20,7 @@ use std::sync::Mutex;
 
 use prometheus::{IntCounterVec, IntGaugeVec, Opts, Registry};
 
+use super::metrics::with;
 use super::CycleOutcome;
 use crate::sources::requests::RequestCounts;
 
@@ -49,9 +50,9 @@ fn gauge(r: &Registry, name: &str, help: &str, labels: &[&str]) -> prometheus::R
 /// Sets the label-less gauge to `v`, or removes it when unknown.
 fn set_or_clear(g: &IntGaugeVec, v: Option<u64>) {
     match v {
-        Some(v) => g
-            .with_label_values::<&str>(&[])
-            .set(i64::try_from(v).unwrap_or(i64::MAX)),
+        Some(v) => {
+            with(g, &[], |g| g.set(i64::try_from(v).unwrap_or(i64::MAX)));
+        }
         None => g.reset(),
     }
 }
@@ -136,16 +137,13 @@ impl PoolMetrics {
         self.subnet_size.reset();
         if let Some(s) = &report.subnet {
             let id = s.id.to_string();
+            let labels = [id.as_str(), "eniconfig"];
             if let Some(n) = s.available_ips {
-                self.subnet_available
-                    .with_label_values(&[id.as_str(), "eniconfig"])
-                    .set(i64::from(n));
+                with(&self.subnet_available, &labels, |g| g.set(i64::from(n)));
             }
             if let Some(c) = s.cidr {
                 let size = 1i64 << (32 - u32::from(c.prefix_len()));
-                self.subnet_size
-                    .with_label_values(&[id.as_str(), "eniconfig"])
-                    .set(size);
+                with(&self.subnet_size, &labels, |g| g.set(size));
             }
         }
 
@@ -168,7 +166,7 @@ impl PoolMetrics {
                     *by_state.entry(s).or_insert(0) += 1;
                 }
                 for (s, n) in by_state {
-                    self.attachment.with_label_values(&[s]).set(n);
+                    with(&self.attachment, &[s], |g| g.set(n));
                 }
             }
             None => self.attachment.reset(),

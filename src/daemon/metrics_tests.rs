@@ -355,3 +355,45 @@ fn promtool_accepts_the_exposition() {
     );
     assert!(said.trim().is_empty(), "promtool lint: {said}");
 }
+
+#[test]
+fn a_series_whose_labels_do_not_fit_is_skipped_not_a_panic() {
+    let vec = IntGaugeVec::new(Opts::new("eniwatch_test", "test"), &["a", "b"]).unwrap();
+    for labels in [&["x"][..], &[], &["x", "y", "z"]] {
+        let mut updated = false;
+        with(&vec, labels, |g| {
+            g.set(1);
+            updated = true;
+        });
+        assert!(!updated, "{labels:?}");
+    }
+    assert!(vec.collect()[0].get_metric().is_empty(), "no series made");
+    let mut updated = false;
+    with(&vec, &["x", "y"], |g| {
+        g.set(1);
+        updated = true;
+    });
+    assert!(updated);
+    assert_eq!(
+        vec.get_metric_with_label_values(&["x", "y"]).unwrap().get(),
+        1
+    );
+}
+
+#[test]
+fn metric_updates_never_go_through_the_panicking_accessor() {
+    // `with_label_values` panics on a label-count mismatch; every update
+    // goes through `with` instead.
+    let panicking = concat!(".with_label_values", "(");
+    let turbofish = concat!(".with_label_values", "::");
+    for (file, text) in [
+        ("metrics.rs", include_str!("metrics.rs")),
+        ("metrics_cycle.rs", include_str!("metrics_cycle.rs")),
+        ("metrics_pool.rs", include_str!("metrics_pool.rs")),
+    ] {
+        assert!(
+            !text.contains(panicking) && !text.contains(turbofish),
+            "{file} calls with_label_values"
+        );
+    }
+}

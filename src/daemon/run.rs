@@ -20,12 +20,15 @@ use tokio::sync::mpsc;
 use tokio::time::sleep_until;
 
 mod confirm;
+#[cfg(test)]
+mod imds_retry_tests;
 pub mod outages;
 
 use super::cluster_watch::ClusterWatch;
 use super::kernel_watch::{self, KernelChange};
 use super::settle::Settler;
 use super::{CycleOutcome, SharedState, Transition};
+use crate::backoff::{Backoff, Draw};
 use crate::checks::{CheckResult, CheckStatus, Evaluation, Reason};
 use crate::config::{KubeMode, SourceConfig};
 use crate::gather::assemble;
@@ -45,6 +48,16 @@ const FULL_READ_EVERY: u32 = 10;
 
 /// The first retry delay after a failed IMDS read.
 const IMDS_RETRY: Duration = Duration::from_secs(5);
+
+/// The wait after `failures` failed IMDS reads in a row: 5 s, 10 s, 20 s,
+/// ... each plus up to 20 % ([`crate::backoff`]), and never past the
+/// interval (a failing IMDS is not read less often than a healthy one).
+fn imds_retry_wait(failures: u32, interval: Duration, draw: &mut impl Draw) -> Duration {
+    Backoff::new(IMDS_RETRY, 2, interval)
+        .with_jitter_percent(20)
+        .delay(failures, draw)
+        .min(interval)
+}
 
 /// The least age of IMDS data before a new finding makes the loop re-read it.
 const IMDS_RECHECK: Duration = Duration::from_secs(5);
@@ -226,7 +239,7 @@ impl Looper {
                 };
                 self.imds_full = read.is_err();
                 // A failed read is retried sooner, with exponential backoff
-                // (5 s, 10 s, 20 s, ... up to the interval).
+                // (5 s, 10 s, 20 s, ... up to the interval; see imds_retry_wait).
                 self.imds_failures = if read.is_err() {
                     self.imds_failures.saturating_add(1)
                 } else {
@@ -234,7 +247,7 @@ impl Looper {
                 };
                 let wait = match self.imds_failures {
                     0 => self.pace.imds_interval,
-                    n => (IMDS_RETRY * 2u32.saturating_pow(n - 1)).min(self.pace.imds_interval),
+                    n => imds_retry_wait(n, self.pace.imds_interval, &mut fastrand::Rng::new()),
                 };
                 let unchanged = read == self.last_imds;
                 self.last_imds = read;

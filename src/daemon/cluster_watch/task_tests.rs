@@ -81,3 +81,20 @@ fn errors_are_put_in_words() {
         "listing failed: the API server answered 404 the server could not find the requested resource"
     );
 }
+
+#[test]
+fn a_restart_waits_at_most_4_8_s_and_the_watches_draw_apart() {
+    assert_eq!(RESTART.longest(u32::MAX), Duration::from_millis(4800));
+    assert!(RESTART.longest(u32::MAX) < Duration::from_secs(5));
+    let mut rng = fastrand::Rng::with_seed(1);
+    let waits: Vec<Duration> = (0..16)
+        .map(|_| RESTART.jitter(retry_delay(3), &mut rng))
+        .collect();
+    for w in &waits {
+        assert!(
+            (Duration::from_secs(2)..=Duration::from_millis(2400)).contains(w),
+            "{w:?}"
+        );
+    }
+    assert!(waits.iter().any(|w| *w != waits[0]), "{waits:?}");
+}

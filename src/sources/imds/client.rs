@@ -16,8 +16,9 @@
 //! - Every HTTP request has its own timeout ([`ImdsConfig::request_timeout`],
 //!   1 s by default: IMDS is link-local and answers in microseconds when healthy).
 //! - 429, 5xx, timeouts and connection errors are retried up to
-//!   [`ImdsConfig::attempts`] times in all, with exponential backoff from
-//!   [`ImdsConfig::backoff`] (100 ms, 200 ms, 400 ms, ...). Other statuses are final.
+//!   [`ImdsConfig::attempts`] times in all, backing off ([`crate::backoff`])
+//!   from [`ImdsConfig::backoff`]: 100 ms, 200 ms, 400 ms, ... each plus up to
+//!   20 %; no cap, as the attempts bound the total. Other statuses are final.
 //! - 404 is an answer, not an error: `Ok(None)`.
 //! - Every answer's body is bounded by [`MAX_BODY`] (1 MiB): the largest
 //!   real answer read here is an ENI's `local-ipv4s`, a few KiB at most. A
@@ -36,6 +37,7 @@ use reqwest::{Client, StatusCode};
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
+use crate::backoff::Backoff;
 use crate::sources::bounded_body::{read_limited, size_text, BodyError};
 use crate::sources::cause::root_cause;
 use crate::sources::requests::RequestCounts;
@@ -184,6 +186,17 @@ impl ImdsClient {
         &self.config.endpoint
     }
 
+    /// The waits between the tries of a GET or a token PUT (see the policy).
+    pub(crate) fn retry_policy(&self) -> Backoff {
+        Backoff::new(self.config.backoff, 2, Duration::MAX).with_jitter_percent(20)
+    }
+
+    /// Waits out the backoff after `attempt` failed tries.
+    async fn pause(&self, attempt: u32) {
+        let mut rng = fastrand::Rng::new();
+        tokio::time::sleep(self.retry_policy().delay(attempt, &mut rng)).await;
+    }
+
     /// GETs `path` (e.g. `/latest/meta-data/mac`): the body, or None on 404.
     pub async fn get(&self, path: &str) -> Result<Option<String>, ImdsError> {
         let mut refreshed = false;
@@ -191,7 +204,7 @@ impl ImdsClient {
         let mut attempt = 0;
         while attempt < self.config.attempts {
             if attempt > 0 {
-                tokio::time::sleep(self.config.backoff * 2u32.saturating_pow(attempt - 1)).await;
+                self.pause(attempt).await;
             }
             attempt += 1;
             let token = self.token(path).await?;
@@ -276,7 +289,7 @@ impl ImdsClient {
         let mut last = String::new();
         for attempt in 0..self.config.attempts {
             if attempt > 0 {
-                tokio::time::sleep(self.config.backoff * 2u32.saturating_pow(attempt - 1)).await;
+                self.pause(attempt).await;
             }
             let resp = match self
                 .http

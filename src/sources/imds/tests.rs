@@ -183,3 +183,23 @@ async fn light_refresh_reads_addresses_only_until_the_eni_set_changes() {
     let full = refresh_addresses(&client, &light).await.unwrap();
     assert_eq!(full.enis.len(), 3, "a changed ENI set makes it a full read");
 }
+
+#[test]
+fn retries_wait_100_200_400_ms_each_plus_up_to_a_fifth() {
+    let client = ImdsClient::new(ImdsConfig::default()).unwrap();
+    let policy = client.retry_policy();
+    let ms = |n| policy.nominal(n).as_millis();
+    assert_eq!([ms(1), ms(2), ms(3)], [100, 200, 400]);
+    let mut rng = fastrand::Rng::with_seed(3);
+    let waits: Vec<Duration> = (0..32).map(|_| policy.delay(2, &mut rng)).collect();
+    for w in &waits {
+        assert!(
+            (Duration::from_millis(200)..=Duration::from_millis(240)).contains(w),
+            "{w:?}"
+        );
+    }
+    assert!(
+        waits.iter().any(|w| *w != waits[0]),
+        "the jitter varies: {waits:?}"
+    );
+}
