@@ -89,11 +89,8 @@ pub(crate) fn max_pods_fit(ctx: &Context) -> Outcome {
             "max-pods {max} fits: {mode} on {instance} supplies {capacity}"
         ));
     }
-    let mut out = Outcome::ok(String::new());
-    out.findings.push(Finding::new(
-        "",
-        Reason::MaxPodsExceedsCapacity,
-        Subject::node(ctx.node_name.clone()),
+    exceeds(
+        ctx,
         format!(
             "kubelet max-pods is {max}, but {mode} on {instance} ({} ENIs × {} IPv4 addresses) \
              supplies at most {capacity} pods; pods beyond that stay in ContainerCreating; \
@@ -102,6 +99,17 @@ pub(crate) fn max_pods_fit(ctx: &Context) -> Outcome {
             limits.ipv4_per_eni,
             max_pods_fix(capacity, pd)
         ),
+    )
+}
+
+/// The check's one finding: max-pods above what the node can address.
+fn exceeds(ctx: &Context, message: String) -> Outcome {
+    let mut out = Outcome::ok(String::new());
+    out.findings.push(Finding::new(
+        "",
+        Reason::MaxPodsExceedsCapacity,
+        Subject::node(ctx.node_name.clone()),
+        message,
     ));
     out
 }
@@ -138,11 +146,8 @@ fn max_pods_either_way(ctx: &Context, f: &PoolFacts, limits: InstanceLimits, why
              and {why}"
         ));
     }
-    let mut out = Outcome::ok(String::new());
-    out.findings.push(Finding::new(
-        "",
-        Reason::MaxPodsExceedsCapacity,
-        Subject::node(ctx.node_name.clone()),
+    exceeds(
+        ctx,
         format!(
             "kubelet max-pods is {max}, but {mode} on {instance} ({} ENIs × {} IPv4 addresses) \
              supplies at most {without} pods, or {with} with prefix delegation (not known yet \
@@ -151,8 +156,7 @@ fn max_pods_either_way(ctx: &Context, f: &PoolFacts, limits: InstanceLimits, why
             limits.ipv4_per_eni,
             max_pods_fix(without, true)
         ),
-    ));
-    out
+    )
 }
 
 fn mode_words(custom_networking: bool, prefix_delegation: bool) -> &'static str {
