@@ -11,7 +11,7 @@ use std::time::Duration;
 use common::daemon::Daemon;
 use common::*;
 use eniwatch::lab::netns;
-use eniwatch::lab::scenario::{ImdsFaults, PodSpec};
+use eniwatch::lab::scenario::PodSpec;
 
 const WAIT: Duration = Duration::from_secs(15);
 
@@ -226,12 +226,7 @@ fn outages_raise_no_events_and_recover() {
         ],
     );
     assert!(d.wait_for(WAIT, |d| condition_status(d) == "True"));
-    let mut s = d.scenario.clone();
-    s.imds_faults = ImdsFaults {
-        throttle: 1_000_000,
-        ..Default::default()
-    };
-    d.node.update(&s).unwrap();
+    d.throttle_imds(true);
     assert!(
         d.wait_for(WAIT, |d| d.metric("eniwatch_source_up{source=\"imds\"}")
             == Some(0.0)),
@@ -239,8 +234,7 @@ fn outages_raise_no_events_and_recover() {
         d.logs()
     );
     std::thread::sleep(Duration::from_secs(2));
-    s.imds_faults = ImdsFaults::default();
-    d.node.update(&s).unwrap();
+    d.throttle_imds(false);
     assert!(
         d.wait_for(WAIT, |d| d.metric("eniwatch_source_up{source=\"imds\"}")
             == Some(1.0))
@@ -327,12 +321,7 @@ fn the_condition_stays_true_through_a_short_imds_outage() {
         ],
     );
     assert!(d.wait_for(WAIT, |d| condition_status(d) == "True"));
-    let mut s = d.scenario.clone();
-    s.imds_faults = ImdsFaults {
-        throttle: 1_000_000,
-        ..Default::default()
-    };
-    d.node.update(&s).unwrap();
+    d.throttle_imds(true);
     let message = |d: &Daemon| {
         d.condition()
             .map(|c| c["message"].as_str().unwrap_or("").to_string())
@@ -355,8 +344,7 @@ fn the_condition_stays_true_through_a_short_imds_outage() {
         assert_eq!(condition_status(&d), "True", "{:?}", d.condition());
         std::thread::sleep(Duration::from_millis(250));
     }
-    s.imds_faults = ImdsFaults::default();
-    d.node.update(&s).unwrap();
+    d.throttle_imds(false);
     assert!(
         d.wait_for(WAIT, |d| condition_status(d) == "True"
             && !message(d).contains("stale")),

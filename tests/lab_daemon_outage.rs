@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use common::daemon::Daemon;
 use common::*;
-use eniwatch::lab::scenario::{ImdsFaults, Scenario};
+use eniwatch::lab::scenario::Scenario;
 use serde_json::Value;
 
 const WAIT: Duration = Duration::from_secs(15);
@@ -201,16 +201,10 @@ fn each_source_outage_is_one_warning_and_one_recovery_in_the_log() {
     let info_before = log_lines(&d, "INFO").len();
 
     // IMDS throttles every request for a few seconds.
-    let mut s = d.scenario.clone();
-    s.imds_faults = ImdsFaults {
-        throttle: 1_000_000,
-        ..Default::default()
-    };
-    d.node.update(&s).unwrap();
+    d.throttle_imds(true);
     assert!(d.wait_for(WAIT, |d| up(d, "imds") == Some(0.0)));
     std::thread::sleep(Duration::from_secs(5));
-    s.imds_faults = ImdsFaults::default();
-    d.node.update(&s).unwrap();
+    d.throttle_imds(false);
     assert!(d.wait_for(WAIT, |d| up(d, "imds") == Some(1.0)));
 
     // The API server is away for a few seconds.

@@ -169,6 +169,17 @@ impl Daemon {
     }
 
     /// Polls `ok` until it holds or `timeout` passes.
+    /// IMDS answers 429 to every request (`true`), or serves again (`false`).
+    pub fn throttle_imds(&self, on: bool) {
+        let mut s = self.scenario.clone();
+        if on {
+            s.imds_faults.throttle = 1_000_000;
+        }
+        self.node
+            .update(&s)
+            .expect("lab node takes the IMDS faults");
+    }
+
     pub fn wait_for(&self, timeout: Duration, ok: impl Fn(&Daemon) -> bool) -> bool {
         let deadline = Instant::now() + timeout;
         while Instant::now() < deadline {
