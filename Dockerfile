@@ -1,7 +1,8 @@
 # syntax=docker/dockerfile:1
 #
-# The eniwatch node agent image: a locked release build of the `eniwatch`
-# binary alone (no lab, --no-default-features) on distroless/cc.
+# The eniwatch node agent image: a locked release build of the node agent's
+# package, `eniwatch` (agent/), on distroless/cc. Its dependency graph holds
+# no lab code (`cargo tree -p eniwatch -e normal`).
 #
 #   docker build -t eniwatch:0.1.0 .
 #
@@ -17,15 +18,21 @@ FROM rust:1.95-bookworm AS build
 WORKDIR /src
 
 # Only what the build reads (.dockerignore keeps the context to these too).
+# Cargo reads every workspace member's manifest, so all members are copied;
+# only the node agent's package and its dependencies are compiled.
 COPY Cargo.toml Cargo.lock ./
-COPY src ./src
+COPY core ./core
+COPY agent ./agent
+COPY ec2 ./ec2
+COPY cluster ./cluster
+COPY lab ./lab
 
 # --locked: exactly the dependency versions of Cargo.lock.
 # The cache mounts keep the registry and target directory between builds; the
 # binary is copied out of the cached target directory in the same step.
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
-    cargo build --release --locked --bin eniwatch --no-default-features \
+    cargo build --release --locked -p eniwatch \
  && install -D -m 0755 target/release/eniwatch /out/eniwatch
 
 FROM gcr.io/distroless/cc-debian12:nonroot

@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 profile=${1:-debug}
-if [ "$profile" = release ]; then cargo build --release --locked -q; else cargo build --locked -q; fi
+if [ "$profile" = release ]; then cargo build --release --locked -q -p eniwatch; else cargo build --locked -q -p eniwatch; fi
 bin=target/$profile/eniwatch
 server=$(mktemp --suffix .py)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -f "$server"' EXIT

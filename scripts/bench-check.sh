@@ -8,7 +8,10 @@ source scripts/setup.sh
 runs=${1:-50}
 profile=${2:-release}
 flag=$([ "$profile" = release ] && echo --release || echo)
-cargo build --locked --quiet $flag --bins
+# The agent as shipped (its own package, so no lab features leak into it),
+# then the lab tools.
+cargo build --locked --quiet $flag -p eniwatch
+cargo build --locked --quiet $flag -p eniwatch-lab
 bin=target/$profile
 name=ewbench
 scenario=$(mktemp --suffix=.yaml)

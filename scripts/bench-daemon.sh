@@ -16,9 +16,9 @@ injections=${1:-50}
 rounds=${2:-100}
 idle=${3:-60}
 # The agent as shipped (no lab code), and the lab tools.
-cargo build --locked --quiet --release --no-default-features --bin eniwatch
+cargo build --locked --quiet --release -p eniwatch
 cp target/release/eniwatch target/release/eniwatch-agent
-cargo build --locked --quiet --release --bin eniwatch-lab
+cargo build --locked --quiet --release -p eniwatch-lab
 bin=target/release
 name=ewbd
 dir=/tmp/eniwatch-lab/$name

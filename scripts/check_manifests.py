@@ -2,7 +2,7 @@
 """Checks the rendered kustomizations of deploy/ and the IAM policy.
 
     check_manifests.py --rendered NAME=FILE ... [--k8s-versions 1.31,latest]
-                       [--iam-policy deploy/iam/policy.json --ec2-source src/sources/ec2.rs]
+                       [--iam-policy deploy/iam/policy.json --ec2-source ec2/src/client.rs]
                        [--dockerfile Dockerfile] [--cargo-toml Cargo.toml]
 
 NAME is the kustomization's path under deploy/ (base, node-rbac,
@@ -23,10 +23,11 @@ overlays/<name>); FILE is `kubectl kustomize` output. For each one:
 With --iam-policy: the policy allows exactly the EC2 calls the agent makes
 (read from the EC2 source), on Resource "*".
 
-With --dockerfile: the image build agrees with Cargo.toml (builder Rust at
-least rust-version, the locked --no-default-features build of the eniwatch
-binary, distroless/cc nonroot, ENTRYPOINT eniwatch, CMD run) and
-.dockerignore keeps target/ out of the build context.
+With --dockerfile: the image build agrees with the workspace (builder Rust at
+least rust-version, the locked release build of the node agent's package
+`eniwatch`, which does not depend on the lab, distroless/cc nonroot,
+ENTRYPOINT eniwatch, CMD run) and .dockerignore keeps target/ out of the
+build context but every workspace member in it.
 
 Exits 1 with one line per problem.
 """
@@ -342,7 +343,7 @@ def check_iam(check, policy_path, ec2_source):
 
 
 def check_dockerfile(check, dockerfile, cargo_toml, dockerignore):
-    """The image build matches Cargo.toml: builder Rust, features, binary, base."""
+    """The image build matches the workspace: builder Rust, package, binary, base."""
     check.context = os.path.relpath(dockerfile, ROOT)
     with open(dockerfile) as f:
         text = re.sub(r"\\\n", " ", f.read())
@@ -356,12 +357,15 @@ def check_dockerfile(check, dockerfile, cargo_toml, dockerignore):
         check(tuple(map(int, b.groups())) >= tuple(map(int, m.groups())),
               "builder %s is older than rust-version %s.%s" % (stages[0], *m.groups()))
     runs = " ".join(re.findall(r"^RUN\s+(.*)$", text, re.M))
-    check(re.search(r"cargo build --release --locked --bin eniwatch --no-default-features(\s|$)", runs),
-          "no `cargo build --release --locked --bin eniwatch --no-default-features`")
-    default = re.search(r"^default\s*=\s*\[(.*)\]", cargo, re.M)
-    check(default and [x.strip().strip('"') for x in default.group(1).split(",") if x.strip()] == ["lab"],
-          "Cargo.toml's default features are not exactly [\"lab\"]: --no-default-features would drop more than the lab")
-    check(re.search(r'\[\[bin\]\]\s*name\s*=\s*"eniwatch"', cargo), "Cargo.toml has no [[bin]] eniwatch")
+    check(re.search(r"cargo build --release --locked -p eniwatch(\s|$)", runs),
+          "no `cargo build --release --locked -p eniwatch`")
+    agent_toml = os.path.join(os.path.dirname(cargo_toml), "agent", "Cargo.toml")
+    with open(agent_toml) as f:
+        agent = f.read()
+    check(re.search(r'^name\s*=\s*"eniwatch"', agent, re.M), "agent/Cargo.toml is not the package eniwatch")
+    check(re.search(r'\[\[bin\]\]\s*name\s*=\s*"eniwatch"', agent), "agent/Cargo.toml has no [[bin]] eniwatch")
+    deps = agent.split("[dependencies]", 1)[-1].split("\n[", 1)[0]
+    check("eniwatch-lab" not in deps, "the node agent depends on the lab outside its tests")
     final = text[text.rfind("\nFROM"):] if stages else ""
     check(stages[-1:] == ["gcr.io/distroless/cc-debian12:nonroot"], "final stage is not gcr.io/distroless/cc-debian12:nonroot")
     check(re.search(r"^USER\s+65532(:65532)?\s*$", final, re.M), "final stage does not run as 65532")
@@ -372,7 +376,10 @@ def check_dockerfile(check, dockerfile, cargo_toml, dockerignore):
         ignore = [l.strip() for l in f if l.strip() and not l.startswith("#")]
     check(ignore[:1] == ["*"] or "target" in ignore or "target/" in ignore or "/target" in ignore,
           ".dockerignore does not keep target/ out of the build context")
-    for needed in ("Cargo.toml", "Cargo.lock", "src/"):
+    members = re.search(r"^members\s*=\s*\[(.*)\]", cargo, re.M)
+    members = [m.strip().strip('"') + "/" for m in members.group(1).split(",")] if members else []
+    check(members, "Cargo.toml lists no workspace members")
+    for needed in ["Cargo.toml", "Cargo.lock"] + members:
         check(ignore[:1] != ["*"] or "!" + needed in ignore, ".dockerignore leaves %s out of the context" % needed)
 
 

@@ -2,13 +2,20 @@
 # The whole test suite: formatting, lints, unit tests and the lab tests (which
 # build network namespaces and so need root; in CI (CI=true) a lab test that
 # cannot run fails instead of skipping), and the checks of what ships beside
-# the binary (tests/ship.rs: Dockerfile, deploy/, systemd/, docs/).
+# the binary (agent/tests/ship.rs: Dockerfile, deploy/, systemd/, docs/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
 bash scripts/setup-ship.sh   # kubectl (kustomize), schema validator, hadolint, promtool, systemd-analyze
 cargo fmt --check
-cargo clippy --locked --all-targets -- -D warnings
-# What the Dockerfile ships: the agent without the lab feature, compiled and linted as such.
-cargo clippy --locked --no-default-features --bin eniwatch -- -D warnings
-cargo test --locked
+# Every crate and target of the workspace.
+cargo clippy --locked --workspace --all-targets -- -D warnings
+# What the Dockerfile ships, `-p eniwatch` on its own: the node agent's graph
+# without dev-dependencies (no lab, no test fixtures), compiled and linted as
+# such, and checked to hold no lab code.
+cargo clippy --locked -p eniwatch --bins -- -D warnings
+if cargo tree --locked -p eniwatch -e normal --prefix none | grep -q '^eniwatch-lab '; then
+  echo "test: the shipped node agent's dependency graph holds the lab" >&2
+  exit 1
+fi
+cargo test --locked --workspace

@@ -1,0 +1,29 @@
+//! The node's own sources: IMDS, the kernel over netlink, and ipamd's
+//! introspection. Each returns plain data or its own error type, and none
+//! decides what is wrong: that is the checks' job. The Kubernetes API, which
+//! the cluster component reads too, is in `eniwatch_core::sources`; EC2 is
+//! its own crate, `eniwatch_ec2`.
+
+use eniwatch_core::sources::bounded::ErrorKind;
+
+pub mod imds;
+pub mod ipamd;
+pub mod netlink;
+
+impl ErrorKind for imds::ImdsError {
+    fn kind(&self) -> &'static str {
+        imds::ImdsError::kind(self)
+    }
+}
+
+impl ErrorKind for ipamd::IpamdError {
+    fn kind(&self) -> &'static str {
+        ipamd::IpamdError::kind(self)
+    }
+}
+
+impl ErrorKind for netlink::NetlinkError {
+    fn kind(&self) -> &'static str {
+        netlink::NetlinkError::kind(self)
+    }
+}
