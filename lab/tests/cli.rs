@@ -39,8 +39,20 @@ fn every_bundled_scenario_renders() {
 
 #[test]
 fn a_generated_scenario_loads_with_the_asked_size() {
-    let out = lab(&["generate", "--enis", "4", "--ips-per-eni", "10", "--pods", "20"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = lab(&[
+        "generate",
+        "--enis",
+        "4",
+        "--ips-per-eni",
+        "10",
+        "--pods",
+        "20",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let dir = tempfile_dir();
     let path = dir.join("generated.yaml");
     std::fs::write(&path, &out.stdout).expect("write scenario");
