@@ -12,6 +12,8 @@
 //!   judged once per snapshot ([`checks::evaluate`]).
 //! - [`report`]: the text and JSON renderings of a judged snapshot and the
 //!   exit codes.
+//! - [`instance_limits`]: every EC2 instance type's network limits, embedded
+//!   at build time instead of asked of EC2 by every node.
 //! - [`backoff`]: the one retry policy (exponential, capped, jittered) every
 //!   retry waits by.
 #![forbid(unsafe_code)]
@@ -19,6 +21,7 @@
 pub mod backoff;
 pub mod checks;
 pub mod expectation;
+pub mod instance_limits;
 pub mod model;
 pub mod report;
 pub mod sources;
