@@ -335,3 +335,9 @@ impl Ec2Policy {
 #[cfg(test)]
 #[path = "tracker_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+mod fake;
+
+#[cfg(test)]
+mod policy_tests;
