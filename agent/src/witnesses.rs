@@ -1,20 +1,7 @@
 //! When to ask EC2 and ipamd, and what to remember of their answers.
 //!
-//! EC2 throttles per account and region, and the CNI on every node already
-//! calls it: this agent must not add to it. So EC2 is asked only for what
-//! changed, and what never changes is remembered for the process lifetime:
-//!
-//! | call | when | cached |
-//! |---|---|---|
-//! | `DescribeInstanceTypes` | once | for life |
-//! | `DescribeSubnets` (CIDR, zone) | once per subnet the node needs | for life; "does not exist" for 10 min |
-//! | `DescribeSubnets` (`AvailableIpAddressCount`) | only while the node needs addresses (warm pool low, subnet near exhaustion, the ENI set changed), at most every `subnet_refresh` (+ up to 20 % jitter) | until the next refresh |
-//! | `DescribeNetworkInterfaces` | when IMDS's ENI set changes, and while an ENI is not attached; at most once a minute | until then |
-//!
-//! A steady node therefore makes no EC2 call after start-up. A failed call
-//! backs off per operation (30 s, doubling to 15 min, +jitter; 5 min at once
-//! for "access denied", which does not fix itself), and the parts that
-//! depend on it become unknown; cached facts stay in use.
+//! EC2's call policy (what is asked when, what is cached, how it backs off)
+//! is [`eniwatch_ec2::tracker`]'s, with its table.
 //!
 //! ipamd is local (`127.0.0.1:61679`) and cheap: it is read on every full
 //! cycle (any kernel, API or IMDS change, and at least every

@@ -4,16 +4,21 @@
 //! - [`client`]: the calls (`DescribeSubnets`, `DescribeInstanceTypes`,
 //!   `DescribeNetworkInterfaces`), read-only, one attempt each, bounded
 //!   bodies, errors in words with a bounded kind.
+//! - [`api`]: the three calls as a trait, [`Ec2Api`], which the client
+//!   implements.
 //! - [`tracker`]: the call policy: what to ask, when, what to remember, how
-//!   to back off. Its clock is passed in, so the policy is tested on a
-//!   simulated one.
+//!   to back off (the table is there). Its clock is passed in and it calls
+//!   EC2 through [`Ec2Api`], so the policy is tested on a simulated clock
+//!   against answers from memory.
 //! - `wire`: the SDK interceptor that bounds answer bodies and counts every
 //!   attempt on the wire by operation and outcome.
 #![forbid(unsafe_code)]
 
+pub mod api;
 pub mod client;
 pub mod tracker;
 mod wire;
 
+pub use api::Ec2Api;
 pub use client::{Ec2Client, Ec2Config, Ec2Error};
-pub use tracker::{Ec2Needs, Ec2Tracker, ATTACHMENT_INTERVAL};
+pub use tracker::{Ec2Needs, Ec2Policy, Ec2Tracker, ATTACHMENT_INTERVAL};

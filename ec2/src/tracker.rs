@@ -1,17 +1,48 @@
-//! EC2 as a witness: its caches, pacing and backoff (the policy is in
-//! [`crate::witnesses`]).
+//! The EC2 call policy: what to ask EC2, when, what to remember of its
+//! answers, and how to back off.
+//!
+//! EC2 throttles per account and region, and the CNI on every node already
+//! calls it: this agent must not add to it. So EC2 is asked only for what
+//! changed, and what never changes is remembered for the process lifetime:
+//!
+//! | call | when | cached |
+//! |---|---|---|
+//! | `DescribeInstanceTypes` | once (again only if IMDS reports another type) | for life |
+//! | `DescribeSubnets` (CIDR, zone) | once per subnet the node needs: the pod subnet, and the subnet of any ENI whose CIDR IMDS did not give; the subnets due in a cycle share one call | for life; "does not exist" for 10 min |
+//! | `DescribeSubnets` (`AvailableIpAddressCount`) | the pod subnet only, only while the node needs addresses ([`Ec2Needs::headroom`]: warm pool low, subnet near exhaustion) or IMDS's ENI set changed since the last refresh; at most every `subnet_refresh` + up to 20 % jitter (drawn anew at each ask) | until the next refresh |
+//! | `DescribeNetworkInterfaces` | at the first ask; then when IMDS's ENI set changes, and while an ENI is not `attached` or missing from EC2's answer; at most once a minute ([`ATTACHMENT_INTERVAL`]) after the last answer | until then |
+//!
+//! A steady node therefore makes no EC2 call after start-up.
+//!
+//! A failed call backs off per operation: 30 s, doubling to 15 min, each
+//! plus up to 20 % (upward only, see [`eniwatch_core::backoff`]); "access
+//! denied" does not fix itself, so it waits 5 min at once (then 10, 15).
+//! A success ends the backoff. A call the cycle's time limit cut off is a
+//! timeout and backs off too ([`Ec2Tracker::cancelled`]). While an operation
+//! backs off, the parts that depend on it and are not cached are unknown,
+//! with the error of its last failure; cached facts (the instance type, a
+//! subnet's CIDR, zone and last free count, the last attachments) stay in
+//! use. Without a region no client can be built: every part is unknown, and
+//! the next cycle tries again (that costs no EC2 call).
+//!
+//! The clock is passed in, and the calls go through [`Ec2Api`], so the
+//! policy ([`Ec2Policy`]) is tested on a simulated clock against answers
+//! from memory; [`Ec2Tracker`] is the policy over the real [`Ec2Client`].
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use crate::api::Ec2Api;
 use crate::client::{Ec2Client, Ec2Config, Ec2Error};
 use eniwatch_core::backoff::{spread, Backoff};
 use eniwatch_core::model::{Attachments, Ec2View};
 use eniwatch_core::model::{
-    EniId, InstanceMetadata, InstanceTypeFacts, Observed, SubnetFacts, SubnetId, SubnetLookup,
-    Unavailable,
+    EniId, InstanceMetadata, InstanceTypeFacts, Observed, SubnetId, SubnetLookup, Unavailable,
 };
 use eniwatch_core::sources::requests::RequestCounts;
+
+mod subnets;
+use subnets::SubnetEntry;
 
 /// The least time between two `DescribeNetworkInterfaces`.
 pub const ATTACHMENT_INTERVAL: Duration = Duration::from_secs(60);
@@ -44,15 +75,6 @@ pub struct Ec2Needs {
     pub headroom: bool,
 }
 
-#[derive(Debug, Clone)]
-struct SubnetEntry {
-    facts: Option<SubnetFacts>,
-    asked: Instant,
-    /// When its free-address count may be refreshed: `subnet_refresh` plus
-    /// jitter drawn when it was asked.
-    refresh: Duration,
-}
-
 /// An operation backing off after failures: asked again after `until`.
 #[derive(Debug, Clone)]
 struct Blocked {
@@ -61,11 +83,74 @@ struct Blocked {
     error: Unavailable,
 }
 
-/// EC2 as a witness, with its caches and pacing.
+/// The call policy over the real EC2 client, which it builds at the first
+/// ask (the region may come from IMDS).
 pub struct Ec2Tracker {
     config: Ec2Config,
-    client: Option<Ec2Client>,
     calls: RequestCounts,
+    client: Option<Ec2Client>,
+    policy: Ec2Policy,
+}
+
+impl Ec2Tracker {
+    /// `calls` counts every EC2 call by (operation, outcome).
+    pub fn new(config: Ec2Config, subnet_refresh: Duration, calls: RequestCounts) -> Ec2Tracker {
+        Ec2Tracker {
+            config,
+            calls,
+            client: None,
+            policy: Ec2Policy::new(subnet_refresh),
+        }
+    }
+
+    /// Asks EC2 what is due and returns the view for this cycle.
+    pub async fn observe(
+        &mut self,
+        imds: &InstanceMetadata,
+        needs: &Ec2Needs,
+        now: Instant,
+    ) -> Ec2View {
+        if self.client.is_none() {
+            match Ec2Client::new(&self.config, imds.region.as_deref(), self.calls.clone()).await {
+                Ok(c) => self.client = Some(c),
+                Err(e) => {
+                    let u = Unavailable::new("ec2", e.to_string()).with_kind(e.kind());
+                    return unknown_view(needs, u);
+                }
+            }
+        }
+        match &self.client {
+            Some(client) => self.policy.observe(client, imds, needs, now).await,
+            None => unknown_view(needs, Unavailable::new("ec2", "no client")),
+        }
+    }
+
+    /// The cycle's time limit cancelled [`Ec2Tracker::observe`] (see
+    /// [`Ec2Policy::cancelled`]).
+    pub fn cancelled(&mut self, limit: Duration, now: Instant) {
+        self.policy.cancelled(limit, now);
+    }
+}
+
+/// Every part unknown for the same reason.
+fn unknown_view(needs: &Ec2Needs, u: Unavailable) -> Ec2View {
+    Ec2View {
+        instance_type: Err(u.clone()),
+        subnets: needs
+            .pod_subnet
+            .iter()
+            .map(|id| SubnetLookup {
+                id: id.clone(),
+                facts: Err(u.clone()),
+            })
+            .collect(),
+        attachments: Err(u),
+    }
+}
+
+/// The call policy on its own (see the module doc): caches, pacing and
+/// backoff, over any [`Ec2Api`].
+pub struct Ec2Policy {
     subnet_refresh: Duration,
     instance_type: Option<(String, InstanceTypeFacts)>,
     subnets: BTreeMap<SubnetId, SubnetEntry>,
@@ -74,19 +159,17 @@ pub struct Ec2Tracker {
     attachments: Option<(Instant, Attachments)>,
     backoff: BTreeMap<&'static str, Blocked>,
     /// The call under way: if the cycle's time limit cancels it, it still
-    /// backs off (see [`Ec2Tracker::cancelled`]).
+    /// backs off (see [`Ec2Policy::cancelled`]).
     in_flight: Option<&'static str>,
-    /// The jitter's draws: this tracker's own generator.
+    /// The jitter's draws: this policy's own generator.
     rng: fastrand::Rng,
 }
 
-impl Ec2Tracker {
-    /// `calls` counts every EC2 call by (operation, outcome).
-    pub fn new(config: Ec2Config, subnet_refresh: Duration, calls: RequestCounts) -> Ec2Tracker {
-        Ec2Tracker {
-            config,
-            client: None,
-            calls,
+impl Ec2Policy {
+    /// A free-address count is refreshed at most every `subnet_refresh`
+    /// (plus jitter).
+    pub fn new(subnet_refresh: Duration) -> Ec2Policy {
+        Ec2Policy {
             subnet_refresh,
             instance_type: None,
             subnets: BTreeMap::new(),
@@ -116,7 +199,7 @@ impl Ec2Tracker {
             .map(|b| b.error.clone())
     }
 
-    /// The cycle's time limit cancelled [`Ec2Tracker::observe`]: the call
+    /// The cycle's time limit cancelled [`Ec2Policy::observe`]: the call
     /// that was under way failed with a timeout and backs off like any other,
     /// or the next cycle would ask again at once.
     pub fn cancelled(&mut self, limit: Duration, now: Instant) {
@@ -158,36 +241,17 @@ impl Ec2Tracker {
         }
     }
 
-    /// Asks EC2 what is due and returns the view for this cycle.
-    pub async fn observe(
+    /// Asks `api` what is due and returns the view for this cycle.
+    pub async fn observe<A: Ec2Api>(
         &mut self,
+        api: &A,
         imds: &InstanceMetadata,
         needs: &Ec2Needs,
         now: Instant,
     ) -> Ec2View {
-        if self.client.is_none() {
-            match Ec2Client::new(&self.config, imds.region.as_deref(), self.calls.clone()).await {
-                Ok(c) => self.client = Some(c),
-                Err(e) => {
-                    let u = Unavailable::new("ec2", e.to_string()).with_kind(e.kind());
-                    return Ec2View {
-                        instance_type: Err(u.clone()),
-                        subnets: needs
-                            .pod_subnet
-                            .iter()
-                            .map(|id| SubnetLookup {
-                                id: id.clone(),
-                                facts: Err(u.clone()),
-                            })
-                            .collect(),
-                        attachments: Err(u),
-                    };
-                }
-            }
-        }
-        let instance_type = self.instance_type(&imds.instance_type, now).await;
-        let subnets = self.subnets(imds, needs, now).await;
-        let attachments = self.attachments(imds, now).await;
+        let instance_type = self.instance_type(api, &imds.instance_type, now).await;
+        let subnets = self.subnets(api, imds, needs, now).await;
+        let attachments = self.attachments(api, imds, now).await;
         Ec2View {
             instance_type,
             subnets,
@@ -195,7 +259,12 @@ impl Ec2Tracker {
         }
     }
 
-    async fn instance_type(&mut self, name: &str, now: Instant) -> Observed<InstanceTypeFacts> {
+    async fn instance_type<A: Ec2Api>(
+        &mut self,
+        api: &A,
+        name: &str,
+        now: Instant,
+    ) -> Observed<InstanceTypeFacts> {
         if let Some((cached, facts)) = &self.instance_type {
             if cached == name {
                 return Ok(*facts);
@@ -204,11 +273,8 @@ impl Ec2Tracker {
         if let Some(u) = self.blocked(OP_TYPES, now) {
             return Err(u);
         }
-        let Some(client) = &self.client else {
-            return Err(Unavailable::new("ec2", "no client"));
-        };
         self.in_flight = Some(OP_TYPES);
-        let r = client.instance_type(name).await;
+        let r = api.instance_type(name).await;
         let r = self.record(OP_TYPES, r, now);
         if let Ok(facts) = &r {
             self.instance_type = Some((name.to_string(), *facts));
@@ -216,87 +282,9 @@ impl Ec2Tracker {
         r
     }
 
-    async fn subnets(
+    async fn attachments<A: Ec2Api>(
         &mut self,
-        imds: &InstanceMetadata,
-        needs: &Ec2Needs,
-        now: Instant,
-    ) -> Vec<SubnetLookup> {
-        let mut wanted: Vec<SubnetId> = needs.pod_subnet.iter().cloned().collect();
-        // ENI subnets whose CIDR IMDS did not give.
-        for e in &imds.enis {
-            if let (Some(id), None) = (&e.subnet_id, e.subnet_cidr) {
-                if !wanted.contains(id) {
-                    wanted.push(id.clone());
-                }
-            }
-        }
-        let enis: Vec<EniId> = imds
-            .enis
-            .iter()
-            .filter_map(|e| e.interface_id.clone())
-            .collect();
-        let mut due: Vec<SubnetId> = Vec::new();
-        for id in &wanted {
-            let is_due = match self.subnets.get(id) {
-                None => true,
-                Some(SubnetEntry {
-                    facts: None, asked, ..
-                }) => now.duration_since(*asked) >= NOT_FOUND_TTL,
-                Some(SubnetEntry { asked, refresh, .. }) => {
-                    let headroom = needs.pod_subnet.as_ref() == Some(id)
-                        && (needs.headroom || enis != self.headroom_enis);
-                    headroom && now.duration_since(*asked) >= *refresh
-                }
-            };
-            if is_due {
-                due.push(id.clone());
-            }
-        }
-        let mut failed: Option<Unavailable> = None;
-        if !due.is_empty() {
-            match (self.blocked(OP_SUBNETS, now), &self.client) {
-                (Some(u), _) => failed = Some(u),
-                (None, None) => failed = Some(Unavailable::new("ec2", "no client")),
-                (None, Some(client)) => {
-                    self.in_flight = Some(OP_SUBNETS);
-                    let r = client.describe_subnets(&due).await;
-                    match self.record(OP_SUBNETS, r, now) {
-                        Ok(found) => {
-                            for id in &due {
-                                let facts = found.iter().find(|f| &f.id == id).cloned();
-                                let refresh = self.refresh_after();
-                                let entry = SubnetEntry {
-                                    facts,
-                                    asked: now,
-                                    refresh,
-                                };
-                                self.subnets.insert(id.clone(), entry);
-                            }
-                            if due.iter().any(|d| needs.pod_subnet.as_ref() == Some(d)) {
-                                self.headroom_enis = enis;
-                            }
-                        }
-                        Err(u) => failed = Some(u),
-                    }
-                }
-            }
-        }
-        wanted
-            .into_iter()
-            .map(|id| {
-                let facts = match (self.subnets.get(&id), &failed) {
-                    (Some(entry), _) => Ok(entry.facts.clone()),
-                    (None, Some(u)) => Err(u.clone()),
-                    (None, None) => Err(Unavailable::new("ec2", "not asked yet")),
-                };
-                SubnetLookup { id, facts }
-            })
-            .collect()
-    }
-
-    async fn attachments(
-        &mut self,
+        api: &A,
         imds: &InstanceMetadata,
         now: Instant,
     ) -> Observed<Attachments> {
@@ -322,11 +310,8 @@ impl Ec2Tracker {
             if let Some(u) = self.blocked(OP_ENIS, now) {
                 return self.cached_attachments().ok_or(u);
             }
-            let Some(client) = &self.client else {
-                return Err(Unavailable::new("ec2", "no client"));
-            };
             self.in_flight = Some(OP_ENIS);
-            let r = client.instance_enis(&imds.instance_id).await;
+            let r = api.instance_enis(&imds.instance_id).await;
             match self.record(OP_ENIS, r, now) {
                 Ok(list) => {
                     let view = Attachments {
@@ -350,3 +335,9 @@ impl Ec2Tracker {
 #[cfg(test)]
 #[path = "tracker_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+mod fake;
+
+#[cfg(test)]
+mod policy_tests;

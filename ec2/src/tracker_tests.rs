@@ -3,12 +3,8 @@
 
 use super::*;
 
-fn tracker() -> Ec2Tracker {
-    Ec2Tracker::new(
-        Ec2Config::default(),
-        Duration::from_secs(300),
-        RequestCounts::new(),
-    )
+fn tracker() -> Ec2Policy {
+    Ec2Policy::new(Duration::from_secs(300))
 }
 
 fn within(d: Duration, secs: u64) -> bool {

@@ -314,3 +314,7 @@ impl IntoResponse for Reply {
 #[cfg(test)]
 #[path = "imds_emulator_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "imds_emulator_fault_tests.rs"]
+mod fault_tests;

@@ -12,7 +12,7 @@
 //! inconsistent files (duplicate MACs, unknown subnets, pod IPs that collide)
 //! with a message naming the offending entry.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
@@ -20,6 +20,8 @@ use ipnet::Ipv4Net;
 use serde::{Deserialize, Serialize};
 
 pub use super::witness_spec::{Ec2Fault, Ec2Spec, IpamdShape, IpamdSpec};
+
+mod validate;
 
 /// Errors loading or validating a scenario file.
 #[derive(Debug, thiserror::Error)]
@@ -385,91 +387,5 @@ impl Scenario {
 
     pub fn primary_eni(&self) -> Option<&EniSpec> {
         self.enis.iter().find(|e| e.is_primary())
-    }
-
-    fn invalid(&self, problem: String) -> ScenarioError {
-        ScenarioError::Invalid {
-            name: self.name.clone(),
-            problem,
-        }
-    }
-
-    /// Reject scenarios the builder could not materialise faithfully.
-    pub fn validate(&self) -> Result<(), ScenarioError> {
-        if self.primary_eni().is_none() {
-            return Err(self.invalid("no ENI with device_number 0 on network_card 0".into()));
-        }
-        let mut macs = BTreeSet::new();
-        let mut links = BTreeSet::new();
-        for eni in &self.enis {
-            if !macs.insert(eni.mac.to_ascii_lowercase()) {
-                return Err(self.invalid(format!("MAC {} is used twice", eni.mac)));
-            }
-            let subnet = self.subnet(&eni.subnet).ok_or_else(|| {
-                self.invalid(format!(
-                    "ENI {} names unknown subnet {}",
-                    eni.id, eni.subnet
-                ))
-            })?;
-            if eni.kind == EniKind::EfaOnly {
-                continue;
-            }
-            let link = eni.link_name();
-            if link.len() > 15 || !links.insert(link.clone()) {
-                return Err(self.invalid(format!(
-                    "ENI {}: link name {link} is too long or used twice",
-                    eni.id
-                )));
-            }
-            let Some(first) = eni.ips.first() else {
-                return Err(self.invalid(format!(
-                    "ENI {} has no ips (only efa-only ENIs may)",
-                    eni.id
-                )));
-            };
-            if !subnet.cidr.contains(first) {
-                return Err(self.invalid(format!(
-                    "ENI {}: primary address {first} is outside subnet {} ({})",
-                    eni.id, subnet.id, subnet.cidr
-                )));
-            }
-        }
-        let mut pod_ips = BTreeSet::new();
-        let mut pod_keys = BTreeSet::new();
-        for pod in &self.pods {
-            if !pod_keys.insert(pod.key()) {
-                return Err(self.invalid(format!("pod {} is listed twice", pod.key())));
-            }
-            if let (Some(ip), false) = (pod.ip, pod.host_network) {
-                if !pod_ips.insert(ip) {
-                    return Err(self.invalid(format!("pod IP {ip} is used by two pods")));
-                }
-            }
-        }
-        for brk in &self.breaks {
-            let (pod, mac) = match brk {
-                Break::RemovePodRoute { pod }
-                | Break::RemovePodRule { pod, .. }
-                | Break::PodRuleTable { pod, .. } => (Some(pod), None),
-                Break::RemoveEniLink { mac }
-                | Break::EniLinkDown { mac }
-                | Break::RemoveEniAddress { mac }
-                | Break::RemoveEniDefaultRoute { mac }
-                | Break::ShadowingRule { via_mac: mac, .. } => (None, Some(mac)),
-            };
-            if let Some(pod) = pod {
-                if self.pod(pod).and_then(|p| p.ip).is_none() {
-                    return Err(
-                        self.invalid(format!("break names pod {pod}, which has no IP here"))
-                    );
-                }
-            }
-            if let Some(mac) = mac {
-                if self.eni_by_mac(mac).is_none() {
-                    return Err(self.invalid(format!("break names unknown ENI MAC {mac}")));
-                }
-            }
-        }
-        Ok(())
     }
 }

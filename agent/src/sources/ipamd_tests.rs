@@ -1,4 +1,8 @@
+use std::net::Ipv4Addr;
+
+use ipnet::Ipv4Net;
 use proptest::prelude::*;
+use serde_json::Value;
 
 use super::*;
 use eniwatch_lab::ipamd_emulator::{self as emulator, enis_json, router, IpamdState};

@@ -38,9 +38,12 @@ use tokio::sync::Mutex;
 use tokio::time::Instant;
 
 use eniwatch_core::backoff::Backoff;
-use eniwatch_core::sources::bounded_body::{read_limited, size_text, BodyError};
+use eniwatch_core::sources::bounded_body::{read_limited, BodyError};
 use eniwatch_core::sources::cause::root_cause;
 use eniwatch_core::sources::requests::RequestCounts;
+
+pub use super::error::ImdsError;
+use super::error::{status_hint, token_hint};
 
 /// Where IMDS is, and how patient to be with it.
 #[derive(Debug, Clone)]
@@ -71,34 +74,6 @@ pub const MAX_BODY: usize = 1024 * 1024;
 const TOKEN_PATH: &str = "/latest/api/token";
 const TTL_HEADER: &str = "x-aws-ec2-metadata-token-ttl-seconds";
 const TOKEN_HEADER: &str = "x-aws-ec2-metadata-token";
-
-/// Errors talking to IMDS. Each names the path, so an operator can `curl` it.
-#[derive(Debug, thiserror::Error)]
-pub enum ImdsError {
-    #[error("invalid IMDS endpoint {endpoint:?}: {reason}")]
-    Endpoint { endpoint: String, reason: String },
-    #[error(
-        "IMDS {endpoint}{path}: no usable answer after {attempts} attempt(s); the last: {last}"
-    )]
-    Unreachable {
-        endpoint: String,
-        path: String,
-        attempts: u32,
-        last: String,
-    },
-    #[error("IMDS {path}: HTTP {status}{hint}")]
-    Status {
-        path: String,
-        status: u16,
-        hint: &'static str,
-    },
-    #[error("IMDS answered more than {} for {path}: not a real instance metadata answer", size_text(*limit))]
-    TooLarge { path: String, limit: usize },
-    #[error("IMDS {path}: the answer is not UTF-8 text")]
-    NotText { path: String },
-    #[error("IMDS {path}: {problem}")]
-    Invalid { path: String, problem: String },
-}
 
 /// An IMDSv2 session token; `Debug` never shows it.
 #[derive(Clone)]
@@ -345,24 +320,6 @@ impl ImdsClient {
     }
 }
 
-impl ImdsError {
-    /// A bounded classification of the error, for metric labels.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            ImdsError::Endpoint { .. } => "invalid",
-            ImdsError::Unreachable { last, .. } if last.contains("429") => "throttled",
-            ImdsError::Unreachable { last, .. } if last.contains("timed out") => "timeout",
-            ImdsError::Unreachable { .. } => "unreachable",
-            ImdsError::Status { status: 401, .. } => "unauthorized",
-            ImdsError::Status { status: 403, .. } => "forbidden",
-            ImdsError::Status { .. } => "error",
-            ImdsError::NotText { .. } | ImdsError::Invalid { .. } | ImdsError::TooLarge { .. } => {
-                "invalid"
-            }
-        }
-    }
-}
-
 fn retryable(s: StatusCode) -> bool {
     s == StatusCode::TOO_MANY_REQUESTS || s.is_server_error()
 }
@@ -385,21 +342,5 @@ fn describe(e: &reqwest::Error) -> String {
         )
     } else {
         root_cause(e)
-    }
-}
-
-fn status_hint(s: StatusCode) -> &'static str {
-    match s.as_u16() {
-        403 => " (IMDS is disabled for this instance: enable it with http-endpoint=enabled)",
-        _ => "",
-    }
-}
-
-fn token_hint(s: StatusCode) -> &'static str {
-    match s.as_u16() {
-        403 => " (IMDS is disabled, or the request was forwarded: set http-endpoint=enabled and call IMDS directly)",
-        400 => " (IMDS rejected the token TTL)",
-        404 | 405 => " (this endpoint does not speak IMDSv2)",
-        _ => "",
     }
 }

@@ -10,6 +10,7 @@
 //! judge it.
 
 pub mod client;
+mod error;
 pub mod parse;
 
 use std::net::Ipv4Addr;
