@@ -74,11 +74,11 @@ fn errors_are_put_in_words() {
     let cut = watcher::Error::WatchStartFailed(kube::Error::Service(Box::new(refused)));
     assert_eq!(
         describe(&cut),
-        "starting the watch failed: the API server could not be reached: connection refused"
+        "the watch could not start: unreachable: connection refused"
     );
     assert_eq!(
         describe(&e),
-        "listing failed: the API server answered 404 the server could not find the requested resource"
+        "the initial list failed: the API server answered HTTP 404 Not Found: the server could not find the requested resource"
     );
 }
 

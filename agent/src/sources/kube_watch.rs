@@ -44,6 +44,7 @@ use kube::{Api, Client};
 use tokio::sync::{mpsc, watch, Notify};
 
 use eniwatch_core::model::{ClusterView, EniConfig, NodeInfo, Observed, PodInfo, Unavailable};
+use eniwatch_core::sources::kube::error_text;
 
 /// How often the API server is probed while a watch is failing.
 pub const PROBE_INTERVAL: Duration = Duration::from_secs(2);
@@ -242,7 +243,8 @@ impl ClusterWatch {
                 PodPresence::Gone
             }
             Err(e) => PodPresence::Unknown(format!(
-                "looking up pod {namespace}/{name} in the API server: {e}"
+                "looking up pod {namespace}/{name} in the API server: {}",
+                error_text(&e)
             )),
         }
     }

@@ -14,7 +14,9 @@ use tokio::sync::{mpsc, watch};
 
 use super::{ClusterWatch, Mirror, Mirrors, Update, PROBE_INTERVAL, RETRY_MAX, WATCH_TIMEOUT_SECS};
 use eniwatch_core::backoff::Backoff;
-use eniwatch_core::sources::kube::{eniconfig, eniconfig_resource, node_info, pod_info};
+use eniwatch_core::sources::kube::{
+    eniconfig, eniconfig_resource, node_info, pod_info, watch_error_text,
+};
 use eniwatch_core::sources::requests::RequestCounts;
 
 /// The first wait before a failed watch is started again.
@@ -255,52 +257,10 @@ fn crd_missing(e: &watcher::Error) -> bool {
     matches!(e, watcher::Error::InitialListFailed(kube::Error::Api(s)) if s.code == 404)
 }
 
-/// A watcher error in words.
+/// A watcher error in words: the one mapping,
+/// [`eniwatch_core::sources::kube::watch_error_text`].
 fn describe(e: &watcher::Error) -> String {
-    let client = |e: &kube::Error| match e {
-        kube::Error::Api(s) => format!("the API server answered {} {}", s.code, s.message),
-        kube::Error::Service(inner) => {
-            format!(
-                "the API server could not be reached: {}",
-                chain(inner.as_ref())
-            )
-        }
-        kube::Error::HyperError(h) => {
-            format!("the connection to the API server failed: {}", chain(h))
-        }
-        kube::Error::ReadEvents(io) => format!("reading the watch stream failed: {}", chain(io)),
-        other => chain(other),
-    };
-    match e {
-        watcher::Error::InitialListFailed(k) => format!("listing failed: {}", client(k)),
-        watcher::Error::WatchStartFailed(k) => format!("starting the watch failed: {}", client(k)),
-        watcher::Error::WatchError(s) if s.code == 410 => {
-            "the watch's resourceVersion has expired (410 Gone)".into()
-        }
-        watcher::Error::WatchError(s) => {
-            format!("the API server ended the watch: {} {}", s.code, s.message)
-        }
-        watcher::Error::WatchFailed(k) => format!("the watch connection failed: {}", client(k)),
-        watcher::Error::NoResourceVersion => {
-            "the API server sent an object without a resourceVersion".into()
-        }
-    }
-}
-
-/// An error and its causes, in words: `a: b: c`, leaving out a cause
-/// already spelled out by the error above it.
-fn chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        let next = c.to_string();
-        if !text.contains(&next) {
-            text.push_str(": ");
-            text.push_str(&next);
-        }
-        cause = c.source();
-    }
-    text
+    watch_error_text(e)
 }
 
 /// While a watch is failing, GETs the Node every [`PROBE_INTERVAL`]; when
