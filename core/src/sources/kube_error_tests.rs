@@ -154,6 +154,10 @@ async fn a_refused_write_has_a_kind_and_the_hint_for_writes() {
         "the API server answered HTTP 403 Forbidden: events is forbidden \
          (the service account may not write this resource; see deploy/ RBAC)"
     );
-    let conflict = kube::core::Status::failure("the object has been modified", "Conflict").with_code(409);
-    assert_eq!(error_kind(&kube::Error::Api(Box::new(conflict))), "conflict");
+    let conflict =
+        kube::core::Status::failure("the object has been modified", "Conflict").with_code(409);
+    assert_eq!(
+        error_kind(&kube::Error::Api(Box::new(conflict))),
+        "conflict"
+    );
 }
