@@ -230,5 +230,8 @@ fn now() -> Instant {
 }
 
 #[cfg(test)]
+#[path = "run/loop_harness.rs"]
+mod loop_harness;
+#[cfg(test)]
 #[path = "run/loop_tests.rs"]
 mod loop_tests;

@@ -2,7 +2,8 @@
 //! [`Sinks`] keeps each cycle's outcome, triggers are fed by hand, IMDS is
 //! the lab's emulator over loopback (or off: an endpoint no client accepts),
 //! the kernel is this test's own namespace (read only), Kubernetes is off
-//! (the expectation from flags).
+//! (the expectation from flags) or the lab's emulator behind the real
+//! watches, with ipamd's emulator beside it.
 //!
 //! The scenario's ENIs are not in this namespace's kernel, so IMDS shows
 //! ENIs that no link carries: `ENINotConfigured` findings, which settle for
@@ -11,154 +12,18 @@
 //! Real time with a short pacing (the loop's clock is tokio's; a paused
 //! clock would need tokio's `test-util`): each test runs for about a second.
 
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
 
+use super::loop_harness::*;
 use super::*;
 use crate::daemon::{CycleOutcome, Transition};
-use crate::sources::imds::ImdsConfig;
 use eniwatch_core::checks::{CheckStatus, Reason};
-use eniwatch_core::model::{FlagExpectation, PoolSettings, SelectionSettings};
-use eniwatch_lab::imds_emulator::{self, ImdsState};
-use eniwatch_lab::scenario::Scenario;
-
-const GRACE: Duration = Duration::from_millis(400);
-
-/// Hands each outcome to the test.
-struct Recording(mpsc::UnboundedSender<Arc<CycleOutcome>>);
-
-impl Sinks for Recording {
-    async fn cycle(&mut self, outcome: &Arc<CycleOutcome>, _: &Counters) {
-        let _ = self.0.send(outcome.clone());
-    }
-}
-
-/// A running loop and its handles.
-struct Harness {
-    outcomes: mpsc::UnboundedReceiver<Arc<CycleOutcome>>,
-    kernel: mpsc::Sender<KernelChange>,
-    wake: mpsc::Sender<()>,
-    imds: ImdsState,
-}
-
-impl Harness {
-    /// The next cycle's outcome, within `within`.
-    async fn next(&mut self, within: Duration) -> Option<Arc<CycleOutcome>> {
-        tokio::time::timeout(within, self.outcomes.recv())
-            .await
-            .ok()
-            .flatten()
-    }
-
-    /// Outcomes until one satisfies `done` (included), within `within`.
-    async fn until(
-        &mut self,
-        within: Duration,
-        done: impl Fn(&CycleOutcome) -> bool,
-    ) -> Vec<Arc<CycleOutcome>> {
-        let deadline = tokio::time::Instant::now() + within;
-        let mut seen = Vec::new();
-        while let Ok(Some(o)) = tokio::time::timeout_at(deadline, self.outcomes.recv()).await {
-            let stop = done(&o);
-            seen.push(o);
-            if stop {
-                return seen;
-            }
-        }
-        panic!(
-            "no such cycle within {within:?} among {} cycles",
-            seen.len()
-        );
-    }
-
-    fn metadata_requests(&self) -> u64 {
-        self.imds.stats().metadata_requests
-    }
-}
-
-fn healthy() -> Scenario {
-    Scenario::bundled("healthy").expect("bundled scenario loads")
-}
-
-fn sources(imds_endpoint: String) -> SourceConfig {
-    SourceConfig {
-        node_name: Some("n".into()),
-        imds: ImdsConfig {
-            endpoint: imds_endpoint,
-            request_timeout: Duration::from_secs(2),
-            ..ImdsConfig::default()
-        },
-        kube: crate::config::KubeMode::Flags(FlagExpectation {
-            subnet: "subnet-0pods1a".parse().expect("subnet id"),
-            security_groups: None,
-        }),
-        selection: SelectionSettings::default(),
-        veth_prefix: "eni".into(),
-        gather_timeout: Duration::from_secs(5),
-        ec2: None,
-        subnet_refresh: Duration::from_secs(60),
-        ipamd: None,
-        pool: PoolSettings::default(),
-    }
-}
-
-fn pace(imds_interval: Duration) -> LoopConfig {
-    LoopConfig {
-        imds_interval,
-        grace: GRACE,
-        debounce: Duration::from_millis(5),
-        idle_cycle: Duration::from_secs(60),
-    }
-}
-
-/// Runs `test` beside the loop, against an IMDS emulator serving
-/// `scenario` (`imds: false`: with no usable IMDS endpoint, so no IMDS
-/// client). The loop runs in the test's own task (its future is not
-/// `Send`, as in the daemon) and ends with the test.
-async fn with_loop<T: Future<Output = ()>>(
-    scenario: &Scenario,
-    imds: bool,
-    pace: LoopConfig,
-    test: impl FnOnce(Harness) -> T,
-) {
-    let state = ImdsState::new(scenario);
-    let addr = eniwatch_lab::serve_on_loopback(imds_emulator::router(state.clone()))
-        .await
-        .expect("serve the IMDS emulator");
-    let endpoint = if imds {
-        format!("http://{addr}")
-    } else {
-        "ftp://nowhere".into()
-    };
-    let looper = Looper::new(
-        sources(endpoint),
-        pace,
-        None,
-        Counters::default(),
-        SharedState::new(),
-    );
-    let (out_tx, outcomes) = mpsc::unbounded_channel();
-    let (kernel, kernel_rx) = mpsc::channel(8);
-    let (wake, wake_rx) = mpsc::channel(1);
-    let triggers = Triggers {
-        kernel: kernel_rx,
-        wake: wake_rx,
-    };
-    let harness = Harness {
-        outcomes,
-        kernel,
-        wake,
-        imds: state,
-    };
-    let mut sinks = Recording(out_tx);
-    tokio::select! {
-        () = looper.run(&mut sinks, triggers, std::future::pending()) => panic!("the loop ended"),
-        () = test(harness) => {}
-    }
-}
+use eniwatch_core::model::Expectation;
+use eniwatch_lab::ipamd_emulator::{self, IpamdState};
+use eniwatch_lab::kube_emulator::{self, KubeState};
 
 fn unconfigured(o: &CycleOutcome) -> Vec<String> {
     o.report
@@ -336,6 +201,80 @@ async fn with_imds_off_the_loop_still_runs_and_judges_what_it_can() {
             h.wake.send(()).await.expect("loop runs");
             h.next(SOON).await.expect("a woken cycle");
             assert_eq!(h.metadata_requests(), 0);
+        },
+    )
+    .await;
+}
+
+/// The node's pods in the cycle's view of the API, if it had one.
+fn view_pods(o: &CycleOutcome) -> Option<Vec<String>> {
+    match &o.snapshot.expectation {
+        Expectation::Kubernetes(Ok(view)) => {
+            Some(view.pods.iter().filter_map(|p| p.name.clone()).collect())
+        }
+        _ => None,
+    }
+}
+
+#[tokio::test]
+async fn watch_events_wake_the_loop_and_each_cycle_judges_the_current_view() {
+    let s = healthy();
+    let kube = KubeState::new(&s);
+    let api = eniwatch_lab::serve_on_loopback(kube_emulator::router(kube.clone()))
+        .await
+        .expect("serve the Kubernetes emulator");
+    let client = kube::Client::try_from(kube::Config::new(
+        format!("http://{api}").parse().expect("URL"),
+    ))
+    .expect("client");
+    let ipamd = eniwatch_lab::serve_on_loopback(ipamd_emulator::router(IpamdState::new(&s)))
+        .await
+        .expect("serve the ipamd emulator");
+    let (imds, addr) = imds_emulator(&s).await;
+    let mut config = sources(format!("http://{addr}"));
+    config.node_name = Some(s.node.name.clone());
+    config.kube = crate::config::KubeMode::Api { kubeconfig: None };
+    config.ipamd = Some(format!("http://{ipamd}"));
+    // No timer and no settle deadline within the test: only the watches wake the loop.
+    let mut pace = pace(Duration::from_secs(60));
+    pace.grace = Duration::from_secs(60);
+    let (wake, wake_rx) = mpsc::channel(1);
+    let watch = ClusterWatch::default();
+    watch.spawn(
+        client.clone(),
+        client,
+        &s.node.name,
+        Default::default(),
+        wake.clone(),
+    );
+    let mut gone = s.clone();
+    gone.pods.retain(|p| p.name != "web-00");
+    let within = Duration::from_secs(3);
+    drive(
+        config,
+        pace,
+        Some(watch),
+        imds,
+        (wake, wake_rx),
+        |mut h| async move {
+            let listed = h.until(within, |o| view_pods(o).is_some()).await;
+            let o = listed.last().expect("a cycle");
+            assert!(
+                view_pods(o)
+                    .unwrap_or_default()
+                    .contains(&"web-00".to_string()),
+                "{:?}",
+                view_pods(o)
+            );
+            assert!(
+                o.snapshot.ipamd.data().is_some(),
+                "ipamd is read in a full cycle"
+            );
+            kube.apply_scenario(&gone);
+            h.until(within, |o| {
+                view_pods(o).is_some_and(|p| !p.contains(&"web-00".to_string()))
+            })
+            .await;
         },
     )
     .await;
