@@ -108,7 +108,7 @@ pub struct EventError {
 // The one mapping of client errors to kinds and words (the node condition's
 // writes use it through these names too).
 pub(crate) use eniwatch_core::sources::kube::{
-    error_kind as api_error_kind, write_error_text as api_error_message,
+    write_error_kind as api_error_kind, write_error_text as api_error_message,
 };
 
 /// The object an event is about, before any uid lookup.

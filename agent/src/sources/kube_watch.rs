@@ -64,6 +64,8 @@ struct Mirror<T> {
     /// A list has completed since the last outage began.
     listed: bool,
     error: Option<String>,
+    /// The error's kind (the one mapping's, for metric labels).
+    error_kind: &'static str,
 }
 
 impl<T> Default for Mirror<T> {
@@ -73,6 +75,7 @@ impl<T> Default for Mirror<T> {
             pending: None,
             listed: false,
             error: None,
+            error_kind: "unreachable",
         }
     }
 }
@@ -193,15 +196,16 @@ impl ClusterWatch {
     /// The current view, or why there is none.
     pub fn view(&self, node_name: &str) -> Observed<ClusterView> {
         let m = self.lock();
-        let unavailable =
-            |why: String| Err(Unavailable::new("kubernetes", why).with_kind("unreachable"));
-        for (what, error) in [
-            ("node", &m.node.error),
-            ("pods", &m.pods.error),
-            ("ENIConfigs", &m.eniconfigs.error),
+        let unavailable = |why: String, kind: &'static str| {
+            Err(Unavailable::new("kubernetes", why).with_kind(kind))
+        };
+        for (what, error, kind) in [
+            ("node", &m.node.error, m.node.error_kind),
+            ("pods", &m.pods.error, m.pods.error_kind),
+            ("ENIConfigs", &m.eniconfigs.error, m.eniconfigs.error_kind),
         ] {
             if let Some(e) = error {
-                return unavailable(format!("watching {what}: {e}"));
+                return unavailable(format!("watching {what}: {e}"), kind);
             }
         }
         if !m.all_listed() {
@@ -211,7 +215,7 @@ impl ClusterWatch {
                 (None, false) => {
                     "waiting for the first list of the node, its pods and the ENIConfigs".into()
                 }
-            });
+            }, "unreachable");
         }
         let Some(node) = m.node.items.values().next().cloned() else {
             return Err(Unavailable::new(

@@ -128,6 +128,7 @@ async fn a_watchers_error_is_in_words_too() {
         watch_error_text(&w),
         format!("the initial list failed: {text}")
     );
+    assert_eq!(watch_error_kind(&w), "forbidden");
 }
 
 #[test]
@@ -148,7 +149,7 @@ async fn a_refused_write_has_a_kind_and_the_hint_for_writes() {
     let (client, _, _file) = check_client_for(&server).await;
     let api: Api<Node> = Api::all(client);
     let e = api.list(&ListParams::default()).await.expect_err("403");
-    assert_eq!(error_kind(&e), "forbidden");
+    assert_eq!(write_error_kind(&e), "forbidden");
     assert_eq!(
         write_error_text(&e),
         "the API server answered HTTP 403 Forbidden: events is forbidden \
@@ -156,8 +157,11 @@ async fn a_refused_write_has_a_kind_and_the_hint_for_writes() {
     );
     let conflict =
         kube::core::Status::failure("the object has been modified", "Conflict").with_code(409);
+    let conflict = kube::Error::Api(Box::new(conflict));
+    assert_eq!(write_error_kind(&conflict), "conflict");
     assert_eq!(
-        error_kind(&kube::Error::Api(Box::new(conflict))),
-        "conflict"
+        error_kind(&conflict),
+        "error",
+        "a read's kinds are ERROR_KINDS"
     );
 }

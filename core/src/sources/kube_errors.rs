@@ -84,11 +84,16 @@ pub fn write_error_text(e: &kube::Error) -> String {
     describe(e, Access::Write).1
 }
 
-/// A bounded classification of a client error, for metric labels:
-/// `unauthorized`, `forbidden`, `not_found`, `conflict`, `throttled`,
-/// `timeout`, `unreachable`, `invalid` or `error`.
+/// A bounded classification of a failed read, for metric labels: one of
+/// [`crate::model::ERROR_KINDS`] (`unauthorized`, `forbidden`, `not_found`,
+/// `throttled`, `timeout`, `unreachable`, `invalid` or `error`).
 pub fn error_kind(e: &kube::Error) -> &'static str {
     describe(e, Access::Read).0
+}
+
+/// A failed write's kind: as [`error_kind`], and `conflict` for a 409.
+pub fn write_error_kind(e: &kube::Error) -> &'static str {
+    describe(e, Access::Write).0
 }
 
 /// What the failed request did, for the hint on a refusal.
@@ -110,6 +115,16 @@ pub fn watch_error_text(e: &kube::runtime::watcher::Error) -> String {
         }
         W::WatchError(status) => format!("the watch ended: {}", api_error(status, Access::Read).1),
         W::NoResourceVersion => e.to_string(),
+    }
+}
+
+/// A watcher's error as a bounded kind (see [`error_kind`]).
+pub fn watch_error_kind(e: &kube::runtime::watcher::Error) -> &'static str {
+    use kube::runtime::watcher::Error as W;
+    match e {
+        W::InitialListFailed(e) | W::WatchStartFailed(e) | W::WatchFailed(e) => error_kind(e),
+        W::WatchError(status) => api_error(status, Access::Read).0,
+        W::NoResourceVersion => "invalid",
     }
 }
 
@@ -167,7 +182,10 @@ fn api_error(status: &kube::core::Status, access: Access) -> (&'static str, Stri
             },
         ),
         404 => ("not_found", ""),
-        409 => ("conflict", ""),
+        409 => match access {
+            Access::Write => ("conflict", ""),
+            Access::Read => ("error", ""),
+        },
         429 => (
             "throttled",
             " (the API server is rate-limiting this client)",

@@ -15,7 +15,7 @@ use tokio::sync::{mpsc, watch};
 use super::{ClusterWatch, Mirror, Mirrors, Update, PROBE_INTERVAL, RETRY_MAX, WATCH_TIMEOUT_SECS};
 use eniwatch_core::backoff::Backoff;
 use eniwatch_core::sources::kube::{
-    eniconfig, eniconfig_resource, node_info, pod_info, watch_error_text,
+    eniconfig, eniconfig_resource, node_info, pod_info, watch_error_kind, watch_error_text,
 };
 use eniwatch_core::sources::requests::RequestCounts;
 
@@ -124,11 +124,11 @@ fn update<K, T>(ev: Event<K>, mut f: impl FnMut(K) -> (String, T)) -> Update<T> 
 enum Ended {
     /// An outage began elsewhere: list again now.
     Relist,
-    /// The watch failed, in words.
-    Failed(String),
+    /// The watch failed, in words, and the kind of failure.
+    Failed(String, &'static str),
     /// The API server answered that the watch's resourceVersion expired
     /// (410): it is up, so the list is made again at once.
-    Expired(String),
+    Expired(String, &'static str),
     /// The ENIConfig CRD is not installed.
     CrdMissing,
     /// The loop is gone.
@@ -147,16 +147,16 @@ where
         let wait = match follow(&spec, make(), &mut relist, &mut failures).await {
             Ended::Closed => return,
             Ended::Relist => continue,
-            Ended::Failed(why) => {
+            Ended::Failed(why, kind) => {
                 spec.counts.add("kubernetes", "error");
                 tracing::debug!(error = %why, "Kubernetes watch failed; starting it again after a backoff");
-                record_failure(&spec, why);
+                record_failure(&spec, why, kind);
                 failures = failures.saturating_add(1);
                 RESTART.jitter(retry_delay(failures), &mut rng)
             }
-            Ended::Expired(why) => {
+            Ended::Expired(why, kind) => {
                 tracing::debug!(error = %why, "Kubernetes watch expired; listing again");
-                record_failure(&spec, why);
+                record_failure(&spec, why, kind);
                 Duration::ZERO
             }
             Ended::CrdMissing => {
@@ -197,10 +197,12 @@ where
             r = relist.changed() => return if r.is_ok() { Ended::Relist } else { Ended::Closed },
         };
         match item {
-            None => return Ended::Failed("the watch ended".into()),
+            None => return Ended::Failed("the watch ended".into(), "unreachable"),
             Some(Err(e)) if spec.is_crd && crd_missing(&e) => return Ended::CrdMissing,
-            Some(Err(e)) if expired(&e) => return Ended::Expired(describe(&e)),
-            Some(Err(e)) => return Ended::Failed(describe(&e)),
+            Some(Err(e)) if expired(&e) => {
+                return Ended::Expired(describe(&e), watch_error_kind(&e))
+            }
+            Some(Err(e)) => return Ended::Failed(describe(&e), watch_error_kind(&e)),
             Some(Ok(ev)) => {
                 let done = matches!(ev, Update::InitDone);
                 let mut m = spec.watch.lock();
@@ -232,13 +234,14 @@ fn retry_delay(failures: u32) -> Duration {
     RESTART.nominal(failures)
 }
 
-/// Records a failed watch; the first failure of an outage makes every
-/// other watch re-list too.
-fn record_failure<T>(spec: &Spec<T>, why: String) {
+/// Records a failed watch (in words, and its kind); the first failure of an
+/// outage makes every other watch re-list too.
+fn record_failure<T>(spec: &Spec<T>, why: String, kind: &'static str) {
     let mut m = spec.watch.lock();
     let begins = !m.failing();
     let mirror = (spec.select)(&mut m);
     mirror.error = Some(why);
+    mirror.error_kind = kind;
     mirror.pending = None;
     mirror.listed = false;
     if begins {
