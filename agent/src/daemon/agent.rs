@@ -1,31 +1,25 @@
 //! Wires the daemon together: HTTP server, metrics, the Kubernetes watches,
-//! the loop, and the API sinks (events, node condition).
-//!
-//! The API sinks run in their own task, fed through a bounded channel: a slow
-//! or unreachable API server must never stall the loop (and so detection and
-//! metrics). When the channel is full, a cycle's API work is dropped and
-//! counted (`eniwatch_requests_total{target="kubernetes",outcome="dropped"}`):
-//! the next cycle carries the current state anyway, only individual
-//! transitions' events can be lost, and only during an API outage.
+//! the loop ([`super::run`]), and the sinks ([`super::sinks`]: metrics in
+//! the loop, events and the node condition in their own task,
+//! [`super::api_sinks`]).
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
 
-use super::cluster_watch::ClusterWatch;
-use super::condition::{outage, ConditionSink};
+use super::api_sinks::{self, ApiSinks, API_QUEUE};
+use super::condition::ConditionSink;
 use super::events::{EventConfig, EventSink};
 use super::http;
 use super::metrics::Metrics;
-use super::run::{Counters, LoopConfig, Looper, Sinks};
-use super::settle::Transition;
-use super::write_log::{log_failure, log_success, WriteStreak};
+use super::run::{LoopConfig, Looper, Triggers};
+use super::sinks::{AgentSinks, Counters};
 use super::{CycleOutcome, SharedState};
 use crate::config::{KubeMode, SourceConfig};
-use eniwatch_core::model::{Ec2View, Expectation, Observed, Witness};
+use crate::sources::kube_watch::ClusterWatch;
 use eniwatch_core::sources::kube::{self, KubeError};
 use eniwatch_core::sources::requests::RequestCounts;
 
@@ -58,156 +52,6 @@ pub enum DaemonError {
     Kube(#[from] KubeError),
 }
 
-/// Cycles waiting for the API sinks before new ones are dropped.
-const API_QUEUE: usize = 32;
-
-struct AgentSinks {
-    metrics: Arc<Metrics>,
-    api: Option<mpsc::Sender<Arc<CycleOutcome>>>,
-    counts: RequestCounts,
-    /// Cycles dropped because the API sinks are behind, logged once per streak.
-    behind: WriteStreak,
-}
-
-fn observe<T>(metrics: &Metrics, name: &str, o: &Observed<T>, at: SystemTime) {
-    match o {
-        Ok(_) => metrics.observe_source(name, true, None, at),
-        Err(u) => metrics.observe_source(name, false, Some(u.kind), at),
-    }
-}
-
-impl Sinks for AgentSinks {
-    async fn cycle(&mut self, outcome: &Arc<CycleOutcome>, counts: &Counters) {
-        let s = &outcome.snapshot;
-        observe(&self.metrics, "imds", &s.imds, outcome.at);
-        observe(&self.metrics, "kernel", &s.kernel, outcome.at);
-        if let Expectation::Kubernetes(c) = &s.expectation {
-            observe(&self.metrics, "kubernetes", c, outcome.at);
-        }
-        if let Witness::On(c) = &s.ipamd {
-            observe(&self.metrics, "ipamd", c, outcome.at);
-        }
-        if let Witness::On(c) = &s.ec2 {
-            observe(&self.metrics, "ec2", &ec2_health(c), outcome.at);
-        }
-        self.metrics.observe_cycle(outcome);
-        if let Some(api) = &self.api {
-            let what = "handing cycles to the API sinks (events, condition)";
-            match api.try_send(outcome.clone()) {
-                Ok(()) => log_success(&mut self.behind, what),
-                Err(_) => {
-                    self.counts.add("kubernetes", "dropped");
-                    let why = "the sinks are behind (the API server is slow or away); \
-                               this cycle's events and condition update are skipped";
-                    log_failure(&mut self.behind, what, &why);
-                }
-            }
-        }
-        self.metrics.observe_requests(&counts.requests);
-        self.metrics.pool.observe_ec2_calls(&counts.ec2);
-    }
-}
-
-/// EC2 is up when every call it answered this cycle succeeded.
-fn ec2_health(view: &Observed<Ec2View>) -> Observed<()> {
-    let v = view.as_ref().map_err(Clone::clone)?;
-    v.first_error().map_or(Ok(()), |u| Err(u.clone()))
-}
-
-/// The API sinks and the last cycle they were given.
-struct ApiSinks {
-    events: Option<EventSink>,
-    condition: Option<ConditionSink>,
-    last: Option<Arc<CycleOutcome>>,
-    /// Failed writes are logged once per streak, not once per retry.
-    event_writes: WriteStreak,
-    condition_writes: WriteStreak,
-}
-
-impl ApiSinks {
-    /// When a sink has something to write without a new cycle: a due
-    /// aggregate or a resolution waiting for budget, a held condition
-    /// turning `Unknown`.
-    fn next_wake(&mut self, now: Instant) -> Option<Instant> {
-        let events = self.events.as_mut().and_then(|e| e.next_wake(now));
-        let condition = self.condition.as_ref().and_then(ConditionSink::next_wake);
-        match (events, condition) {
-            (Some(e), Some(c)) => Some(e.min(c)),
-            (e, c) => e.or(c),
-        }
-    }
-
-    async fn cycle(&mut self, outcome: Arc<CycleOutcome>) {
-        if !outcome.transitions.is_empty() {
-            self.publish(&outcome.transitions).await;
-        }
-        self.last = Some(outcome);
-        self.update_condition().await;
-    }
-
-    /// Woken without a cycle: writes what is due.
-    async fn due(&mut self) {
-        self.publish(&[]).await;
-        self.update_condition().await;
-    }
-
-    async fn publish(&mut self, transitions: &[Transition]) {
-        let Some(ev) = self.events.as_mut() else {
-            return;
-        };
-        match ev.publish(transitions, Instant::now()).await {
-            Ok(0) => {}
-            Ok(_) => log_success(&mut self.event_writes, "writing drift events"),
-            Err(e) => log_failure(&mut self.event_writes, "writing drift events", &e),
-        }
-    }
-
-    async fn update_condition(&mut self) {
-        let (Some(c), Some(outcome)) = (self.condition.as_mut(), &self.last) else {
-            return;
-        };
-        let outage = outage(&outcome.snapshot);
-        let now = (Instant::now(), SystemTime::now());
-        let what = "patching the node condition";
-        match c
-            .update(
-                &outcome.active,
-                &outcome.checks,
-                outage.as_deref(),
-                now.0,
-                now.1,
-            )
-            .await
-        {
-            Ok(false) => {}
-            Ok(true) => log_success(&mut self.condition_writes, what),
-            Err(e) => log_failure(&mut self.condition_writes, what, &e),
-        }
-    }
-}
-
-/// Drains cycles into the event and condition sinks, and wakes on its own
-/// when something is due between cycles (a quiet node may see no cycle for
-/// minutes, and an aggregate must not wait for the next drift).
-async fn api_sinks(mut rx: mpsc::Receiver<Arc<CycleOutcome>>, mut sinks: ApiSinks) {
-    loop {
-        let wake = sinks.next_wake(Instant::now());
-        let due = async {
-            match wake {
-                Some(at) => tokio::time::sleep_until(at.into()).await,
-                None => std::future::pending().await,
-            }
-        };
-        tokio::select! {
-            got = rx.recv() => match got {
-                Some(outcome) => sinks.cycle(outcome).await,
-                None => break,
-            },
-            () = due => sinks.due().await,
-        }
-    }
-}
-
 /// Runs the daemon until `shutdown` resolves.
 pub async fn run(
     config: DaemonConfig,
@@ -236,44 +80,14 @@ pub async fn run(
     tracing::info!(listen = %config.listen, "serving /metrics, /healthz, /readyz, /debug/snapshot");
 
     let (wake_tx, wake_rx) = mpsc::channel(1);
-    let mut api = None;
-    let cluster = match &config.sources.kube {
-        KubeMode::Flags(_) => None,
+    let (cluster, api) = match &config.sources.kube {
+        KubeMode::Flags(_) => (None, None),
         KubeMode::Api { kubeconfig } => {
-            let node = config.sources.node_name.clone().unwrap_or_default();
-            let client = kube::client(kubeconfig.as_ref()).await?;
-            let watch_client =
-                kube::client_with_timeout(kubeconfig.as_ref(), kube::WATCH_READ_TIMEOUT).await?;
-            let watch = ClusterWatch::default();
-            watch.spawn(watch_client, client.clone(), &node, counts.clone(), wake_tx);
-            let events = config
-                .events
-                .then(|| EventSink::new(client.clone(), node.clone(), EventConfig::default()));
-            let condition = config.condition.map(|beat| {
-                ConditionSink::new(client.clone(), node.clone(), beat)
-                    .with_stale_after(config.condition_stale_after)
-            });
-            if events.is_some() || condition.is_some() {
-                let (tx, rx) = mpsc::channel(API_QUEUE);
-                let sinks = ApiSinks {
-                    events,
-                    condition,
-                    last: None,
-                    event_writes: WriteStreak::default(),
-                    condition_writes: WriteStreak::default(),
-                };
-                tokio::spawn(api_sinks(rx, sinks));
-                api = Some(tx);
-            }
-            Some(watch)
+            let (watch, api) = kubernetes(&config, kubeconfig.as_ref(), &counts, wake_tx).await?;
+            (Some(watch), api)
         }
     };
-    let mut sinks = AgentSinks {
-        metrics,
-        api,
-        counts: counts.clone(),
-        behind: WriteStreak::default(),
-    };
+    let mut sinks = AgentSinks::new(metrics, api, counts);
     let looper = Looper::new(
         config.sources.clone(),
         config.pace.clone(),
@@ -281,9 +95,39 @@ pub async fn run(
         counters,
         state,
     );
-    looper.run(&mut sinks, wake_rx, shutdown).await;
+    let triggers = Triggers::subscribe(wake_rx, config.sources.veth_prefix.clone());
+    looper.run(&mut sinks, triggers, shutdown).await;
     tracing::info!("shutting down");
     let _ = stop_tx.send(true);
     let _ = server.await;
     Ok(())
+}
+
+/// Starts the Kubernetes side: the watches (which wake the loop through
+/// `wake`) and, when events or the condition are on, the API sinks' task;
+/// returns the watches and the queue to that task.
+async fn kubernetes(
+    config: &DaemonConfig,
+    kubeconfig: Option<&std::path::PathBuf>,
+    counts: &RequestCounts,
+    wake: mpsc::Sender<()>,
+) -> Result<(ClusterWatch, Option<mpsc::Sender<Arc<CycleOutcome>>>), DaemonError> {
+    let node = config.sources.node_name.clone().unwrap_or_default();
+    let client = kube::client(kubeconfig).await?;
+    let watch_client = kube::client_with_timeout(kubeconfig, kube::WATCH_READ_TIMEOUT).await?;
+    let watch = ClusterWatch::default();
+    watch.spawn(watch_client, client.clone(), &node, counts.clone(), wake);
+    let events = config
+        .events
+        .then(|| EventSink::new(client.clone(), node.clone(), EventConfig::default()));
+    let condition = config.condition.map(|beat| {
+        ConditionSink::new(client.clone(), node.clone(), beat)
+            .with_stale_after(config.condition_stale_after)
+    });
+    if events.is_none() && condition.is_none() {
+        return Ok((watch, None));
+    }
+    let (tx, rx) = mpsc::channel(API_QUEUE);
+    tokio::spawn(api_sinks::run(rx, ApiSinks::new(events, condition)));
+    Ok((watch, Some(tx)))
 }

@@ -105,27 +105,11 @@ pub struct EventError {
     pub written: usize,
 }
 
-/// A bounded classification of a client error, for metric labels.
-pub(crate) fn api_error_kind(e: &kube::Error) -> &'static str {
-    match e {
-        kube::Error::Api(s) if s.code == 401 => "unauthorized",
-        kube::Error::Api(s) if s.code == 403 => "forbidden",
-        kube::Error::Api(s) if s.code == 404 => "not_found",
-        kube::Error::Api(s) if s.code == 409 => "conflict",
-        kube::Error::Api(s) if s.code == 429 => "throttled",
-        kube::Error::HyperError(_) | kube::Error::Service(_) => "unreachable",
-        _ => "error",
-    }
-}
-
-/// A client error in one line (the API's message, not kube's Debug dump).
-pub(crate) fn api_error_message(e: &kube::Error) -> String {
-    match e {
-        kube::Error::Api(s) => format!("HTTP {}: {}", s.code, s.message),
-        // Transport errors: the root cause in words ("connection refused").
-        other => eniwatch_core::sources::kube::error_text(other),
-    }
-}
+// The one mapping of client errors to kinds and words (the node condition's
+// writes use it through these names too).
+pub(crate) use eniwatch_core::sources::kube::{
+    write_error_kind as api_error_kind, write_error_text as api_error_message,
+};
 
 /// The object an event is about, before any uid lookup.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,14 +1,57 @@
 //! `eniwatch run`: the node daemon.
 //!
-//! The loop gathers a snapshot when something changes (netlink multicast,
-//! Kubernetes watch events, the IMDS timer), runs the same pure checks as
-//! `check`, settles the findings (a finding must persist for the grace period
-//! before it counts as drift, see [`settle`]), and hands one [`CycleOutcome`]
-//! per cycle to the sinks: metrics, events, the node condition and the debug
-//! endpoint. Sinks never re-judge: they render what the cycle decided.
+//! The loop ([`run`]) gathers a snapshot when something changes (netlink
+//! multicast, Kubernetes watch events, the IMDS timer), runs the same pure
+//! checks as `check`, settles the findings, and hands one [`CycleOutcome`]
+//! per cycle to the [`sinks`]: metrics, events, the node condition and the
+//! debug endpoint. Sinks never re-judge: they render what the cycle decided.
+//!
+//! # How a finding becomes an event
+//!
+//! 1. **A cycle judges** (`run/cycle.rs`): the snapshot goes through
+//!    `Report::judge` once; its `Evaluation` holds every finding, including
+//!    those seen for the first time.
+//! 2. **The settler ages it** (`run/settled.rs`, [`settle`]): a finding is
+//!    identified by reason and subject; it counts as drift only after it has
+//!    persisted for the grace period (or its reason's floor). Until then it
+//!    is *settling*: listed in the outcome's `settling`, its check still
+//!    `ok`. A finding whose check could not judge this cycle (a source down)
+//!    neither ages nor resolves. Pod findings about to come of age are first
+//!    confirmed with one GET of the pod (`run/confirm.rs`): a pod already
+//!    gone is no drift. The loop wakes itself at the settler's next
+//!    deadline, so a finding comes of age on time even on a quiet node.
+//! 3. **Transitions** ([`Transition`]): the cycle in which a finding comes
+//!    of age yields `Began`, the cycle in which an active finding is gone
+//!    yields `Resolved`, each exactly once. They are logged
+//!    (`run/settled.rs`) and carried in [`CycleOutcome::transitions`].
+//! 4. **Sinks** (`sinks.rs`, [`sinks::Sinks`] declared and implemented
+//!    there as [`sinks::AgentSinks`]): metrics render the outcome in the
+//!    loop (transition counters, findings, check statuses: [`metrics`]).
+//!    The outcome is queued, bounded, to the API sinks' task
+//!    (`api_sinks.rs`); when the queue is full the cycle's API work is
+//!    dropped and counted, never waited for.
+//! 5. **Events** (`events.rs`, `events_budget.rs`): each transition is one
+//!    Kubernetes Event (`Warning` with the reason for `Began`, `Normal`
+//!    `<Reason>Resolved` for `Resolved`), about the Pod or the Node,
+//!    deduplicated within a window and rate-limited by a token bucket;
+//!    transitions beyond the budget are summed into one `DriftAggregated`
+//!    event at most once a minute, and a written Warning's resolution is
+//!    owed ahead of new Warnings. The API sinks' task wakes on its own when
+//!    an aggregate or an owed resolution is due.
+//! 6. **The condition** (`condition.rs`, `condition_stale.rs`): the node
+//!    condition `CustomNetworkingReady` is the current verdict from the
+//!    outcome's active findings and checks (not the transitions), patched
+//!    when it changes or its heartbeat is due, held through a short outage.
+//! 7. **Failed writes** (`write_log.rs`): logged once per streak; Kubernetes
+//!    errors are put in words and kinds by the one mapping,
+//!    `eniwatch_core::sources::kube` (`core/src/sources/kube_errors.rs`).
+//!
+//! The inputs: the watches of the node, its pods and the ENIConfigs are a
+//! source, [`crate::sources::kube_watch`]; kernel changes come from
+//! [`kernel_watch`]. [`agent`] wires it all together.
 
 pub mod agent;
-pub mod cluster_watch;
+pub mod api_sinks;
 pub mod condition;
 pub mod events;
 pub mod http;
@@ -17,6 +60,7 @@ pub mod metrics;
 pub mod metrics_pool;
 pub mod run;
 pub mod settle;
+pub mod sinks;
 pub mod write_log;
 
 use std::sync::{Arc, RwLock};

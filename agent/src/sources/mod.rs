@@ -2,12 +2,14 @@
 //! introspection. Each returns plain data or its own error type, and none
 //! decides what is wrong: that is the checks' job. The Kubernetes API, which
 //! the cluster component reads too, is in `eniwatch_core::sources`; EC2 is
-//! its own crate, `eniwatch_ec2`.
+//! its own crate, `eniwatch_ec2`. The daemon's watches on the API are here
+//! ([`kube_watch`]).
 
 use eniwatch_core::sources::bounded::ErrorKind;
 
 pub mod imds;
 pub mod ipamd;
+pub mod kube_watch;
 pub mod netlink;
 
 impl ErrorKind for imds::ImdsError {

@@ -39,7 +39,10 @@ pub use eniconfig_spec::eniconfig_from_spec;
 #[path = "kube_errors.rs"]
 mod errors;
 use errors::request_error;
-pub use errors::{error_text, watch_error_text, KubeError};
+pub use errors::{
+    error_kind, error_text, watch_error_kind, watch_error_text, write_error_kind, write_error_text,
+    KubeError,
+};
 
 pub const POD_ENI_ANNOTATION: &str = "vpc.amazonaws.com/pod-eni";
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);

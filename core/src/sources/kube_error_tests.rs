@@ -128,4 +128,40 @@ async fn a_watchers_error_is_in_words_too() {
         watch_error_text(&w),
         format!("the initial list failed: {text}")
     );
+    assert_eq!(watch_error_kind(&w), "forbidden");
+}
+
+#[test]
+fn an_expired_watch_is_said_plainly() {
+    let gone = kube::core::Status::failure("too old resource version", "Expired").with_code(410);
+    let w = kube::runtime::watcher::Error::WatchError(Box::new(gone));
+    assert_eq!(
+        watch_error_text(&w),
+        "the watch's resourceVersion has expired (410 Gone)"
+    );
+}
+
+#[tokio::test]
+async fn a_refused_write_has_a_kind_and_the_hint_for_writes() {
+    let seen = Arc::new(AtomicU64::new(0));
+    let status = r#"{"kind":"Status","apiVersion":"v1","status":"Failure","message":"events is forbidden","reason":"Forbidden","code":403}"#;
+    let server = serve(answering(403, status, seen)).await;
+    let (client, _, _file) = check_client_for(&server).await;
+    let api: Api<Node> = Api::all(client);
+    let e = api.list(&ListParams::default()).await.expect_err("403");
+    assert_eq!(write_error_kind(&e), "forbidden");
+    assert_eq!(
+        write_error_text(&e),
+        "the API server answered HTTP 403 Forbidden: events is forbidden \
+         (the service account may not write this resource; see deploy/ RBAC)"
+    );
+    let conflict =
+        kube::core::Status::failure("the object has been modified", "Conflict").with_code(409);
+    let conflict = kube::Error::Api(Box::new(conflict));
+    assert_eq!(write_error_kind(&conflict), "conflict");
+    assert_eq!(
+        error_kind(&conflict),
+        "error",
+        "a read's kinds are ERROR_KINDS"
+    );
 }

@@ -2,6 +2,11 @@
 //! server answered (with its message, or the start of a body that is not a
 //! Status), or the transport's cause at the bottom of the error chain, never
 //! kube's `Debug` dump of its error.
+//!
+//! This is the one mapping from kube's errors to words and to a bounded kind
+//! (for metric labels): `check`'s reads, the daemon's watches, its pod
+//! lookups and its writes (events, the node condition) all use it, so the
+//! same failure reads the same wherever it shows.
 
 use crate::sources::cause::{is_timeout, root_cause};
 
@@ -58,7 +63,7 @@ impl KubeError {
 }
 
 pub(super) fn request_error(what: impl Into<String>, e: kube::Error) -> KubeError {
-    let (kind, message) = describe(&e);
+    let (kind, message) = describe(&e, Access::Read);
     KubeError::Request {
         what: what.into(),
         message,
@@ -70,7 +75,32 @@ pub(super) fn request_error(what: impl Into<String>, e: kube::Error) -> KubeErro
 /// A client error in words, for any caller that shows one (logs, reports):
 /// kube's own text of an API error ends in a `Debug` dump of the status.
 pub fn error_text(e: &kube::Error) -> String {
-    describe(e).1
+    describe(e, Access::Read).1
+}
+
+/// A failed write (an event, a status patch) in words: as [`error_text`],
+/// with the hint for a write a server refuses.
+pub fn write_error_text(e: &kube::Error) -> String {
+    describe(e, Access::Write).1
+}
+
+/// A bounded classification of a failed read, for metric labels: one of
+/// [`crate::model::ERROR_KINDS`] (`unauthorized`, `forbidden`, `not_found`,
+/// `throttled`, `timeout`, `unreachable`, `invalid` or `error`).
+pub fn error_kind(e: &kube::Error) -> &'static str {
+    describe(e, Access::Read).0
+}
+
+/// A failed write's kind: as [`error_kind`], and `conflict` for a 409.
+pub fn write_error_kind(e: &kube::Error) -> &'static str {
+    describe(e, Access::Write).0
+}
+
+/// What the failed request did, for the hint on a refusal.
+#[derive(Debug, Clone, Copy)]
+enum Access {
+    Read,
+    Write,
 }
 
 /// A watcher's error in words (see [`error_text`]).
@@ -80,15 +110,28 @@ pub fn watch_error_text(e: &kube::runtime::watcher::Error) -> String {
         W::InitialListFailed(e) => format!("the initial list failed: {}", error_text(e)),
         W::WatchStartFailed(e) => format!("the watch could not start: {}", error_text(e)),
         W::WatchFailed(e) => format!("the watch failed: {}", error_text(e)),
-        W::WatchError(status) => format!("the watch ended: {}", api_error(status).1),
+        W::WatchError(status) if status.code == 410 => {
+            "the watch's resourceVersion has expired (410 Gone)".into()
+        }
+        W::WatchError(status) => format!("the watch ended: {}", api_error(status, Access::Read).1),
         W::NoResourceVersion => e.to_string(),
     }
 }
 
-/// The kind and words of a client error.
-fn describe(e: &kube::Error) -> (&'static str, String) {
+/// A watcher's error as a bounded kind (see [`error_kind`]).
+pub fn watch_error_kind(e: &kube::runtime::watcher::Error) -> &'static str {
+    use kube::runtime::watcher::Error as W;
     match e {
-        kube::Error::Api(status) => api_error(status),
+        W::InitialListFailed(e) | W::WatchStartFailed(e) | W::WatchFailed(e) => error_kind(e),
+        W::WatchError(status) => api_error(status, Access::Read).0,
+        W::NoResourceVersion => "invalid",
+    }
+}
+
+/// The kind and words of a client error.
+fn describe(e: &kube::Error, access: Access) -> (&'static str, String) {
+    match e {
+        kube::Error::Api(status) => api_error(status, access),
         kube::Error::HyperError(_) | kube::Error::Service(_) if is_timeout(e) => {
             ("timeout", format!("no answer in time: {}", root_cause(e)))
         }
@@ -104,7 +147,7 @@ fn describe(e: &kube::Error) -> (&'static str, String) {
 }
 
 /// The kind and words of an error status the server answered.
-fn api_error(status: &kube::core::Status) -> (&'static str, String) {
+fn api_error(status: &kube::core::Status, access: Access) -> (&'static str, String) {
     let code = status.code;
     let name = reqwest::StatusCode::from_u16(code)
         .ok()
@@ -129,9 +172,20 @@ fn api_error(status: &kube::core::Status) -> (&'static str, String) {
         401 => ("unauthorized", " (credentials rejected or expired)"),
         403 => (
             "forbidden",
-            " (the service account needs get/list/watch on this resource; see deploy/ RBAC)",
+            match access {
+                Access::Read => {
+                    " (the service account needs get/list/watch on this resource; see deploy/ RBAC)"
+                }
+                Access::Write => {
+                    " (the service account may not write this resource; see deploy/ RBAC)"
+                }
+            },
         ),
         404 => ("not_found", ""),
+        409 => match access {
+            Access::Write => ("conflict", ""),
+            Access::Read => ("error", ""),
+        },
         429 => (
             "throttled",
             " (the API server is rate-limiting this client)",

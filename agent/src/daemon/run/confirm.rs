@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 
-use crate::daemon::cluster_watch::{ClusterWatch, PodPresence};
 use crate::daemon::settle::Settler;
+use crate::sources::kube_watch::{ClusterWatch, PodPresence};
 use eniwatch_core::checks::{Finding, SubjectKind};
 
 /// How long a finding whose pod could not be looked up waits before the next try.

@@ -14,7 +14,9 @@ use tokio::sync::{mpsc, watch};
 
 use super::{ClusterWatch, Mirror, Mirrors, Update, PROBE_INTERVAL, RETRY_MAX, WATCH_TIMEOUT_SECS};
 use eniwatch_core::backoff::Backoff;
-use eniwatch_core::sources::kube::{eniconfig, eniconfig_resource, node_info, pod_info};
+use eniwatch_core::sources::kube::{
+    eniconfig, eniconfig_resource, node_info, pod_info, watch_error_kind, watch_error_text,
+};
 use eniwatch_core::sources::requests::RequestCounts;
 
 /// The first wait before a failed watch is started again.
@@ -122,11 +124,11 @@ fn update<K, T>(ev: Event<K>, mut f: impl FnMut(K) -> (String, T)) -> Update<T> 
 enum Ended {
     /// An outage began elsewhere: list again now.
     Relist,
-    /// The watch failed, in words.
-    Failed(String),
+    /// The watch failed, in words, and the kind of failure.
+    Failed(String, &'static str),
     /// The API server answered that the watch's resourceVersion expired
     /// (410): it is up, so the list is made again at once.
-    Expired(String),
+    Expired(String, &'static str),
     /// The ENIConfig CRD is not installed.
     CrdMissing,
     /// The loop is gone.
@@ -145,16 +147,16 @@ where
         let wait = match follow(&spec, make(), &mut relist, &mut failures).await {
             Ended::Closed => return,
             Ended::Relist => continue,
-            Ended::Failed(why) => {
+            Ended::Failed(why, kind) => {
                 spec.counts.add("kubernetes", "error");
                 tracing::debug!(error = %why, "Kubernetes watch failed; starting it again after a backoff");
-                record_failure(&spec, why);
+                record_failure(&spec, why, kind);
                 failures = failures.saturating_add(1);
                 RESTART.jitter(retry_delay(failures), &mut rng)
             }
-            Ended::Expired(why) => {
+            Ended::Expired(why, kind) => {
                 tracing::debug!(error = %why, "Kubernetes watch expired; listing again");
-                record_failure(&spec, why);
+                record_failure(&spec, why, kind);
                 Duration::ZERO
             }
             Ended::CrdMissing => {
@@ -195,10 +197,12 @@ where
             r = relist.changed() => return if r.is_ok() { Ended::Relist } else { Ended::Closed },
         };
         match item {
-            None => return Ended::Failed("the watch ended".into()),
+            None => return Ended::Failed("the watch ended".into(), "unreachable"),
             Some(Err(e)) if spec.is_crd && crd_missing(&e) => return Ended::CrdMissing,
-            Some(Err(e)) if expired(&e) => return Ended::Expired(describe(&e)),
-            Some(Err(e)) => return Ended::Failed(describe(&e)),
+            Some(Err(e)) if expired(&e) => {
+                return Ended::Expired(describe(&e), watch_error_kind(&e))
+            }
+            Some(Err(e)) => return Ended::Failed(describe(&e), watch_error_kind(&e)),
             Some(Ok(ev)) => {
                 let done = matches!(ev, Update::InitDone);
                 let mut m = spec.watch.lock();
@@ -230,13 +234,14 @@ fn retry_delay(failures: u32) -> Duration {
     RESTART.nominal(failures)
 }
 
-/// Records a failed watch; the first failure of an outage makes every
-/// other watch re-list too.
-fn record_failure<T>(spec: &Spec<T>, why: String) {
+/// Records a failed watch (in words, and its kind); the first failure of an
+/// outage makes every other watch re-list too.
+fn record_failure<T>(spec: &Spec<T>, why: String, kind: &'static str) {
     let mut m = spec.watch.lock();
     let begins = !m.failing();
     let mirror = (spec.select)(&mut m);
     mirror.error = Some(why);
+    mirror.error_kind = kind;
     mirror.pending = None;
     mirror.listed = false;
     if begins {
@@ -255,52 +260,10 @@ fn crd_missing(e: &watcher::Error) -> bool {
     matches!(e, watcher::Error::InitialListFailed(kube::Error::Api(s)) if s.code == 404)
 }
 
-/// A watcher error in words.
+/// A watcher error in words: the one mapping,
+/// [`eniwatch_core::sources::kube::watch_error_text`].
 fn describe(e: &watcher::Error) -> String {
-    let client = |e: &kube::Error| match e {
-        kube::Error::Api(s) => format!("the API server answered {} {}", s.code, s.message),
-        kube::Error::Service(inner) => {
-            format!(
-                "the API server could not be reached: {}",
-                chain(inner.as_ref())
-            )
-        }
-        kube::Error::HyperError(h) => {
-            format!("the connection to the API server failed: {}", chain(h))
-        }
-        kube::Error::ReadEvents(io) => format!("reading the watch stream failed: {}", chain(io)),
-        other => chain(other),
-    };
-    match e {
-        watcher::Error::InitialListFailed(k) => format!("listing failed: {}", client(k)),
-        watcher::Error::WatchStartFailed(k) => format!("starting the watch failed: {}", client(k)),
-        watcher::Error::WatchError(s) if s.code == 410 => {
-            "the watch's resourceVersion has expired (410 Gone)".into()
-        }
-        watcher::Error::WatchError(s) => {
-            format!("the API server ended the watch: {} {}", s.code, s.message)
-        }
-        watcher::Error::WatchFailed(k) => format!("the watch connection failed: {}", client(k)),
-        watcher::Error::NoResourceVersion => {
-            "the API server sent an object without a resourceVersion".into()
-        }
-    }
-}
-
-/// An error and its causes, in words: `a: b: c`, leaving out a cause
-/// already spelled out by the error above it.
-fn chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        let next = c.to_string();
-        if !text.contains(&next) {
-            text.push_str(": ");
-            text.push_str(&next);
-        }
-        cause = c.source();
-    }
-    text
+    watch_error_text(e)
 }
 
 /// While a watch is failing, GETs the Node every [`PROBE_INTERVAL`]; when

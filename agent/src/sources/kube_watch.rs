@@ -44,6 +44,7 @@ use kube::{Api, Client};
 use tokio::sync::{mpsc, watch, Notify};
 
 use eniwatch_core::model::{ClusterView, EniConfig, NodeInfo, Observed, PodInfo, Unavailable};
+use eniwatch_core::sources::kube::error_text;
 
 /// How often the API server is probed while a watch is failing.
 pub const PROBE_INTERVAL: Duration = Duration::from_secs(2);
@@ -63,6 +64,8 @@ struct Mirror<T> {
     /// A list has completed since the last outage began.
     listed: bool,
     error: Option<String>,
+    /// The error's kind (the one mapping's, for metric labels).
+    error_kind: &'static str,
 }
 
 impl<T> Default for Mirror<T> {
@@ -72,6 +75,7 @@ impl<T> Default for Mirror<T> {
             pending: None,
             listed: false,
             error: None,
+            error_kind: "unreachable",
         }
     }
 }
@@ -192,15 +196,16 @@ impl ClusterWatch {
     /// The current view, or why there is none.
     pub fn view(&self, node_name: &str) -> Observed<ClusterView> {
         let m = self.lock();
-        let unavailable =
-            |why: String| Err(Unavailable::new("kubernetes", why).with_kind("unreachable"));
-        for (what, error) in [
-            ("node", &m.node.error),
-            ("pods", &m.pods.error),
-            ("ENIConfigs", &m.eniconfigs.error),
+        let unavailable = |why: String, kind: &'static str| {
+            Err(Unavailable::new("kubernetes", why).with_kind(kind))
+        };
+        for (what, error, kind) in [
+            ("node", &m.node.error, m.node.error_kind),
+            ("pods", &m.pods.error, m.pods.error_kind),
+            ("ENIConfigs", &m.eniconfigs.error, m.eniconfigs.error_kind),
         ] {
             if let Some(e) = error {
-                return unavailable(format!("watching {what}: {e}"));
+                return unavailable(format!("watching {what}: {e}"), kind);
             }
         }
         if !m.all_listed() {
@@ -210,7 +215,7 @@ impl ClusterWatch {
                 (None, false) => {
                     "waiting for the first list of the node, its pods and the ENIConfigs".into()
                 }
-            });
+            }, "unreachable");
         }
         let Some(node) = m.node.items.values().next().cloned() else {
             return Err(Unavailable::new(
@@ -242,7 +247,8 @@ impl ClusterWatch {
                 PodPresence::Gone
             }
             Err(e) => PodPresence::Unknown(format!(
-                "looking up pod {namespace}/{name} in the API server: {e}"
+                "looking up pod {namespace}/{name} in the API server: {}",
+                error_text(&e)
             )),
         }
     }

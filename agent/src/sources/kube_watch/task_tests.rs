@@ -26,7 +26,11 @@ fn the_first_failure_of_an_outage_makes_every_watch_relist_the_next_ones_do_not(
     let mut relist = w.control.relist.subscribe();
     relist.borrow_and_update();
     let (spec, _rx) = spec_for_pods(&w);
-    record_failure(&spec, "the watch connection failed: reset".into());
+    record_failure(
+        &spec,
+        "the watch connection failed: reset".into(),
+        "unreachable",
+    );
     assert!(relist.has_changed().unwrap_or(false));
     {
         let m = w.lock();
@@ -34,7 +38,11 @@ fn the_first_failure_of_an_outage_makes_every_watch_relist_the_next_ones_do_not(
         assert!(m.failing());
     }
     relist.borrow_and_update();
-    record_failure(&spec, "listing failed: connection refused".into());
+    record_failure(
+        &spec,
+        "listing failed: connection refused".into(),
+        "unreachable",
+    );
     assert!(
         !relist.has_changed().unwrap_or(true),
         "a failure during an outage restarts nothing else"
@@ -74,11 +82,11 @@ fn errors_are_put_in_words() {
     let cut = watcher::Error::WatchStartFailed(kube::Error::Service(Box::new(refused)));
     assert_eq!(
         describe(&cut),
-        "starting the watch failed: the API server could not be reached: connection refused"
+        "the watch could not start: unreachable: connection refused"
     );
     assert_eq!(
         describe(&e),
-        "listing failed: the API server answered 404 the server could not find the requested resource"
+        "the initial list failed: the API server answered HTTP 404 Not Found: the server could not find the requested resource"
     );
 }
 
@@ -97,4 +105,22 @@ fn a_restart_waits_at_most_4_8_s_and_the_watches_draw_apart() {
         );
     }
     assert!(waits.iter().any(|w| *w != waits[0]), "{waits:?}");
+}
+
+#[test]
+fn a_failed_watch_leaves_the_view_unavailable_with_its_errors_kind() {
+    let w = ClusterWatch::default();
+    let (spec, _rx) = spec_for_pods(&w);
+    let status = kube::core::Status::failure("pods is forbidden", "Forbidden").with_code(403);
+    let e = watcher::Error::InitialListFailed(kube::Error::Api(Box::new(status)));
+    record_failure(&spec, describe(&e), watch_error_kind(&e));
+    let u = w.view("n").expect_err("no view while a watch fails");
+    assert_eq!(u.kind, "forbidden");
+    assert!(
+        u.reason.starts_with(
+            "watching pods: the initial list failed: the API server answered HTTP 403 Forbidden"
+        ),
+        "{}",
+        u.reason
+    );
 }
