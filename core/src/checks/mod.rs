@@ -76,6 +76,8 @@ mod tests_applicability;
 mod tests_declared;
 #[cfg(test)]
 mod tests_impossible;
+#[cfg(test)]
+mod tests_placement;
 mod witness;
 #[cfg(test)]
 mod witness_tests;
