@@ -1,6 +1,10 @@
 //! What one cycle's outcome sets: the node's identity, findings and drift
 //! transitions, check states, pod placement, ENIs and their addresses (the
 //! pool metrics are in [`crate::daemon::metrics_pool`]).
+//!
+//! Everything here is read from the cycle's report, which renders the facts
+//! the checks judged from (`eniwatch_core::checks::Facts`): pod placement
+//! and address counts are the checks' own, never classified or summed again.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -103,15 +107,8 @@ impl Metrics {
             }
         }
 
-        let p = &report.pods;
-        for (placement, n) in [
-            ("eniconfig_subnet", p.eniconfig_subnet),
-            ("node_subnet", p.node_subnet),
-            ("other", p.other),
-            ("host_network", p.host_network),
-            ("branch_eni", p.branch_eni),
-            ("unplaced", p.unplaced),
-        ] {
+        // The checks' own placement (the report's `pods` block), not a second one.
+        for (placement, n) in report.pods.by_label() {
             with(&self.pods, &[placement], |g| g.set(count(n)));
         }
 
@@ -149,14 +146,8 @@ impl Metrics {
             g.set(count(not_configured))
         });
 
-        let (mut total, mut assigned, mut free) = (0u64, 0u64, 0u64);
         self.eni_ips.reset();
         for e in &report.enis {
-            if e.role == EniRole::Secondary {
-                total = total.saturating_add(e.ips_total);
-                assigned = assigned.saturating_add(e.ips_used);
-                free = free.saturating_add(e.ips_free);
-            }
             let (device, card) = (e.device_number.to_string(), e.network_card.to_string());
             for (state, n) in [
                 ("total", e.ips_total),
@@ -166,7 +157,12 @@ impl Metrics {
                 with(&self.eni_ips, &[&device, &card, state], |g| g.set(count(n)));
             }
         }
-        for (state, n) in [("total", total), ("assigned", assigned), ("free", free)] {
+        let secondary = &report.capacity.secondary;
+        for (state, n) in [
+            ("total", secondary.total),
+            ("assigned", secondary.assigned),
+            ("free", secondary.free),
+        ] {
             with(&self.secondary_ips, &[state], |g| g.set(count(n)));
         }
 

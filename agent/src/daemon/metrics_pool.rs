@@ -12,6 +12,9 @@
 //! | `eniwatch_enis_ec2_attachment` | gauge | `status` | this instance's ENIs by EC2 attachment status (`attached`, `attaching`, `detaching`, `detached`, `unknown`) |
 //! | `eniwatch_ec2_requests_total` | counter | `operation`, `outcome` | EC2 calls (`DescribeSubnets`, ...) by outcome (`ok`, `throttled`, `forbidden`, ...) |
 //!
+//! The values are the evaluation's pool facts as the report carries them
+//! (`capacity`); nothing is computed here.
+//!
 //! Cardinality: `subnet_id` is the one ENIConfig subnet of the node; the
 //! other labels come from closed sets.
 
@@ -126,10 +129,7 @@ impl PoolMetrics {
         let pool = &report.capacity;
         set_or_clear(&self.enis_max, pool.eni_limit.map(u64::from));
         set_or_clear(&self.pod_capacity, pool.capacity.as_ref().ok().copied());
-        set_or_clear(
-            &self.ips_max,
-            pool.capacity.as_ref().ok().map(|c| c.saturating_sub(2)),
-        );
+        set_or_clear(&self.ips_max, pool.addresses_max());
         set_or_clear(&self.kubelet_max_pods, pool.kubelet_max_pods.map(u64::from));
         set_or_clear(&self.warm_target, pool.target.as_ref().ok().copied());
 

@@ -7,6 +7,9 @@ use eniwatch_core::checks::check_names;
 
 type Labels = BTreeMap<String, String>;
 
+#[path = "metrics_placement_tests.rs"]
+mod placement;
+
 /// Every sample of the text format as (name, labels, value).
 fn samples(m: &Metrics) -> Vec<(String, Labels, f64)> {
     let text = m.render();

@@ -9,6 +9,10 @@
 //!
 //! Pure: the caller passes the clock. A finding is identified by its reason
 //! and subject, not its message (which may carry changing numbers).
+//!
+//! Every finding of the evaluation settles, informational ones too (their
+//! events and metrics also wait out the grace period); whether one is drift
+//! is [`Finding::is_drift`], which the condition and the events ask.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};

@@ -1,5 +1,7 @@
 //! What every check needs, derived once from the snapshot: the expected subnet
-//! and security groups, each ENI's role and kernel link, and the pods.
+//! and security groups, each ENI's role and kernel link, the pods, and (on
+//! first use) the pool and the pods' placement. Only [`super::evaluate`]
+//! builds one; what consumers need from it leaves as [`super::Facts`].
 //!
 //! Everything here is pure. A piece that cannot be derived carries the reason
 //! as `Err(String)`, which the checks turn into an *unknown* status.
@@ -10,6 +12,7 @@ use serde::Serialize;
 
 use super::imds_integrity::{self, ImdsProblem};
 use super::mode::{self, NotApplicable};
+use super::placement::Placement;
 use super::pool::PoolFacts;
 use crate::expectation::Selection;
 pub use crate::expectation::{Expected, NoExpectation};
@@ -83,8 +86,11 @@ pub struct Context<'a> {
     pub not_applicable: Option<NotApplicable>,
     /// IMDS answers that cannot be true (see [`imds_integrity`]).
     pub imds_problems: Vec<ImdsProblem>,
-    /// Capacity and warm pool, computed on first use (two checks and the report read it).
+    /// Capacity and warm pool, computed on first use (two checks read it,
+    /// and it goes into the evaluation's facts).
     pool: std::cell::OnceCell<PoolFacts>,
+    /// Where each pod is, computed on first use (`pod-subnet` and the facts).
+    placement: std::cell::OnceCell<Placement>,
 }
 
 impl<'a> Context<'a> {
@@ -152,6 +158,7 @@ impl<'a> Context<'a> {
             not_applicable: mode::not_applicable(snapshot),
             imds_problems,
             pool: std::cell::OnceCell::new(),
+            placement: std::cell::OnceCell::new(),
         }
     }
 
@@ -163,17 +170,17 @@ impl<'a> Context<'a> {
     /// The ENIConfig the node selects, whether or not it exists (None with
     /// `--no-kube` or without the API).
     pub fn selection(&self) -> Option<&Selection> {
-        match &self.expected {
-            Ok(e) => e.selection.as_ref(),
-            Err(NoExpectation::NotFound { selection, .. })
-            | Err(NoExpectation::Invalid { selection, .. }) => Some(selection),
-            Err(NoExpectation::Unavailable { .. }) => None,
-        }
+        selection_of(&self.expected)
     }
 
     /// Capacity and the warm pool for this snapshot.
     pub fn pool(&self) -> &PoolFacts {
         self.pool.get_or_init(|| PoolFacts::new(self))
+    }
+
+    /// Where each pod's IP is, for this snapshot.
+    pub fn placement(&self) -> &Placement {
+        self.placement.get_or_init(|| Placement::new(self))
     }
 
     /// The kubelet's max-pods, from the Node's `status.capacity.pods`.
@@ -199,6 +206,16 @@ impl<'a> Context<'a> {
                 .collect(),
             Err(_) => Vec::new(),
         }
+    }
+}
+
+/// The ENIConfig an expectation (or its absence) was selected by.
+pub fn selection_of(expected: &Result<Expected, NoExpectation>) -> Option<&Selection> {
+    match expected {
+        Ok(e) => e.selection.as_ref(),
+        Err(NoExpectation::NotFound { selection, .. })
+        | Err(NoExpectation::Invalid { selection, .. }) => Some(selection),
+        Err(NoExpectation::Unavailable { .. }) => None,
     }
 }
 

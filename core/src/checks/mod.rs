@@ -1,5 +1,15 @@
 //! The checks: pure functions from a [`Snapshot`] to statuses and findings.
 //!
+//! Judged once, rendered many times: [`evaluate`] builds the one [`Context`]
+//! of a snapshot (expectation, ENI roles, pods), runs every check on it, and
+//! returns an [`Evaluation`] that carries, next to the statuses and findings,
+//! the [`Facts`] the checks judged from: the expectation, the pods'
+//! [`placement`] (one classification, which `pod-subnet` turns into
+//! findings), the ENIs and the pool and capacity ([`PoolFacts`]). The report,
+//! the metrics, the node condition and the settler read those and
+//! [`Finding::is_drift`]; none of them builds a `Context` or classifies
+//! again, so what they show cannot disagree with what the checks decided.
+//!
 //! No I/O, no clock, no globals. Each check returns a [`CheckResult`] and its
 //! findings; a check that lacks an input says *unknown* and why, never *ok* and
 //! never a drift it cannot prove. The list of checks and the reasons each can
@@ -37,6 +47,7 @@ pub mod context;
 mod dataplane;
 mod eni_placement;
 mod eniconfig;
+pub mod facts;
 pub mod finding;
 #[cfg(any(test, feature = "fixture"))]
 pub mod fixture;
@@ -45,6 +56,7 @@ mod ipamd_addresses;
 #[cfg(test)]
 mod ipamd_addresses_tests;
 pub mod mode;
+pub mod placement;
 mod pod_placement;
 mod pod_traffic;
 #[cfg(test)]
@@ -64,20 +76,25 @@ mod tests_applicability;
 mod tests_declared;
 #[cfg(test)]
 mod tests_impossible;
+#[cfg(test)]
+mod tests_placement;
 mod witness;
 #[cfg(test)]
 mod witness_tests;
 
 pub use context::{Context, EniRole, EniView, Expected, NoExpectation};
+pub use facts::{EniFacts, Facts};
 pub use finding::{CheckResult, CheckStatus, Finding, Reason, Severity, Subject, SubjectKind};
 pub use mode::NotApplicable;
-pub use pool::PoolFacts;
+pub use placement::{Place, Placement, PodPlacement};
+pub use pool::{Addresses, PoolFacts};
 
 use crate::model::Snapshot;
 use Reason as R;
 
-/// Every check's status and every finding, for one snapshot.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+/// Every check's status and every finding, for one snapshot, with the facts
+/// they were judged from.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Evaluation {
     pub checks: Vec<CheckResult>,
     pub findings: Vec<Finding>,
@@ -85,9 +102,16 @@ pub struct Evaluation {
     /// `CustomNetworkingNotConfigured` or `EKSAutoModeNode`, and why); the
     /// checks that compare with an ENIConfig are `not_applicable`.
     pub not_applicable: Option<NotApplicable>,
+    /// What the checks derived from the snapshot: consumers render these.
+    pub facts: Facts,
 }
 
 impl Evaluation {
+    /// The findings that are drift (not informational).
+    pub fn drift(&self) -> impl Iterator<Item = &Finding> {
+        self.findings.iter().filter(|f| f.is_drift())
+    }
+
     /// The worst status over all checks.
     pub fn overall(&self) -> CheckStatus {
         self.checks
@@ -312,14 +336,12 @@ fn spoiled(name: &str, ctx: &Context, outcome: Outcome) -> Outcome {
     Outcome::unknown(why.join("; "))
 }
 
-/// Runs every check on the snapshot.
+/// Runs every check on the snapshot: the one place a [`Context`] is built.
 pub fn evaluate(snapshot: &Snapshot) -> Evaluation {
     evaluate_in(&Context::new(snapshot))
 }
 
-/// Runs every check on an already derived context: a caller that renders
-/// the same snapshot (the report) reuses the context's facts (expectation,
-/// ENI roles, capacity and warm pool) instead of deriving them again.
+/// Runs every check on an already derived context, and hands out its facts.
 pub fn evaluate_in(ctx: &Context) -> Evaluation {
     let mut checks = Vec::with_capacity(CHECKS.len());
     let mut findings = Vec::new();
@@ -336,6 +358,7 @@ pub fn evaluate_in(ctx: &Context) -> Evaluation {
         checks,
         findings,
         not_applicable: ctx.not_applicable.clone(),
+        facts: Facts::new(ctx),
     }
 }
 

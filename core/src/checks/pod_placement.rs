@@ -1,14 +1,16 @@
 //! Do pod IPs come from the ENIConfig subnet, and does an ENI carry them?
 //!
-//! When the ENIConfig subnet's CIDR is unknown (no attached ENI is in it), a
-//! pod can still be proven outside it: subnets of a VPC never overlap, so an IP
-//! inside another known subnet (the node subnet, another ENI's) is outside the
-//! ENIConfig subnet. Only pods in no known subnet stay unknown.
+//! Where each pod is comes from [`super::placement`], once per snapshot: the
+//! report's `pods` block and the `eniwatch_pods` metric count the same
+//! classification this check turns into findings. A pod whose IP cannot be
+//! placed (the ENIConfig subnet's CIDR unknown and the IP in no other known
+//! subnet) makes the check *unknown*, never *ok*.
 
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::Ipv6Addr;
 
-use super::context::{Context, EniRole};
+use super::context::Context;
 use super::imds_integrity::ProblemKind;
+use super::placement::Place;
 use super::{no_expectation_detail, Finding, Outcome, Reason, Subject};
 use crate::model::PodInfo;
 
@@ -63,70 +65,30 @@ fn also_unknown(out: &mut Outcome, more: Option<String>) {
     }
 }
 
-/// Where an IP outside the ENIConfig subnet is, for the finding's message.
-fn locate(ctx: &Context, ip: Ipv4Addr) -> Option<String> {
-    if let Some(owner) = ctx.owner_of(ip) {
-        let subnet = owner
-            .meta
-            .subnet_id
-            .as_ref()
-            .map_or("an unknown subnet".to_string(), |s| s.to_string());
-        return Some(match owner.role {
-            EniRole::Primary => format!(
-                "in the node subnet {subnet} via the primary ENI {}",
-                owner.display_name()
-            ),
-            _ => format!("on ENI {} in {subnet}", owner.display_name()),
-        });
-    }
-    let containing = ctx
-        .enis
-        .iter()
-        .find(|e| e.meta.subnet_cidr.is_some_and(|c| c.contains(&ip)))?;
-    let subnet = containing
-        .meta
-        .subnet_id
-        .as_ref()
-        .map_or("an unknown subnet".to_string(), |s| s.to_string());
-    Some(match containing.role {
-        EniRole::Primary => format!("in the node subnet {subnet} (not carried by any ENI)"),
-        _ => format!(
-            "in {subnet} of ENI {} (not carried by any ENI)",
-            containing.display_name()
-        ),
-    })
-}
-
+/// `pod-subnet`: renders the snapshot's one [`Placement`](super::placement)
+/// (the same the report and the metrics show) as findings.
 pub(crate) fn pod_subnet(ctx: &Context) -> Outcome {
     let expected = match &ctx.expected {
         Ok(e) => e,
         Err(ne) => return Outcome::unknown(no_expectation_detail(ne)),
     };
-    if let Err(reason) = &ctx.pods {
-        return Outcome::unknown(format!("pods: {reason}"));
-    }
-    let pods = ctx.routed_pods();
+    let pods = match &ctx.pods {
+        Ok(pods) => pods,
+        Err(reason) => return Outcome::unknown(format!("pods: {reason}")),
+    };
     let mut inside = 0usize;
-    let mut undecided = Vec::new();
+    let mut undecided = 0usize;
     let mut out = Outcome::ok(String::new());
-    for (pod, ip) in &pods {
-        let verdict = match expected.subnet_cidr {
-            Some(cidr) if cidr.contains(ip) => None,
-            Some(cidr) => Some(locate(ctx, *ip).unwrap_or_else(|| {
-                format!("in no subnet this node knows (ENIConfig subnet is {cidr})")
-            })),
-            // CIDR unknown: outside only if provably inside another subnet.
-            None => match locate(ctx, *ip) {
-                Some(place) if !place_is_expected(ctx, *ip, expected) => Some(place),
-                _ => {
-                    undecided.push(pod.display_name());
-                    continue;
-                }
-            },
+    for placed in &ctx.placement().pods {
+        let Some(pod) = pods.get(placed.index) else {
+            continue;
         };
-        match verdict {
-            None => inside += 1,
-            Some(place) => out.findings.push(Finding::new(
+        if !is_routed(pod) {
+            continue;
+        }
+        match (placed.place, &placed.outside, placed.ip) {
+            (Place::EniconfigSubnet, _, _) => inside += 1,
+            (_, Some(place), Some(ip)) => out.findings.push(Finding::new(
                 "",
                 Reason::PodIPOutsideENIConfigSubnet,
                 pod_subject(pod),
@@ -135,32 +97,23 @@ pub(crate) fn pod_subnet(ctx: &Context) -> Outcome {
                     expected.subnet
                 ),
             )),
+            _ => undecided += 1,
         }
     }
     out.ok_detail = format!("{inside} pod IPs in {}", expected.subnet);
-    if !undecided.is_empty() {
+    if undecided > 0 {
         out.unknown = Some(format!(
-            "the CIDR of {} is unknown (no attached ENI is in it), so {} pod IP(s) could not be placed",
+            "the CIDR of {} is unknown (no attached ENI is in it), so {undecided} pod IP(s) could not be placed",
             expected.subnet,
-            undecided.len()
         ));
     }
     also_unknown(&mut out, unplaceable(ctx));
     out
 }
 
-/// Whether the subnet that `locate` found for `ip` is the expected one.
-fn place_is_expected(ctx: &Context, ip: Ipv4Addr, expected: &super::Expected) -> bool {
-    let subnet = ctx
-        .owner_of(ip)
-        .or_else(|| {
-            ctx.enis
-                .iter()
-                .find(|e| e.meta.subnet_cidr.is_some_and(|c| c.contains(&ip)))
-        })
-        .and_then(|e| e.meta.subnet_id.as_ref());
-    // An unknown subnet id proves nothing either way.
-    subnet.is_none_or(|s| *s == expected.subnet)
+/// A pod the VPC CNI routes through a host veth (see [`Context::routed_pods`]).
+fn is_routed(pod: &PodInfo) -> bool {
+    !pod.host_network && !pod.terminal && pod.branch.is_none() && pod.ip.is_some()
 }
 
 pub(crate) fn pod_ip_on_eni(ctx: &Context) -> Outcome {

@@ -57,6 +57,32 @@ pub struct PoolFacts {
     pub target: Result<u64, String>,
     /// The settings the target was computed from.
     pub warm: WarmTargets,
+    /// Each ENI's addresses, in the context's ENI order (the report's rows).
+    #[serde(skip)]
+    pub per_eni: Vec<Addresses>,
+    /// Summed over the secondary ENIs only (`eniwatch_secondary_ipv4_addresses`).
+    #[serde(skip)]
+    pub secondary: Addresses,
+}
+
+/// Addresses for pods on one ENI (or summed over several).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Addresses {
+    /// Secondary IPs plus 16 per delegated /28.
+    pub total: u64,
+    /// Of those, held by pods on this node.
+    pub assigned: u64,
+    pub free: u64,
+}
+
+impl Addresses {
+    fn add(self, other: Addresses) -> Addresses {
+        Addresses {
+            total: self.total.saturating_add(other.total),
+            assigned: self.assigned.saturating_add(other.assigned),
+            free: self.free.saturating_add(other.free),
+        }
+    }
 }
 
 impl PoolFacts {
@@ -130,6 +156,25 @@ impl PoolFacts {
             (Err(_), m) => m,
         };
         let target = warm_target(&warm, &limits, &prefix_delegation, assigned);
+        let per_eni: Vec<Addresses> = ctx
+            .enis
+            .iter()
+            .map(|e| {
+                let total = e.meta.pod_capacity();
+                let used = pods.iter().filter(|(_, ip)| e.meta.carries(*ip)).count() as u64;
+                Addresses {
+                    total,
+                    assigned: used,
+                    free: total.saturating_sub(used),
+                }
+            })
+            .collect();
+        let secondary = ctx
+            .enis
+            .iter()
+            .zip(&per_eni)
+            .filter(|(e, _)| e.role == EniRole::Secondary)
+            .fold(Addresses::default(), |sum, (_, a)| sum.add(*a));
         PoolFacts {
             limits,
             custom_networking,
@@ -143,7 +188,15 @@ impl PoolFacts {
             free: total.saturating_sub(assigned),
             target,
             warm,
+            per_eni,
+            secondary,
         }
+    }
+
+    /// Pod addresses custom networking can supply on this type: the
+    /// capacity without the two host-network pods (`eniwatch_ipv4_addresses_max`).
+    pub fn addresses_max(&self) -> Option<u64> {
+        self.capacity.as_ref().ok().map(|c| c.saturating_sub(2))
     }
 
     /// Every ENI the type (or `MAX_ENI`) allows is attached.

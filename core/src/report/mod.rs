@@ -2,8 +2,10 @@
 //!
 //! [`Report`] is the JSON schema (documented in the README; `schema_version`
 //! changes only when a field is removed or changes meaning). It is built from
-//! the snapshot and the evaluation and never re-judges anything: the statuses
-//! and findings are the checks' own.
+//! the evaluation and never re-judges or re-derives anything: the statuses
+//! and findings are the checks' own, and the expectation, ENI roles, pod
+//! placement and capacity are the evaluation's [`Facts`]. From the snapshot
+//! it copies only what needs no judging (the node's identity, source health).
 
 mod text;
 
@@ -14,8 +16,10 @@ use serde::Serialize;
 
 pub use text::render_text;
 
+use crate::checks::context::selection_of;
+pub use crate::checks::PodPlacement;
 use crate::checks::{
-    CheckResult, CheckStatus, Context, EniRole, Evaluation, Finding, NoExpectation, NotApplicable,
+    CheckResult, CheckStatus, EniRole, Evaluation, Facts, Finding, NoExpectation, NotApplicable,
     PoolFacts,
 };
 use crate::model::{Expectation, SecurityGroupId, Snapshot, SubnetFacts, SubnetId, Witness};
@@ -117,24 +121,6 @@ pub struct EniRow {
     pub prefixes: Vec<Ipv4Net>,
 }
 
-/// Where this node's pods' IPs are.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct PodPlacement {
-    pub total: usize,
-    pub host_network: usize,
-    pub eniconfig_subnet: usize,
-    /// In the primary ENI's (the node's) subnet.
-    pub node_subnet: usize,
-    /// Security groups for pods: on a branch ENI, reported, not judged.
-    pub branch_eni: usize,
-    pub other: usize,
-    /// No IP yet, being deleted, an IP that is not IPv4, or not placeable
-    /// (CIDR unknown).
-    pub unplaced: usize,
-    /// Succeeded or Failed: off the node's network, not in `total`.
-    pub completed: usize,
-}
-
 #[derive(Debug, Clone, Serialize)]
 pub struct SourceStatus {
     pub name: &'static str,
@@ -152,30 +138,19 @@ pub fn exit_code(status: CheckStatus) -> i32 {
 }
 
 impl Report {
+    /// The report of `evaluation`, which was made on `snapshot`: the
+    /// evaluation's facts rendered, plus what the snapshot says verbatim
+    /// (the node's identity, the sources' health).
     pub fn build(snapshot: &Snapshot, evaluation: &Evaluation) -> Report {
-        Report::from_context(&Context::new(snapshot), evaluation)
-    }
-
-    /// Judges `snapshot` once and renders the result: the checks and the
-    /// report read the same derived facts (one [`Context`]).
-    pub fn judge(snapshot: &Snapshot) -> (Evaluation, Report) {
-        let ctx = Context::new(snapshot);
-        let evaluation = crate::checks::evaluate_in(&ctx);
-        let report = Report::from_context(&ctx, &evaluation);
-        (evaluation, report)
-    }
-
-    /// The report of an evaluation made on `ctx`.
-    pub fn from_context(ctx: &Context, evaluation: &Evaluation) -> Report {
-        let snapshot = ctx.snapshot;
+        let facts = &evaluation.facts;
         let status = evaluation.overall();
-        let imds = ctx.imds.as_ref().ok();
+        let imds = snapshot.imds.as_ref().ok();
         let cluster = match &snapshot.expectation {
             Expectation::Kubernetes(Ok(c)) => Some(c),
             _ => None,
         };
         let node = NodeSummary {
-            name: ctx.node_name.clone(),
+            name: facts.node_name.clone(),
             instance_id: imds.map(|m| m.instance_id.clone()),
             instance_type: imds.map(|m| m.instance_type.clone()),
             region: imds.and_then(|m| m.region.clone()),
@@ -188,7 +163,7 @@ impl Report {
                     .find_map(|l| c.node.labels.get(*l).cloned())
             }),
         };
-        let subnet = match (&ctx.expected, snapshot.ec2.data()) {
+        let subnet = match (&facts.expected, snapshot.ec2.data()) {
             (Ok(e), Some(v)) => v
                 .subnet(&e.subnet)
                 .and_then(|f| f.as_ref().ok().cloned().flatten()),
@@ -201,24 +176,32 @@ impl Report {
             exit_code: exit_code(status),
             not_applicable: evaluation.not_applicable.clone(),
             node,
-            eniconfig: eniconfig_summary(ctx),
-            enis: eni_rows(ctx),
-            pods: placement(ctx),
-            capacity: ctx.pool().clone(),
+            eniconfig: eniconfig_summary(snapshot, facts),
+            enis: eni_rows(facts),
+            pods: facts.placement.counts.clone(),
+            capacity: facts.pool.clone(),
             subnet,
             sources: sources(snapshot),
             checks: evaluation.checks.clone(),
             findings: evaluation.findings.clone(),
         }
     }
+
+    /// Judges `snapshot` once and renders the result: the report shows the
+    /// facts the checks judged from.
+    pub fn judge(snapshot: &Snapshot) -> (Evaluation, Report) {
+        let evaluation = crate::checks::evaluate(snapshot);
+        let report = Report::build(snapshot, &evaluation);
+        (evaluation, report)
+    }
 }
 
-fn eniconfig_summary(ctx: &Context) -> EniConfigSummary {
-    let source = match ctx.snapshot.expectation {
+fn eniconfig_summary(snapshot: &Snapshot, facts: &Facts) -> EniConfigSummary {
+    let source = match snapshot.expectation {
         Expectation::Kubernetes(_) => "kubernetes",
         Expectation::Flags(_) => "flags",
     };
-    let selection = ctx.selection();
+    let selection = selection_of(&facts.expected);
     let mut s = EniConfigSummary {
         source,
         name: selection.map(|x| x.name.clone()),
@@ -228,7 +211,7 @@ fn eniconfig_summary(ctx: &Context) -> EniConfigSummary {
         subnet_cidr: None,
         security_groups: None,
     };
-    match &ctx.expected {
+    match &facts.expected {
         Ok(e) => {
             s.found = Some(true);
             s.subnet = Some(e.subnet.clone());
@@ -242,66 +225,27 @@ fn eniconfig_summary(ctx: &Context) -> EniConfigSummary {
     s
 }
 
-fn eni_rows(ctx: &Context) -> Vec<EniRow> {
-    let pods = ctx.routed_pods();
-    ctx.enis
+fn eni_rows(facts: &Facts) -> Vec<EniRow> {
+    facts
+        .enis
         .iter()
-        .map(|e| {
-            let total = e.meta.pod_capacity();
-            let used = pods.iter().filter(|(_, ip)| e.meta.carries(*ip)).count() as u64;
-            EniRow {
-                device_number: e.meta.device_number,
-                network_card: e.meta.network_card,
-                mac: e.meta.mac.to_string(),
-                eni_id: e.meta.interface_id.as_ref().map(|i| i.to_string()),
-                link: e.link.map(|l| l.name.clone()),
-                subnet_id: e.meta.subnet_id.as_ref().map(|s| s.to_string()),
-                subnet_cidr: e.meta.subnet_cidr,
-                role: e.role,
-                security_groups: e.meta.security_groups.clone(),
-                primary_ip: e.meta.primary_ip(),
-                ips_total: total,
-                ips_used: used,
-                ips_free: total.saturating_sub(used),
-                prefixes: e.meta.ipv4_prefixes.clone(),
-            }
+        .map(|e| EniRow {
+            device_number: e.meta.device_number,
+            network_card: e.meta.network_card,
+            mac: e.meta.mac.to_string(),
+            eni_id: e.meta.interface_id.as_ref().map(|i| i.to_string()),
+            link: e.link.clone(),
+            subnet_id: e.meta.subnet_id.as_ref().map(|s| s.to_string()),
+            subnet_cidr: e.meta.subnet_cidr,
+            role: e.role,
+            security_groups: e.meta.security_groups.clone(),
+            primary_ip: e.meta.primary_ip(),
+            ips_total: e.addresses.total,
+            ips_used: e.addresses.assigned,
+            ips_free: e.addresses.free,
+            prefixes: e.meta.ipv4_prefixes.clone(),
         })
         .collect()
-}
-
-fn placement(ctx: &Context) -> PodPlacement {
-    let mut p = PodPlacement::default();
-    let Ok(pods) = &ctx.pods else {
-        return p;
-    };
-    let expected_cidr = ctx.expected.as_ref().ok().and_then(|e| e.subnet_cidr);
-    let node_cidr = ctx.primary().and_then(|e| e.meta.subnet_cidr);
-    for pod in pods {
-        if pod.completed {
-            p.completed += 1;
-            continue;
-        }
-        p.total += 1;
-        match (pod.host_network, &pod.branch, pod.ip, pod.terminal) {
-            (true, _, _, _) => p.host_network += 1,
-            (_, Some(_), _, _) => p.branch_eni += 1,
-            (_, _, None, _) | (_, _, _, true) => p.unplaced += 1,
-            (_, _, Some(ip), false) => {
-                if expected_cidr.is_some_and(|c| c.contains(&ip)) {
-                    p.eniconfig_subnet += 1
-                } else if node_cidr.is_some_and(|c| c.contains(&ip)) {
-                    p.node_subnet += 1
-                } else if expected_cidr.is_some() || ctx.not_applicable.is_some() {
-                    // Without custom networking there is no ENIConfig subnet
-                    // to be unsure about: outside the node subnet is elsewhere.
-                    p.other += 1
-                } else {
-                    p.unplaced += 1
-                }
-            }
-        }
-    }
-    p
 }
 
 fn sources(snapshot: &Snapshot) -> Vec<SourceStatus> {
