@@ -306,6 +306,17 @@ pub fn ipamd(s: &mut Snapshot) -> &mut IpamdView {
     }
 }
 
+/// The ENIConfig names a subnet no ENI is in, and the secondary ENIs' CIDRs
+/// are unknown and carry no secondary address: nothing the node knows places
+/// the pods' IPs in any subnet.
+pub fn subnet_cidrs_unknown(s: &mut Snapshot) {
+    cluster(s).eni_configs.as_mut().unwrap()[0].subnet = Some("subnet-elsewhere".parse().unwrap());
+    for e in imds(s).enis.iter_mut().skip(1) {
+        e.subnet_cidr = None;
+        e.local_ipv4s.truncate(1);
+    }
+}
+
 /// The reasons of every finding, in report order.
 pub fn reasons(s: &Snapshot) -> Vec<Reason> {
     evaluate_declared(s)

@@ -355,12 +355,7 @@ fn cidr_unknown_without_proof_is_unknown_not_drift() {
     let mut s = healthy();
     // The ENIConfig names a subnet no ENI is in, and the pods' IPs are in no
     // subnet the node knows: nothing proves them outside.
-    cluster(&mut s).eni_configs.as_mut().unwrap()[0].subnet =
-        Some("subnet-elsewhere".parse().unwrap());
-    for e in imds(&mut s).enis.iter_mut().skip(1) {
-        e.subnet_cidr = None;
-        e.local_ipv4s.truncate(1);
-    }
+    subnet_cidrs_unknown(&mut s);
     assert_eq!(status(&s, "pod-subnet"), CheckStatus::Unknown);
     assert!(!reasons(&s).contains(&Reason::PodIPOutsideENIConfigSubnet));
 }

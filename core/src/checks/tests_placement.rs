@@ -66,12 +66,7 @@ fn provably_outside_pods_are_counted_where_the_check_places_them() {
 #[test]
 fn pods_the_check_cannot_place_are_the_reports_unplaced() {
     let mut s = healthy();
-    cluster(&mut s).eni_configs.as_mut().unwrap()[0].subnet =
-        Some("subnet-elsewhere".parse().unwrap());
-    for e in imds(&mut s).enis.iter_mut().skip(1) {
-        e.subnet_cidr = None;
-        e.local_ipv4s.truncate(1);
-    }
+    subnet_cidrs_unknown(&mut s);
     let (e, report) = Report::judge(&s);
     let check = e.checks.iter().find(|c| c.name == "pod-subnet").unwrap();
     assert_eq!(check.status, CheckStatus::Unknown);
