@@ -3,9 +3,12 @@
 //! Each source is read independently and bounded by the gather timeout; a
 //! source that fails or times out becomes an [`Unavailable`] part of the
 //! snapshot with the error's text, so the checks that need it say *unknown*
-//! while the others still run.
+//! while the others still run. ipamd depends on nothing else, so `check`
+//! reads it beside IMDS, the kernel and the API; only EC2 waits for them
+//! (it needs the instance and the expected subnet).
 
 use crate::config::{KubeMode, SourceConfig};
+use crate::sources::ipamd::read_ipamd;
 use crate::sources::{imds, netlink};
 use crate::witnesses::WitnessSources;
 use eniwatch_core::model::{
@@ -37,9 +40,9 @@ pub fn assemble(
     }
 }
 
-/// Reads IMDS, the kernel and (unless `--no-kube`) the Kubernetes API, then
-/// the witnesses that depend on them: EC2 (unless `--no-ec2`) and ipamd
-/// (unless `--no-ipamd`). EC2 calls are counted into `ec2_calls`.
+/// Reads IMDS, the kernel, (unless `--no-kube`) the Kubernetes API and
+/// (unless `--no-ipamd`) ipamd, then EC2 (unless `--no-ec2`), which depends
+/// on the first two. EC2 calls are counted into `ec2_calls`.
 pub async fn gather(config: &SourceConfig, ec2_calls: RequestCounts) -> Snapshot {
     let limit = config.gather_timeout;
     let imds_part = async {
@@ -63,11 +66,23 @@ pub async fn gather(config: &SourceConfig, ec2_calls: RequestCounts) -> Snapshot
             }
         }
     };
-    let (imds, kernel, expectation) = tokio::join!(imds_part, kernel_part, kube_part);
+    let WitnessSources { ec2, ipamd, .. } =
+        WitnessSources::new(config, ec2_calls, RequestCounts::new());
+    let ipamd_part = async {
+        match &ipamd {
+            None => Witness::Off,
+            Some(Err(u)) => Witness::On(Err(u.clone())),
+            Some(Ok(c)) => Witness::On(bounded("ipamd", limit, read_ipamd(c)).await),
+        }
+    };
+    let (imds, kernel, expectation, ipamd) =
+        tokio::join!(imds_part, kernel_part, kube_part, ipamd_part);
     let mut snapshot = assemble(config, imds, kernel, expectation);
-    let mut witnesses = WitnessSources::new(config, ec2_calls, RequestCounts::new());
+    // EC2 alone: ipamd was read above.
+    let mut witnesses = WitnessSources::from_parts(ec2, None);
     witnesses
         .observe(&mut snapshot, true, limit, std::time::Instant::now())
         .await;
+    snapshot.ipamd = ipamd;
     snapshot
 }

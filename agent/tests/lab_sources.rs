@@ -134,3 +134,44 @@ fn api_server_down_is_unknown_and_no_kube_still_checks() {
     assert_eq!(o.code, 1);
     assert_eq!(o.reasons(), vec!["PodRuleMissing"]);
 }
+
+/// A plain-HTTP API server needs no TLS roots: with the system's roots made
+/// empty (`SSL_CERT_FILE`, `SSL_CERT_DIR`, which the TLS stack reads), the
+/// check still reads the lab's API emulator and passes. Building kube's TLS
+/// stack for it failed here ("No CA certificates were loaded from the system").
+#[test]
+fn plain_http_api_server_is_read_without_tls_roots() {
+    lab!();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("scenario.yaml");
+    let yaml = serde_norway::to_string(&scenario("healthy")).expect("scenario serialises");
+    std::fs::write(&path, yaml).expect("write scenario");
+    let (no_file, no_dir) = (dir.path().join("no-roots.pem"), dir.path().join("no-roots"));
+    std::fs::write(&no_file, "").expect("write empty roots");
+    std::fs::create_dir(&no_dir).expect("empty roots dir");
+    let out = std::process::Command::new(lab_bin())
+        .arg("check")
+        .arg(&path)
+        .args(["--name", &unique_name()])
+        .arg("--eniwatch")
+        .arg(env!("CARGO_BIN_EXE_eniwatch"))
+        .args(["--", "--output", "json"])
+        .env("SSL_CERT_FILE", &no_file)
+        .env("SSL_CERT_DIR", &no_dir)
+        .output()
+        .expect("eniwatch-lab runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap_or_else(|e| {
+        panic!(
+            "no JSON report ({e}): {stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    let kube = report["sources"]
+        .as_array()
+        .and_then(|a| a.iter().find(|x| x["name"] == "kubernetes"))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(kube["ok"], true, "{kube}");
+    assert_eq!(out.status.code(), Some(0), "{}", report["checks"]);
+}

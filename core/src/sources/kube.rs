@@ -3,7 +3,8 @@
 //! Policy:
 //! - Client from `--kubeconfig` (or `KUBECONFIG`), else the usual inference
 //!   (`~/.kube/config`, then the in-cluster service account). Plain `http://`
-//!   servers work, for emulators and `kubectl proxy`.
+//!   servers work, for emulators and `kubectl proxy`, and load no TLS roots
+//!   (`kube_client.rs`); `https://` servers are verified as kube does.
 //! - Connect timeout 5 s, read timeout 15 s: a one-shot `check` must end even
 //!   when the API server hangs. No retries for `check` ([`check_client`]
 //!   turns off kube's default retry layer, which would retry a 429 or 503
@@ -35,6 +36,10 @@ use crate::model::{BranchEni, ClusterView, EniConfig, NodeInfo, PodInfo};
 #[path = "kube_eniconfig.rs"]
 mod eniconfig_spec;
 pub use eniconfig_spec::eniconfig_from_spec;
+
+#[path = "kube_client.rs"]
+mod client_stack;
+pub use client_stack::needs_tls;
 
 #[path = "kube_errors.rs"]
 mod errors;
@@ -71,7 +76,7 @@ pub async fn client_with_timeout(
     read_timeout: Duration,
 ) -> Result<Client, KubeError> {
     let config = config(kubeconfig, read_timeout).await?;
-    Client::try_from(config).map_err(|e| KubeError::Config(e.to_string()))
+    client_stack::client_from(config)
 }
 
 /// A client for one-shot reads (`check`): kube's retry layer off, so a 429
@@ -81,7 +86,7 @@ pub async fn check_client(kubeconfig: Option<&PathBuf>) -> Result<(Client, Strin
     let mut config = config(kubeconfig, READ_TIMEOUT).await?;
     config.default_retry = false;
     let url = config.cluster_url.to_string();
-    let client = Client::try_from(config).map_err(|e| KubeError::Config(e.to_string()))?;
+    let client = client_stack::client_from(config)?;
     Ok((client, url))
 }
 
