@@ -10,10 +10,10 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::config::{ConfigError, KubeMode, SourceConfig};
 use crate::sources::imds::{ImdsConfig, DEFAULT_ENDPOINT};
+use crate::witnesses::Ec2Config;
 use eniwatch_core::model::{
     FlagExpectation, PoolSettings, SecurityGroupId, SelectionSettings, SubnetId, WarmTargets,
 };
-use eniwatch_ec2::Ec2Config;
 
 #[derive(Debug, Parser)]
 #[command(

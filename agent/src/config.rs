@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::sources::imds::ImdsConfig;
+use crate::witnesses::Ec2Config;
 use eniwatch_core::model::{FlagExpectation, PoolSettings, SelectionSettings};
-use eniwatch_ec2::Ec2Config;
 
 /// Where the expectation and the pods come from.
 #[derive(Debug, Clone)]

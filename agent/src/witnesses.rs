@@ -23,7 +23,8 @@ use eniwatch_core::model::{Snapshot, Unavailable, Witness};
 use eniwatch_core::sources::bounded::bounded;
 use eniwatch_core::sources::requests::RequestCounts;
 
-pub use eniwatch_ec2::{Ec2Needs, Ec2Tracker, ATTACHMENT_INTERVAL};
+// The node agent's one link to EC2 (and the AWS SDK): every use goes through here.
+pub use eniwatch_ec2::{Ec2Config, Ec2Needs, Ec2Tracker, ATTACHMENT_INTERVAL};
 
 /// Whether EC2's first ask waits for the first report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

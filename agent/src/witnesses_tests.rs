@@ -2,8 +2,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use super::*;
+use crate::witnesses::Ec2Config;
 use eniwatch_core::checks::fixture::healthy_witnessed;
-use eniwatch_ec2::Ec2Config;
 
 /// An EC2 endpoint that accepts connections and never answers; counts them.
 async fn silent_ec2() -> (String, Arc<AtomicUsize>) {
