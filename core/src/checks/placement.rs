@@ -181,14 +181,14 @@ fn routed(ctx: &Context, expected: &Expected, ip: Ipv4Addr) -> (Place, Option<St
 }
 
 fn without_expectation(ctx: &Context, ip: Ipv4Addr) -> Place {
-    if in_node_subnet(ctx, ip) {
-        Place::NodeSubnet
-    } else if ctx.not_applicable.is_some() {
+    let node_cidr = ctx.primary().and_then(|e| e.meta.subnet_cidr);
+    match node_cidr {
+        Some(cidr) if cidr.contains(&ip) => Place::NodeSubnet,
         // Without custom networking there is no ENIConfig subnet to be
-        // unsure about: outside the node subnet is elsewhere.
-        Place::Other
-    } else {
-        Place::Unplaced
+        // unsure about: outside a known node subnet is elsewhere. With the
+        // node subnet unknown (IMDS unread), nothing is proven.
+        Some(_) if ctx.not_applicable.is_some() => Place::Other,
+        _ => Place::Unplaced,
     }
 }
 

@@ -92,3 +92,26 @@ fn cluster_pods(s: &Snapshot) -> Vec<PodInfo> {
         _ => Vec::new(),
     }
 }
+
+#[test]
+fn without_custom_networking_and_imds_unread_no_pod_is_counted_elsewhere() {
+    // No ENIConfig (not applicable) and IMDS unreadable: the node's subnet is
+    // unknown, so nothing proves a pod outside it.
+    let mut s = healthy();
+    cluster(&mut s).eni_configs = Some(vec![]);
+    s.imds = Err(Unavailable::new("imds", "IMDS answered HTTP 500"));
+    let (e, report) = Report::judge(&s);
+    assert!(e.not_applicable.is_some(), "the path under test");
+    assert_eq!(
+        report.pods.other + report.pods.node_subnet,
+        0,
+        "{:?}",
+        report.pods
+    );
+    assert!(report.pods.unplaced > 0, "{:?}", report.pods);
+    // With IMDS read, the same pods are provably outside the node subnet.
+    let mut s = healthy();
+    cluster(&mut s).eni_configs = Some(vec![]);
+    let (_, report) = Report::judge(&s);
+    assert!(report.pods.other > 0, "{:?}", report.pods);
+}
