@@ -48,6 +48,7 @@ use serde_json::json;
 
 use super::events::{api_error_kind, api_error_message};
 use eniwatch_core::checks::{CheckResult, CheckStatus, Finding, Reason, Severity};
+use eniwatch_core::sources::kube as kube_source;
 use stale::Hold;
 pub use stale::{outage, DEFAULT_STALE_AFTER};
 
@@ -305,8 +306,8 @@ impl ConditionSink {
             .await
             .map_err(|e| ConditionError::Read {
                 node: self.node_name.clone(),
-                message: api_error_message(&e),
-                kind: api_error_kind(&e),
+                message: kube_source::error_text(&e),
+                kind: kube_source::error_kind(&e),
             })?;
         let condition = node
             .status

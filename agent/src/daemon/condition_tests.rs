@@ -313,6 +313,26 @@ mod emulated {
         );
         Ok(())
     }
+
+    #[tokio::test]
+    async fn a_refused_read_of_the_node_asks_for_read_access() -> TestResult {
+        const FORBIDDEN: &str = r#"{"kind":"Status","apiVersion":"v1","status":"Failure","message":"nodes \"n\" is forbidden","reason":"Forbidden","code":403}"#;
+        let base = eniwatch_lab::test_servers::serve(eniwatch_lab::test_servers::answering(
+            403, FORBIDDEN,
+        ))
+        .await;
+        let client = kube::Client::try_from(kube::Config::new(base.parse()?))?;
+        let mut sink = ConditionSink::new(client, "n".into(), DEFAULT_HEARTBEAT);
+        let err = sink
+            .update(&[], &[], None, Instant::now(), at(0))
+            .await
+            .err();
+        let text = err.as_ref().map(ToString::to_string).unwrap_or_default();
+        assert_eq!(err.as_ref().map(ConditionError::kind), Some("forbidden"));
+        assert!(text.contains("needs get/list/watch"), "{text}");
+        assert!(!text.contains("may not write"), "{text}");
+        Ok(())
+    }
 }
 
 #[test]
