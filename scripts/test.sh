@@ -18,4 +18,11 @@ if cargo tree --locked -p eniwatch -e normal --prefix none | grep -q '^eniwatch-
   echo "test: the shipped node agent's dependency graph holds the lab" >&2
   exit 1
 fi
+# ...built as such, and that binary is the one the integration tests run
+# (agent/tests/common/bin.rs): `cargo test` would otherwise give them one built
+# with the features the lab's dev-dependencies add to shared crates.
+cargo build --locked -p eniwatch --bin eniwatch
+mkdir -p target/shipped
+cp target/debug/eniwatch target/shipped/eniwatch
+export ENIWATCH_BIN="$PWD/target/shipped/eniwatch"
 cargo test --locked --workspace

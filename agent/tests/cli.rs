@@ -1,9 +1,12 @@
 //! The command line without a lab: usage errors, help, the reasons table.
 
+#[path = "common/bin.rs"]
+mod bin;
+
 use std::process::Command;
 
 fn eniwatch(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_eniwatch"))
+    Command::new(bin::eniwatch_bin())
         .args(args)
         .env_remove("NODE_NAME")
         .env_remove("KUBECONFIG")

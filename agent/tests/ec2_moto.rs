@@ -2,6 +2,9 @@
 //! loopback), seeded through the EC2 API itself: subnet facts, instance-type
 //! limits, ENIs by attachment, error kinds.
 
+#[path = "common/bin.rs"]
+mod bin;
+
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -331,7 +334,7 @@ async fn an_unreachable_ec2_is_reported_in_words_with_its_endpoint() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         format!("http://{}", l.local_addr().unwrap())
     };
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_eniwatch"))
+    let out = tokio::process::Command::new(bin::eniwatch_bin())
         .args(["check", "--output", "json", "--no-kube", "--no-ipamd"])
         .args(["--expect-subnet", "subnet-0pods1a"])
         .args(["--imds-endpoint", &format!("http://{imds}")])

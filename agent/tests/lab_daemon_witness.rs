@@ -161,7 +161,7 @@ fn readiness_does_not_wait_on_a_throttling_ec2() {
     let started = std::time::Instant::now();
     let mut child = d
         .node
-        .command(env!("CARGO_BIN_EXE_eniwatch"))
+        .command(common::bin::eniwatch_bin())
         .arg("run")
         .args(["--listen", listen, "--node-name", &s.node.name])
         .arg("--kubeconfig")

@@ -154,7 +154,7 @@ fn plain_http_api_server_is_read_without_tls_roots() {
         .arg(&path)
         .args(["--name", &unique_name()])
         .arg("--eniwatch")
-        .arg(env!("CARGO_BIN_EXE_eniwatch"))
+        .arg(common::bin::eniwatch_bin())
         .args(["--", "--output", "json"])
         .env("SSL_CERT_FILE", &no_file)
         .env("SSL_CERT_DIR", &no_dir)

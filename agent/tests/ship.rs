@@ -14,6 +14,9 @@
 //!   alert; the alerts and the runbook name no reason that does not exist.
 //! - The alerts and the dashboard use only metrics the agent exports.
 
+#[path = "common/bin.rs"]
+mod bin;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -55,7 +58,7 @@ fn read(rel: &str) -> String {
 /// Runs the binary with an empty environment, so that `--help` shows
 /// `[env: NAME=]` without anyone's values.
 fn eniwatch(args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_eniwatch"))
+    let out = Command::new(bin::eniwatch_bin())
         .args(args)
         .env_clear()
         .output()
@@ -72,7 +75,7 @@ fn eniwatch(args: &[&str]) -> String {
 fn check_ship_passes() {
     let out = Command::new("bash")
         .arg(root().join("scripts/check-ship.sh"))
-        .env("ENIWATCH_BIN", env!("CARGO_BIN_EXE_eniwatch"))
+        .env("ENIWATCH_BIN", bin::eniwatch_bin())
         .output()
         .expect("run bash");
     let stdout = String::from_utf8_lossy(&out.stdout);

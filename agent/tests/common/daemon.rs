@@ -55,7 +55,7 @@ impl Daemon {
         let node = LabNode::up(&s, &path, &name, &lab_bin()).expect("lab node");
         let log = dir.path().join("eniwatch.log");
         let child = node
-            .command(env!("CARGO_BIN_EXE_eniwatch"))
+            .command(super::bin::eniwatch_bin())
             .arg("run")
             .args([
                 "--listen",

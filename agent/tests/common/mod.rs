@@ -7,6 +7,7 @@
 
 #![allow(dead_code)]
 
+pub mod bin;
 pub mod daemon;
 pub mod skip;
 
@@ -144,7 +145,7 @@ pub fn check_file(path: &Path, extra: &[&str]) -> Outcome {
         .arg(path)
         .args(["--name", &unique_name()])
         .arg("--eniwatch")
-        .arg(env!("CARGO_BIN_EXE_eniwatch"))
+        .arg(bin::eniwatch_bin())
         .args(["--", "--output", "json"])
         .args(extra)
         .output()
