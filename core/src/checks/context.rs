@@ -201,7 +201,7 @@ impl<'a> Context<'a> {
         match &self.pods {
             Ok(pods) => pods
                 .iter()
-                .filter(|p| !p.host_network && !p.terminal && p.branch.is_none())
+                .filter(|p| routes_through_the_node(p))
                 .filter_map(|p| p.ip.map(|ip| (p, ip)))
                 .collect(),
             Err(_) => Vec::new(),
@@ -297,4 +297,10 @@ pub fn pods_from_routes(kernel: &KernelState, veth_prefix: &str) -> Vec<PodInfo>
 /// A pod's host-side interface: a veth, or a link named with the CNI's veth prefix.
 pub fn is_host_veth(link: &Link, veth_prefix: &str) -> bool {
     link.kind.as_deref() == Some("veth") || link.name.starts_with(veth_prefix)
+}
+
+/// A pod whose address the CNI routes on this node: not host-network, not
+/// finished, not on a branch ENI (security groups for pods).
+pub(crate) fn routes_through_the_node(pod: &PodInfo) -> bool {
+    !pod.host_network && !pod.terminal && pod.branch.is_none()
 }

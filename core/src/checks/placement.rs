@@ -98,19 +98,20 @@ impl PodPlacement {
     }
 
     fn add(&mut self, place: Place) {
-        if place == Place::Completed {
-            self.completed += 1;
-            return;
-        }
-        self.total += 1;
         let slot = match place {
+            // Completed pods are outside the total.
+            Place::Completed => {
+                self.completed += 1;
+                return;
+            }
             Place::EniconfigSubnet => &mut self.eniconfig_subnet,
             Place::NodeSubnet => &mut self.node_subnet,
             Place::Other => &mut self.other,
             Place::HostNetwork => &mut self.host_network,
             Place::BranchEni => &mut self.branch_eni,
-            Place::Unplaced | Place::Completed => &mut self.unplaced,
+            Place::Unplaced => &mut self.unplaced,
         };
+        self.total += 1;
         *slot += 1;
     }
 }

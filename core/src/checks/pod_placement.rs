@@ -8,7 +8,7 @@
 
 use std::net::Ipv6Addr;
 
-use super::context::Context;
+use super::context::{routes_through_the_node, Context};
 use super::imds_integrity::ProblemKind;
 use super::placement::Place;
 use super::{no_expectation_detail, Finding, Outcome, Reason, Subject};
@@ -29,7 +29,7 @@ pub(crate) fn unplaceable(ctx: &Context) -> Option<String> {
     let pods = ctx.pods.as_ref().ok()?;
     let bad: Vec<String> = pods
         .iter()
-        .filter(|p| !p.host_network && !p.terminal && p.branch.is_none())
+        .filter(|p| routes_through_the_node(p))
         .filter_map(|p| {
             let text = p.ip_text.as_deref()?;
             let what = if text.trim().parse::<Ipv6Addr>().is_ok() {
@@ -113,7 +113,7 @@ pub(crate) fn pod_subnet(ctx: &Context) -> Outcome {
 
 /// A pod the VPC CNI routes through a host veth (see [`Context::routed_pods`]).
 fn is_routed(pod: &PodInfo) -> bool {
-    !pod.host_network && !pod.terminal && pod.branch.is_none() && pod.ip.is_some()
+    pod.ip.is_some() && routes_through_the_node(pod)
 }
 
 pub(crate) fn pod_ip_on_eni(ctx: &Context) -> Outcome {
