@@ -23,5 +23,6 @@ pub mod checks;
 pub mod expectation;
 pub mod instance_limits;
 pub mod model;
+pub mod published;
 pub mod report;
 pub mod sources;

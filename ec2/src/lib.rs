@@ -17,8 +17,10 @@
 pub mod api;
 pub mod client;
 pub mod tracker;
+pub mod vpc;
 mod wire;
 
 pub use api::Ec2Api;
 pub use client::{Ec2Client, Ec2Config, Ec2Error};
 pub use tracker::{Ec2Needs, Ec2Policy, Ec2Tracker, ATTACHMENT_INTERVAL};
+pub use vpc::{VpcAsk, VpcPolicy, VpcReader};

@@ -242,13 +242,41 @@ reasons! {
     "The secondary CIDR's subnet is too small for the nodes and warm pools in this zone.",
     "Add a larger subnet (associate another secondary CIDR) and point the zone's ENIConfig at it, or lower WARM_ENI_TARGET/WARM_IP_TARGET.";
     ENINotAttached, Error,
-    "IMDS lists an ENI that EC2 says is not attached to this instance.",
+    "An ENI the CNI created for a node (or that the node's IMDS lists) is not attached to that node's instance, as EC2 says.",
     "The ENI was detached or is being detached (by hand, or by a failed ipamd operation) and IMDS still shows it.",
     "Check the ENI in the EC2 console and aws-node's logs; restart aws-node so ipamd reconciles; replace the node if it persists.";
     IPAMDStateMismatch, Error,
     "ipamd's datastore disagrees with IMDS or the kernel (the message says which witness and which addresses).",
     "ipamd lost or did not reconcile its state (aws-node restarted mid-operation, a checkpoint file went stale), or an ENI changed outside the CNI.",
     "Restart aws-node on the node so ipamd rebuilds its datastore from IMDS and the kernel; if pods hold the addresses in question, restart those pods.";
+    ENIConfigMissingForZone, Error,
+    "Nodes in a zone select no ENIConfig that exists: custom networking gives their pods no addresses (raised once per zone by eniwatch-cluster).",
+    "The zone was added to the cluster (a new nodegroup or NodePool spanning it) without an ENIConfig for it, or the ENIConfigs are named differently from what ENI_CONFIG_LABEL_DEF selects.",
+    "Create an ENIConfig for the zone (named after the zone, or after the label value the nodes carry) with a pod subnet in that zone, then replace the zone's nodes.";
+    ENIConfigSecurityGroupNotFound, Error,
+    "An ENIConfig names a security group that does not exist, or that belongs to another VPC.",
+    "A typo, a group deleted after the ENIConfig was written, or an ENIConfig copied from another cluster; the VPC CNI fails silently here (amazon-vpc-cni-k8s #2416): nodes get no secondary ENIs.",
+    "Fix spec.securityGroups of the ENIConfig to groups of the cluster's VPC (often the cluster security group), then restart aws-node on the affected nodes.";
+    PodSubnetNoDefaultRoute, Warning,
+    "A pod subnet's route table (its explicit association, else the VPC's main table) has no active 0.0.0.0/0 route to a NAT gateway or transit gateway.",
+    "The pod subnet was created without associating it with the node subnets' private route table, so it uses the VPC's main table.",
+    "Associate the pod subnet with the private route table of the node subnets in its zone (aws ec2 associate-route-table), or add a 0.0.0.0/0 route to the zone's NAT gateway.";
+    PodSubnetRouteDiffers, Warning,
+    "A pod subnet's default route goes elsewhere than the default route of the node subnets in its zone.",
+    "The pod subnet was associated with another zone's route table, or the node subnets' table was changed and the pod subnet's was not.",
+    "Associate the pod subnet with the same route table as the node subnets of its zone, or make the two tables' 0.0.0.0/0 routes agree.";
+    PodSubnetTaggedForLoadBalancers, Warning,
+    "A pod subnet is tagged kubernetes.io/role/elb or kubernetes.io/role/internal-elb.",
+    "The subnet was created by copying a node subnet's tags; load balancers placed there take pod addresses, and an internal load balancer with an address in 100.64.0.0/10 may not be reachable from outside the VPC.",
+    "Remove the load-balancer role tags from the pod subnet (keep them on the node subnets).";
+    LeakedENI, Warning,
+    "An ENI the CNI created is available (attached to nothing) for longer than the threshold, or its instance is no longer a node of the cluster.",
+    "ipamd crashed or lost its EC2 permissions between creating and attaching or deleting the ENI, or the instance was terminated and the ENI kept (delete-on-termination off).",
+    "Delete the ENI after checking it is not in use (aws ec2 delete-network-interface); check aws-node's logs and IAM permissions on the node it was created for.";
+    PrefixFragmentation, Warning,
+    "A pod subnet under prefix delegation has free addresses but fewer free aligned /28 blocks than its nodes' warm-prefix demand.",
+    "Secondary addresses of other ENIs are scattered over the subnet, so EC2 finds no free /28 (InsufficientCidrBlocks, amazon-vpc-cni-k8s #3105).",
+    "Reserve the subnet for prefixes (aws ec2 create-subnet-cidr-reservation --reservation-type prefix), or move pods to a new, larger subnet used only for prefix delegation.";
     PodTrafficShadowed, Error,
     "A policy rule ahead of the CNI's (before its 512 or 1536 rules) sends pod traffic elsewhere than the CNI's tables would: out of another interface, or dropped.",
     "A host tool added policy routing: nm-cloud-setup, a VPN client (wg-quick, OpenVPN), a policy-routing agent, or a hand-made ip rule.",

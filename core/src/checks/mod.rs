@@ -298,6 +298,41 @@ const CHECKS: &[(&str, CheckFn, &[Reason])] = &[
     ),
 ];
 
+/// The cluster component's checks (eniwatch-cluster), in report order, with
+/// the reasons each can raise: what belongs to a subnet or the VPC, judged
+/// once per cluster instead of on every node. The functions are in the
+/// `eniwatch-cluster` crate; the declaration is here, beside the node's, so
+/// that the one reasons table covers both programs. A reason the node agent
+/// also raises for its own node (from the published facts) is declared by one
+/// check of each program; every other reason by one check of one program.
+pub const CLUSTER_CHECKS: &[(&str, &[Reason])] = &[
+    (
+        "eniconfig-subnets",
+        &[R::ENIConfigSubnetNotFound, R::ENIConfigSubnetZoneMismatch],
+    ),
+    ("zone-coverage", &[R::ENIConfigMissingForZone]),
+    (
+        "eniconfig-security-groups",
+        &[R::ENIConfigSecurityGroupNotFound],
+    ),
+    (
+        "subnet-headroom",
+        &[R::SubnetNearlyExhausted, R::PrefixFragmentation],
+    ),
+    (
+        "pod-subnet-routes",
+        &[R::PodSubnetNoDefaultRoute, R::PodSubnetRouteDiffers],
+    ),
+    ("pod-subnet-tags", &[R::PodSubnetTaggedForLoadBalancers]),
+    ("eni-attachment", &[R::ENINotAttached, R::LeakedENI]),
+];
+
+/// Whether the cluster component raises this reason: the node agent then
+/// leaves the Event to it (one per subnet or ENI, not one per node).
+pub fn raised_by_cluster(reason: Reason) -> bool {
+    CLUSTER_CHECKS.iter().any(|(_, rs)| rs.contains(&reason))
+}
+
 /// The names of all checks, in report order.
 pub fn check_names() -> impl Iterator<Item = &'static str> {
     CHECKS.iter().map(|(name, _, _)| *name)

@@ -2,10 +2,12 @@
 
 pub mod ids;
 pub mod snapshot;
+pub mod vpc;
 pub mod witness;
 
 pub use ids::{EniId, IdError, MacAddr, SecurityGroupId, SubnetId, VpcId};
 pub use snapshot::*;
+pub use vpc::*;
 pub use witness::*;
 
 /// How the node selects its ENIConfig (the CNI's settings of the same names).
