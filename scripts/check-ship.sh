@@ -128,7 +128,7 @@ for dir in deploy/base deploy/node-rbac deploy/overlays/*/; do
 done
 step "manifests, IAM policy, Dockerfile (scripts/check_manifests.py)" \
   "$python" scripts/check_manifests.py "${rendered[@]}" --k8s-versions 1.31,latest \
-  --iam-policy deploy/iam/policy.json --ec2-source ec2/src/client.rs --dockerfile Dockerfile
+  --iam-policy deploy/iam/cluster-policy.json --ec2-source ec2/src --dockerfile Dockerfile
 
 # kubernetes-validate must reject an unknown field (strict mode).
 validate_strict() {

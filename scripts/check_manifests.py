@@ -2,7 +2,7 @@
 """Checks the rendered kustomizations of deploy/ and the IAM policy.
 
     check_manifests.py --rendered NAME=FILE ... [--k8s-versions 1.31,latest]
-                       [--iam-policy deploy/iam/policy.json --ec2-source ec2/src/client.rs]
+                       [--iam-policy deploy/iam/cluster-policy.json --ec2-source ec2/src]
                        [--dockerfile Dockerfile] [--cargo-toml Cargo.toml]
 
 NAME is the kustomization's path under deploy/ (base, node-rbac,
@@ -16,18 +16,26 @@ overlays/<name>); FILE is `kubectl kustomize` output. For each one:
 - the DaemonSet has every security and scheduling setting the agent relies
   on (host network, non-root, no capabilities, read-only root, probes,
   resources, tolerations, Fargate excluded, ...), plus what the overlay adds;
-- RBAC grants exactly the agent's verbs, to the agent's ServiceAccount;
-- the monitoring objects select the agent (Service -> pods, ServiceMonitor
-  -> Service) and the dashboard ConfigMap carries deploy's dashboard file.
+- the eniwatch-cluster Deployment (where the overlay has it): one replica,
+  Recreate, the image's eniwatch-cluster binary as command, no host
+  network, and the DaemonSet's hardening (the same pod and container
+  security contexts), probes and resources;
+- RBAC grants exactly each program's verbs (names where a rule is limited
+  to one object), to its own ServiceAccount; no AWS role on the agent's;
+- the monitoring objects select their program (Service -> pods,
+  ServiceMonitor -> Service) and the dashboard ConfigMaps carry deploy's
+  dashboard files.
 
-With --iam-policy: the policy allows exactly the EC2 calls the agent makes
-(read from the EC2 source), on Resource "*".
+With --iam-policy: the policy allows exactly eniwatch-cluster's five
+Describe calls, on Resource "*", and every EC2 call in the --ec2-source
+files (a file or a directory of .rs files) is among them.
 
 With --dockerfile: the image build agrees with the workspace (builder Rust at
-least rust-version, the locked release build of the node agent's package
-`eniwatch`, which does not depend on the lab, distroless/cc nonroot,
-ENTRYPOINT eniwatch, CMD run) and .dockerignore keeps target/ out of the
-build context but every workspace member in it.
+least rust-version, the locked release build of the packages `eniwatch` and
+`eniwatch-cluster`, neither depending on the lab, both binaries in
+/usr/local/bin, distroless/cc nonroot, ENTRYPOINT eniwatch, CMD run) and
+.dockerignore keeps target/ out of the build context but every workspace
+member in it.
 
 Exits 1 with one line per problem.
 """
@@ -56,50 +64,100 @@ CRD_KINDS = {
     ("monitoring.coreos.com/v1", "PrometheusRule"),
 }
 
+CLUSTER = "eniwatch-cluster"
+CLUSTER_SELECTOR = {"app.kubernetes.io/name": CLUSTER}
+# The ConfigMap eniwatch-cluster publishes and the agents read.
+FACTS = ("eniwatch-cluster-facts",)
+# The Deployment runs the image's second binary (check_dockerfile checks the
+# image has it there).
+CLUSTER_COMMAND = ["/usr/local/bin/eniwatch-cluster"]
+
+# RBAC rules as {(apiGroup, resource, resourceNames): verbs}; () is "any name".
 AGENT_RULES = {
-    ("", "nodes"): {"get", "list", "watch"},
-    ("", "pods"): {"get", "list", "watch"},
-    ("crd.k8s.amazonaws.com", "eniconfigs"): {"get", "list", "watch"},
-    ("", "nodes/status"): {"patch"},
-    ("events.k8s.io", "events"): {"create", "patch"},
+    ("", "nodes", ()): {"get", "list", "watch"},
+    ("", "pods", ()): {"get", "list", "watch"},
+    ("crd.k8s.amazonaws.com", "eniconfigs", ()): {"get", "list", "watch"},
+    ("", "nodes/status", ()): {"patch"},
+    ("events.k8s.io", "events", ()): {"create", "patch"},
 }
-NODE_RBAC_RULES = {("crd.k8s.amazonaws.com", "eniconfigs"): {"get", "list", "watch"}}
+AGENT_ROLE_RULES = {("", "configmaps", FACTS): {"get", "list", "watch"}}
+NODE_RBAC_RULES = {("crd.k8s.amazonaws.com", "eniconfigs", ()): {"get", "list", "watch"}}
+CLUSTER_RULES = {
+    ("", "nodes", ()): {"list", "watch"},
+    ("crd.k8s.amazonaws.com", "eniconfigs", ()): {"list", "watch"},
+}
+CLUSTER_ROLE_RULES = {
+    # create cannot be limited by name (the object does not exist yet).
+    ("", "configmaps", ()): {"create"},
+    ("", "configmaps", FACTS): {"get", "list", "watch", "update", "patch"},
+}
+CLUSTER_EVENTS_RULES = {("events.k8s.io", "events", ()): {"create", "patch"}}
 
 AGENT_OBJECTS = {
     ("ServiceAccount", "eniwatch"),
     ("ClusterRole", "eniwatch"),
     ("ClusterRoleBinding", "eniwatch"),
+    ("Role", "eniwatch"),
+    ("RoleBinding", "eniwatch"),
     ("DaemonSet", "eniwatch"),
+}
+CLUSTER_OBJECTS = {
+    ("ServiceAccount", CLUSTER),
+    ("ClusterRole", CLUSTER),
+    ("ClusterRoleBinding", CLUSTER),
+    ("Role", CLUSTER),
+    ("RoleBinding", CLUSTER),
+    ("Role", CLUSTER + "-events"),
+    ("RoleBinding", CLUSTER + "-events"),
+    ("Deployment", CLUSTER),
 }
 MONITORING_OBJECTS = {
     ("Service", "eniwatch"),
     ("ServiceMonitor", "eniwatch"),
     ("PrometheusRule", "eniwatch"),
     ("ConfigMap", "eniwatch-dashboard"),
+    ("Service", CLUSTER),
+    ("ServiceMonitor", CLUSTER),
+    ("ConfigMap", CLUSTER + "-dashboard"),
+}
+# The EC2 calls eniwatch-cluster makes (docs/cluster.md), and nothing else.
+CLUSTER_EC2_ACTIONS = {
+    "ec2:DescribeSubnets",
+    "ec2:DescribeRouteTables",
+    "ec2:DescribeSecurityGroups",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeInstanceTypes",
 }
 ZONE_ENV = {"ENI_CONFIG_LABEL_DEF": "topology.kubernetes.io/zone"}
 ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
 
 # What each kustomization must render. Every kustomization under deploy/
 # needs an entry: a new overlay without one fails the check.
+# (cluster_args, cluster_env: what the overlay adds to the Deployment.)
 EXPECT = {
     "base": dict(objects=AGENT_OBJECTS),
     "node-rbac": dict(
         objects={
             ("ClusterRole", "eniwatch:nodes-read-eniconfigs"),
             ("ClusterRoleBinding", "eniwatch:nodes-read-eniconfigs"),
+            ("Role", "eniwatch:nodes-read-cluster-facts"),
+            ("RoleBinding", "eniwatch:nodes-read-cluster-facts"),
         }
     ),
-    "overlays/zone-eniconfig": dict(objects=AGENT_OBJECTS, env=ZONE_ENV),
-    "overlays/no-events": dict(objects=AGENT_OBJECTS, args=["--no-events", "--no-condition"]),
-    "overlays/irsa": dict(objects=AGENT_OBJECTS, irsa=True),
-    "overlays/prometheus-operator": dict(objects=AGENT_OBJECTS | MONITORING_OBJECTS),
+    "overlays/zone-eniconfig": dict(objects=AGENT_OBJECTS | CLUSTER_OBJECTS, env=ZONE_ENV, cluster_env=ZONE_ENV),
+    "overlays/no-events": dict(
+        objects=AGENT_OBJECTS | CLUSTER_OBJECTS, args=["--no-events", "--no-condition"], cluster_args=["--no-events"]
+    ),
+    "overlays/prometheus-operator": dict(objects=AGENT_OBJECTS | CLUSTER_OBJECTS | MONITORING_OBJECTS),
     "overlays/zone-irsa-prometheus": dict(
-        objects=AGENT_OBJECTS | MONITORING_OBJECTS, env=ZONE_ENV, irsa=True
+        objects=AGENT_OBJECTS | CLUSTER_OBJECTS | MONITORING_OBJECTS, env=ZONE_ENV, cluster_env=ZONE_ENV, irsa=True
     ),
 }
 
-DASHBOARD_FILE = "deploy/components/prometheus-operator/dashboards/eniwatch.json"
+DASHBOARDS = {
+    "eniwatch-dashboard": "deploy/components/prometheus-operator/dashboards/eniwatch.json",
+    CLUSTER + "-dashboard": "deploy/components/prometheus-operator/dashboards/eniwatch-cluster.json",
+}
 
 
 class Problems:
@@ -139,6 +197,92 @@ def validate_schemas(check, objects, versions):
                 check(False, "%s: invalid for Kubernetes %s at %s: %s" % (name, version, path, e.message))
 
 
+def check_hardening(check, what, spec, cargo_version):
+    """Non-root, seccomp, one container without privileges or capabilities on
+    a read-only root, the crate version's image: the same for both programs.
+    Returns the container (None when there is not exactly one)."""
+    psc = spec.get("securityContext", {})
+    check(psc.get("runAsNonRoot") is True, "%s: pod runAsNonRoot is not true" % what)
+    check(psc.get("runAsUser") == 65532, "%s: pod runAsUser is not 65532" % what)
+    check(psc.get("runAsGroup") == 65532, "%s: pod runAsGroup is not 65532" % what)
+    check(dig(psc, "seccompProfile", "type") == "RuntimeDefault", "%s: seccompProfile is not RuntimeDefault" % what)
+    check(not any("hostPath" in v for v in spec.get("volumes", [])), "%s: hostPath volume present" % what)
+    for host in ("hostPID", "hostIPC"):
+        check(not spec.get(host), "%s: %s is set" % (what, host))
+
+    containers = spec.get("containers", [])
+    if not check(len(containers) == 1 and not spec.get("initContainers"), "%s: expected exactly one container" % what):
+        return None
+    c = containers[0]
+    csc = c.get("securityContext", {})
+    check(csc.get("allowPrivilegeEscalation") is False, "%s: allowPrivilegeEscalation is not false" % what)
+    check(csc.get("readOnlyRootFilesystem") is True, "%s: readOnlyRootFilesystem is not true" % what)
+    check(csc.get("privileged") in (None, False), "%s: container is privileged" % what)
+    check(dig(csc, "capabilities", "drop") == ["ALL"], "%s: capabilities.drop is not [ALL]" % what)
+    check(not dig(csc, "capabilities", "add"), "%s: capabilities added" % what)
+    for k in ("runAsUser", "runAsGroup"):
+        check(csc.get(k) in (None, 65532), "%s: container %s overrides 65532" % (what, k))
+    check(csc.get("runAsNonRoot") is not False, "%s: container runAsNonRoot is false" % what)
+
+    image = c.get("image", "")
+    check(image.endswith(":" + cargo_version), "%s: image %r is not tagged with the crate version %s" % (what, image, cargo_version))
+    for probe, path in (("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")):
+        check(dig(c, probe, "httpGet", "path") == path, "%s: %s path is not %s" % (what, probe, path))
+        check(dig(c, probe, "httpGet", "port") == "metrics", "%s: %s port is not metrics" % (what, probe))
+    res = c.get("resources", {})
+    check(set(dig(res, "requests", default={})) == {"cpu", "memory"}, "%s: requests are not cpu and memory: %r" % (what, res.get("requests")))
+    check(set(dig(res, "limits", default={})) == {"memory"}, "%s: limits are not memory only: %r" % (what, res.get("limits")))
+    return c
+
+
+def check_env(check, what, c, fixed, wanted):
+    """The container's env is exactly `fixed` (name -> fieldPath of the
+    downward API) and `wanted` (name -> value)."""
+    env = {e.get("name"): e for e in c.get("env", [])}
+    check(len(env) == len(c.get("env", [])), "%s: duplicate env names" % what)
+    for name, field in fixed.items():
+        check(dig(env, name, "valueFrom", "fieldRef", "fieldPath") == field, "%s: %s is not the downward API's %s" % (what, name, field))
+    wanted = dict(wanted)
+    for name, e in env.items():
+        if name in fixed:
+            continue
+        check(name in wanted, "%s: unexpected env %s" % (what, name))
+        check(e.get("value") == wanted.pop(name, e.get("value")), "%s: env %s=%r" % (what, name, e.get("value")))
+    check(not wanted, "%s: env missing: %s" % (what, wanted))
+
+
+def check_deployment(check, dep, ds, expect, cargo_version):
+    """eniwatch-cluster: one replica replaced, not rolled (two would double
+    the EC2 calls and race on the ConfigMap), hardened as the DaemonSet."""
+    what = "Deployment %s" % CLUSTER
+    spec = dig(dep, "spec", "template", "spec", default={})
+    check(dig(dep, "metadata", "namespace") == NAMESPACE, "%s: not in %s" % (what, NAMESPACE))
+    check(dig(dep, "spec", "replicas") == 1, "%s: replicas is not 1" % what)
+    check(dig(dep, "spec", "strategy") == {"type": "Recreate"}, "%s: strategy is not Recreate" % what)
+    check(dig(dep, "spec", "selector", "matchLabels") == CLUSTER_SELECTOR, "%s: selector is not %s" % (what, CLUSTER_SELECTOR))
+    labels = dig(dep, "spec", "template", "metadata", "labels", default={})
+    check(all(labels.get(k) == v for k, v in CLUSTER_SELECTOR.items()), "%s: pod labels do not match the selector" % what)
+    check(not any(labels.get(k) == v for k, v in SELECTOR.items()), "%s: pod labels match the agent's selector" % what)
+    check(spec.get("serviceAccountName") == CLUSTER, "%s: serviceAccountName is not %s" % (what, CLUSTER))
+    check(not spec.get("hostNetwork"), "%s: hostNetwork set: it needs only the API server and EC2" % what)
+    check(dig(spec, "nodeSelector", "kubernetes.io/os") == "linux", "%s: nodeSelector kubernetes.io/os=linux missing" % what)
+    c = check_hardening(check, what, spec, cargo_version)
+    if c is None:
+        return
+    if ds is not None:
+        ds_spec = dig(ds, "spec", "template", "spec", default={})
+        check(spec.get("securityContext") == ds_spec.get("securityContext"), "%s: pod securityContext differs from the DaemonSet's" % what)
+        ds_c = (ds_spec.get("containers") or [{}])[0]
+        check(c.get("securityContext") == ds_c.get("securityContext"), "%s: container securityContext differs from the DaemonSet's" % what)
+        check(c.get("image") == ds_c.get("image"), "%s: image %r is not the DaemonSet's %r (one image)" % (what, c.get("image"), ds_c.get("image")))
+    check(c.get("command") == CLUSTER_COMMAND, "%s: command %r, expected %r" % (what, c.get("command"), CLUSTER_COMMAND))
+    args = ["run"] + expect.get("cluster_args", [])
+    check(c.get("args") == args, "%s: args %r, expected %r" % (what, c.get("args"), args))
+    check_env(check, what, c, {"POD_NAMESPACE": "metadata.namespace"}, expect.get("cluster_env", {}))
+    ports = c.get("ports", [])
+    check(ports == [{"name": "metrics", "containerPort": 9743, "protocol": "TCP"}], "%s: ports are not exactly metrics 9743/TCP: %r" % (what, ports))
+
+
 def check_daemonset(check, ds, expect, cargo_version):
     spec = dig(ds, "spec", "template", "spec", default={})
     check(dig(ds, "metadata", "namespace") == NAMESPACE, "DaemonSet not in %s" % NAMESPACE)
@@ -151,8 +295,6 @@ def check_daemonset(check, ds, expect, cargo_version):
 
     check(spec.get("hostNetwork") is True, "hostNetwork is not true")
     check(spec.get("dnsPolicy") == "ClusterFirstWithHostNet", "dnsPolicy is not ClusterFirstWithHostNet")
-    for host in ("hostPID", "hostIPC"):
-        check(not spec.get(host), "%s is set" % host)
     check(spec.get("serviceAccountName") == APP, "serviceAccountName is not %s" % APP)
     check(spec.get("automountServiceAccountToken") is not False, "service account token not mounted")
     check(spec.get("priorityClassName") == "system-node-critical", "priorityClassName is not system-node-critical")
@@ -166,98 +308,99 @@ def check_daemonset(check, ds, expect, cargo_version):
             if e.get("key") == "eks.amazonaws.com/compute-type" and e.get("operator") == "NotIn" and "fargate" in e.get("values", [])
         ]
         check(bool(fargate), "a node affinity term does not exclude eks.amazonaws.com/compute-type=fargate")
-    check(not any("hostPath" in v for v in spec.get("volumes", [])), "hostPath volume present")
 
-    psc = spec.get("securityContext", {})
-    check(psc.get("runAsNonRoot") is True, "pod runAsNonRoot is not true")
-    check(psc.get("runAsUser") == 65532, "pod runAsUser is not 65532")
-    check(psc.get("runAsGroup") == 65532, "pod runAsGroup is not 65532")
-    check(dig(psc, "seccompProfile", "type") == "RuntimeDefault", "seccompProfile is not RuntimeDefault")
-
-    containers = spec.get("containers", [])
-    if not check(len(containers) == 1 and not spec.get("initContainers"), "expected exactly one container"):
+    c = check_hardening(check, "DaemonSet", spec, cargo_version)
+    if c is None:
         return
-    c = containers[0]
-    csc = c.get("securityContext", {})
-    check(csc.get("allowPrivilegeEscalation") is False, "allowPrivilegeEscalation is not false")
-    check(csc.get("readOnlyRootFilesystem") is True, "readOnlyRootFilesystem is not true")
-    check(csc.get("privileged") in (None, False), "container is privileged")
-    check(dig(csc, "capabilities", "drop") == ["ALL"], "capabilities.drop is not [ALL]")
-    check(not dig(csc, "capabilities", "add"), "capabilities added")
-    for k in ("runAsUser", "runAsGroup"):
-        check(csc.get(k) in (None, 65532), "container %s overrides 65532" % k)
-    check(csc.get("runAsNonRoot") is not False, "container runAsNonRoot is false")
-
-    image = c.get("image", "")
-    check(image.endswith(":" + cargo_version), "image %r is not tagged with the crate version %s" % (image, cargo_version))
     check(c.get("command") is None, "command overrides the image's ENTRYPOINT")
     check(c.get("args") == ["run"] + expect.get("args", []), "args %r, expected %r" % (c.get("args"), ["run"] + expect.get("args", [])))
 
-    env = {e.get("name"): e for e in c.get("env", [])}
-    check(len(env) == len(c.get("env", [])), "duplicate env names")
-    check(dig(env, "NODE_NAME", "valueFrom", "fieldRef", "fieldPath") == "spec.nodeName", "NODE_NAME is not the downward API's spec.nodeName")
-    wanted = dict(expect.get("env", {}))
-    for name, e in env.items():
-        if name == "NODE_NAME":
-            continue
-        check(name in wanted, "unexpected env %s" % name)
-        check(e.get("value") == wanted.pop(name, e.get("value")), "env %s=%r" % (name, e.get("value")))
-    check(not wanted, "env missing: %s" % wanted)
+    check_env(check, "DaemonSet", c, {"NODE_NAME": "spec.nodeName"}, expect.get("env", {}))
 
     ports = c.get("ports", [])
     check(
         ports == [{"name": "metrics", "containerPort": 9742, "hostPort": 9742, "protocol": "TCP"}],
         "ports are not exactly metrics 9742/TCP: %r" % ports,
     )
-    for probe, path in (("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")):
-        check(dig(c, probe, "httpGet", "path") == path, "%s path is not %s" % (probe, path))
-        check(dig(c, probe, "httpGet", "port") in ("metrics", 9742), "%s port is not metrics" % probe)
     res = c.get("resources", {})
     check(res.get("requests") == {"cpu": "10m", "memory": "32Mi"}, "requests are not cpu 10m, memory 32Mi: %r" % res.get("requests"))
     check(res.get("limits") == {"memory": "64Mi"}, "limits are not memory 64Mi only: %r" % res.get("limits"))
 
 
 def rbac_rules(role):
+    """{(apiGroup, resource, resourceNames): verbs} of a Role or ClusterRole."""
     rules = {}
     for r in role.get("rules", []):
+        names = tuple(sorted(r.get("resourceNames", [])))
         for group in r.get("apiGroups", []):
             for res in r.get("resources", []):
-                rules.setdefault((group, res), set()).update(r.get("verbs", []))
-        if r.get("resourceNames") or r.get("nonResourceURLs"):
-            rules[("?", "resourceNames or nonResourceURLs")] = {"unexpected"}
+                rules.setdefault((group, res, names), set()).update(r.get("verbs", []))
+        if r.get("nonResourceURLs"):
+            rules[("?", "nonResourceURLs", ())] = {"unexpected"}
     return rules
+
+
+def check_binding(check, by_key, kind, name, role_kind, subjects, namespace=None):
+    """The binding `name` binds the role of the same name, to `subjects` only."""
+    binding = by_key.get((kind, name), {})
+    check(dig(binding, "metadata", "namespace") == namespace, "%s %s: namespace is not %s" % (kind, name, namespace))
+    check(
+        dig(binding, "roleRef") == {"apiGroup": "rbac.authorization.k8s.io", "kind": role_kind, "name": name},
+        "%s %s: roleRef is not %s %s" % (kind, name, role_kind, name),
+    )
+    check(binding.get("subjects") == subjects, "%s %s: subjects %r, expected %r" % (kind, name, binding.get("subjects"), subjects))
+
+
+def check_role(check, by_key, kind, name, wanted, namespace=None):
+    role = by_key.get((kind, name), {})
+    check(dig(role, "metadata", "namespace") == namespace, "%s %s: namespace is not %s" % (kind, name, namespace))
+    check(rbac_rules(role) == wanted, "%s %s grants %r, expected %r" % (kind, name, rbac_rules(role), wanted))
 
 
 def check_rbac(check, by_key, name):
     if name == "node-rbac":
-        role = by_key.get(("ClusterRole", "eniwatch:nodes-read-eniconfigs"), {})
-        binding = by_key.get(("ClusterRoleBinding", "eniwatch:nodes-read-eniconfigs"), {})
-        check(rbac_rules(role) == NODE_RBAC_RULES, "node-rbac ClusterRole grants %r" % rbac_rules(role))
-        check(
-            binding.get("subjects") == [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "system:nodes"}],
-            "node-rbac binding is not to the group system:nodes only",
-        )
-        check(dig(binding, "roleRef", "name") == "eniwatch:nodes-read-eniconfigs", "node-rbac binding roleRef")
+        nodes = [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "system:nodes"}]
+        check_role(check, by_key, "ClusterRole", "eniwatch:nodes-read-eniconfigs", NODE_RBAC_RULES)
+        check_binding(check, by_key, "ClusterRoleBinding", "eniwatch:nodes-read-eniconfigs", "ClusterRole", nodes)
+        check_role(check, by_key, "Role", "eniwatch:nodes-read-cluster-facts", AGENT_ROLE_RULES, NAMESPACE)
+        check_binding(check, by_key, "RoleBinding", "eniwatch:nodes-read-cluster-facts", "Role", nodes, NAMESPACE)
         return
-    role = by_key.get(("ClusterRole", APP), {})
-    check(rbac_rules(role) == AGENT_RULES, "ClusterRole grants %r, expected %r" % (rbac_rules(role), AGENT_RULES))
-    binding = by_key.get(("ClusterRoleBinding", APP), {})
-    check(dig(binding, "roleRef") == {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": APP}, "binding roleRef")
-    check(
-        binding.get("subjects") == [{"kind": "ServiceAccount", "name": APP, "namespace": NAMESPACE}],
-        "binding subjects are not the eniwatch ServiceAccount: %r" % binding.get("subjects"),
-    )
+    agent = [{"kind": "ServiceAccount", "name": APP, "namespace": NAMESPACE}]
+    check_role(check, by_key, "ClusterRole", APP, AGENT_RULES)
+    check_binding(check, by_key, "ClusterRoleBinding", APP, "ClusterRole", agent)
+    check_role(check, by_key, "Role", APP, AGENT_ROLE_RULES, NAMESPACE)
+    check_binding(check, by_key, "RoleBinding", APP, "Role", agent, NAMESPACE)
     sa = by_key.get(("ServiceAccount", APP), {})
     check(dig(sa, "metadata", "namespace") == NAMESPACE, "ServiceAccount not in %s" % NAMESPACE)
+    if ("Deployment", CLUSTER) not in by_key:
+        return
+    cluster = [{"kind": "ServiceAccount", "name": CLUSTER, "namespace": NAMESPACE}]
+    check_role(check, by_key, "ClusterRole", CLUSTER, CLUSTER_RULES)
+    check_binding(check, by_key, "ClusterRoleBinding", CLUSTER, "ClusterRole", cluster)
+    check_role(check, by_key, "Role", CLUSTER, CLUSTER_ROLE_RULES, NAMESPACE)
+    check_binding(check, by_key, "RoleBinding", CLUSTER, "Role", cluster, NAMESPACE)
+    # Events about ENIConfigs and Nodes (cluster-scoped) go to namespace default.
+    check_role(check, by_key, "Role", CLUSTER + "-events", CLUSTER_EVENTS_RULES, "default")
+    check_binding(check, by_key, "RoleBinding", CLUSTER + "-events", "Role", cluster, "default")
+    sa = by_key.get(("ServiceAccount", CLUSTER), {})
+    check(dig(sa, "metadata", "namespace") == NAMESPACE, "ServiceAccount %s not in %s" % (CLUSTER, NAMESPACE))
+
+
+def role_arn(by_key, sa):
+    annotations = dig(by_key.get(("ServiceAccount", sa), {}), "metadata", "annotations", default={}) or {}
+    return annotations.get("eks.amazonaws.com/role-arn")
 
 
 def check_irsa(check, by_key, wanted):
-    annotations = dig(by_key.get(("ServiceAccount", APP), {}), "metadata", "annotations", default={}) or {}
-    arn = annotations.get("eks.amazonaws.com/role-arn")
+    # The agent makes no AWS call: its ServiceAccount never gets a role.
+    check(role_arn(by_key, APP) is None, "the agent's ServiceAccount has a role-arn annotation: it needs no AWS credentials")
+    if ("ServiceAccount", CLUSTER) not in by_key:
+        return
+    arn = role_arn(by_key, CLUSTER)
     if wanted:
-        check(arn is not None and ROLE_ARN.match(arn), "ServiceAccount role-arn annotation %r is not an IAM role ARN" % arn)
+        check(arn is not None and ROLE_ARN.match(arn), "ServiceAccount %s role-arn annotation %r is not an IAM role ARN" % (CLUSTER, arn))
     else:
-        check(arn is None, "ServiceAccount has a role-arn annotation outside the irsa overlays")
+        check(arn is None, "ServiceAccount %s has a role-arn annotation outside the irsa overlays" % CLUSTER)
 
 
 SERVICEMONITOR_KEYS = {"selector", "namespaceSelector", "endpoints", "jobLabel", "targetLabels", "podTargetLabels", "sampleLimit"}
@@ -265,29 +408,39 @@ ENDPOINT_KEYS = {"port", "path", "interval", "scrapeTimeout", "scheme", "relabel
 RULE_KEYS = {"alert", "record", "expr", "for", "keep_firing_for", "labels", "annotations"}
 
 
-def check_monitoring(check, by_key, ds):
-    svc = by_key[("Service", APP)]
-    pod_labels = dig(ds, "spec", "template", "metadata", "labels", default={})
+def check_scrape(check, by_key, name, pods, port):
+    """Service `name` (headless) selects `pods`' labels on `port`, and the
+    ServiceMonitor `name` selects that Service, so that job=`name`."""
+    svc = by_key[("Service", name)]
+    pod_labels = dig(pods, "spec", "template", "metadata", "labels", default={}) if pods else {}
     selector = dig(svc, "spec", "selector", default={})
-    check(selector and all(pod_labels.get(k) == v for k, v in selector.items()), "Service selector does not select the agent's pods")
-    check(dig(svc, "spec", "clusterIP") == "None", "Service is not headless")
+    check(selector and all(pod_labels.get(k) == v for k, v in selector.items()), "Service %s selector does not select its pods" % name)
+    check(dig(svc, "spec", "clusterIP") == "None", "Service %s is not headless" % name)
     check(
-        dig(svc, "spec", "ports") == [{"name": "metrics", "port": 9742, "targetPort": "metrics", "protocol": "TCP"}],
-        "Service ports are not metrics 9742 -> metrics",
+        dig(svc, "spec", "ports") == [{"name": "metrics", "port": port, "targetPort": "metrics", "protocol": "TCP"}],
+        "Service %s ports are not metrics %d -> metrics" % (name, port),
     )
-    sm = by_key[("ServiceMonitor", APP)]
-    check(set(sm.get("spec", {})) <= SERVICEMONITOR_KEYS, "ServiceMonitor has unknown spec fields %s" % (set(sm.get("spec", {})) - SERVICEMONITOR_KEYS))
+    sm = by_key[("ServiceMonitor", name)]
+    check(set(sm.get("spec", {})) <= SERVICEMONITOR_KEYS, "ServiceMonitor %s has unknown spec fields %s" % (name, set(sm.get("spec", {})) - SERVICEMONITOR_KEYS))
     sm_sel = dig(sm, "spec", "selector", "matchLabels", default={})
     svc_labels = dig(svc, "metadata", "labels", default={})
-    check(sm_sel and all(svc_labels.get(k) == v for k, v in sm_sel.items()), "ServiceMonitor selector does not select the Service")
-    check(dig(sm, "spec", "namespaceSelector") is None, "ServiceMonitor namespaceSelector set: it must look in its own namespace")
-    check(dig(sm, "metadata", "namespace") == dig(svc, "metadata", "namespace"), "ServiceMonitor and Service in different namespaces")
-    check(dig(sm, "spec", "jobLabel") is None, "ServiceMonitor jobLabel set: the rules expect job=%s (the Service name)" % APP)
+    check(sm_sel and all(svc_labels.get(k) == v for k, v in sm_sel.items()), "ServiceMonitor %s selector does not select the Service" % name)
+    others = [k for k, o in by_key.items() if k[0] == "Service" and k[1] != name
+              and all(dig(o, "metadata", "labels", default={}).get(k2) == v for k2, v in sm_sel.items())]
+    check(not others, "ServiceMonitor %s also selects %s" % (name, others))
+    check(dig(sm, "spec", "namespaceSelector") is None, "ServiceMonitor %s namespaceSelector set: it must look in its own namespace" % name)
+    check(dig(sm, "metadata", "namespace") == dig(svc, "metadata", "namespace"), "ServiceMonitor %s and its Service in different namespaces" % name)
+    check(dig(sm, "spec", "jobLabel") is None, "ServiceMonitor %s jobLabel set: the rules expect job=%s (the Service name)" % (name, name))
     endpoints = dig(sm, "spec", "endpoints", default=[])
-    check(len(endpoints) == 1, "ServiceMonitor needs exactly one endpoint")
+    check(len(endpoints) == 1, "ServiceMonitor %s needs exactly one endpoint" % name)
     for ep in endpoints:
-        check(set(ep) <= ENDPOINT_KEYS, "ServiceMonitor endpoint has unknown fields %s" % (set(ep) - ENDPOINT_KEYS))
-        check(ep.get("port") == "metrics" and ep.get("path", "/metrics") == "/metrics", "ServiceMonitor endpoint is not port metrics /metrics")
+        check(set(ep) <= ENDPOINT_KEYS, "ServiceMonitor %s endpoint has unknown fields %s" % (name, set(ep) - ENDPOINT_KEYS))
+        check(ep.get("port") == "metrics" and ep.get("path", "/metrics") == "/metrics", "ServiceMonitor %s endpoint is not port metrics /metrics" % name)
+
+
+def check_monitoring(check, by_key, ds):
+    check_scrape(check, by_key, APP, ds, 9742)
+    check_scrape(check, by_key, CLUSTER, by_key.get(("Deployment", CLUSTER)), 9743)
     pr = by_key[("PrometheusRule", APP)]
     groups = dig(pr, "spec", "groups", default=[])
     check(set(pr.get("spec", {})) == {"groups"} and groups, "PrometheusRule spec must be exactly non-empty groups")
@@ -295,11 +448,12 @@ def check_monitoring(check, by_key, ds):
         check(set(g) <= {"name", "interval", "rules"} and g.get("rules"), "rule group %r malformed" % g.get("name"))
         for r in g.get("rules", []):
             check(set(r) <= RULE_KEYS, "rule %r has unknown fields %s" % (r.get("alert"), set(r) - RULE_KEYS))
-    cm = by_key[("ConfigMap", "eniwatch-dashboard")]
-    check(dig(cm, "metadata", "labels", "grafana_dashboard") == "1", "dashboard ConfigMap lacks label grafana_dashboard: \"1\"")
-    check(dig(cm, "metadata", "namespace") == NAMESPACE, "dashboard ConfigMap not in %s" % NAMESPACE)
-    with open(os.path.join(ROOT, DASHBOARD_FILE)) as f:
-        check(cm.get("data") == {"eniwatch.json": f.read()}, "dashboard ConfigMap data is not %s" % DASHBOARD_FILE)
+    for name, path in DASHBOARDS.items():
+        cm = by_key[("ConfigMap", name)]
+        check(dig(cm, "metadata", "labels", "grafana_dashboard") == "1", "ConfigMap %s lacks label grafana_dashboard: \"1\"" % name)
+        check(dig(cm, "metadata", "namespace") == NAMESPACE, "ConfigMap %s not in %s" % (name, NAMESPACE))
+        with open(os.path.join(ROOT, path)) as f:
+            check(cm.get("data") == {os.path.basename(path): f.read()}, "ConfigMap %s data is not %s" % (name, path))
 
 
 def check_rendered(check, name, path, versions, cargo_version):
@@ -319,16 +473,27 @@ def check_rendered(check, name, path, versions, cargo_version):
     if ds is not None:
         check_daemonset(check, ds, expect, cargo_version)
         check_irsa(check, by_key, expect.get("irsa", False))
+    dep = by_key.get(("Deployment", CLUSTER))
+    if dep is not None:
+        check_deployment(check, dep, ds, expect, cargo_version)
     if MONITORING_OBJECTS <= set(by_key) and ds is not None:
         check_monitoring(check, by_key, ds)
 
 
+def ec2_calls(source):
+    """The EC2 SDK calls (`.describe_x()`) in a .rs file or a directory of them."""
+    paths = [source]
+    if os.path.isdir(source):
+        paths = [os.path.join(d, f) for d, _, fs in os.walk(source) for f in fs if f.endswith(".rs")]
+    calls = set()
+    for path in paths:
+        with open(path) as f:
+            calls.update(re.findall(r"\.(describe_[a-z_]+)\(\)", f.read()))
+    return {"ec2:" + "".join(w.capitalize() for w in c.split("_")) for c in calls}
+
+
 def check_iam(check, policy_path, ec2_source):
     check.context = os.path.relpath(policy_path, ROOT)
-    with open(ec2_source) as f:
-        calls = set(re.findall(r"\.(describe_[a-z_]+)\(\)", f.read()))
-    check(bool(calls), "no EC2 calls found in %s" % ec2_source)
-    used = {"ec2:" + "".join(w.capitalize() for w in c.split("_")) for c in calls}
     with open(policy_path) as f:
         policy = json.load(f)
     check(policy.get("Version") == "2012-10-17", "Version is not 2012-10-17")
@@ -339,7 +504,11 @@ def check_iam(check, policy_path, ec2_source):
         check("Condition" not in st and "NotAction" not in st, "unexpected Condition/NotAction")
         actions = st.get("Action", [])
         allowed.update([actions] if isinstance(actions, str) else actions)
-    check(allowed == used, "policy allows %s; the agent calls %s" % (sorted(allowed), sorted(used)))
+    check(allowed == CLUSTER_EC2_ACTIONS, "policy allows %s; eniwatch-cluster needs exactly %s" % (sorted(allowed), sorted(CLUSTER_EC2_ACTIONS)))
+    if ec2_source:
+        used = ec2_calls(ec2_source)
+        check(bool(used), "no EC2 calls found in %s" % ec2_source)
+        check(used <= allowed, "%s calls %s, which the policy does not allow" % (ec2_source, sorted(used - allowed)))
 
 
 def check_dockerfile(check, dockerfile, cargo_toml, dockerignore):
@@ -357,19 +526,21 @@ def check_dockerfile(check, dockerfile, cargo_toml, dockerignore):
         check(tuple(map(int, b.groups())) >= tuple(map(int, m.groups())),
               "builder %s is older than rust-version %s.%s" % (stages[0], *m.groups()))
     runs = " ".join(re.findall(r"^RUN\s+(.*)$", text, re.M))
-    check(re.search(r"cargo build --release --locked -p eniwatch(\s|$)", runs),
-          "no `cargo build --release --locked -p eniwatch`")
-    agent_toml = os.path.join(os.path.dirname(cargo_toml), "agent", "Cargo.toml")
-    with open(agent_toml) as f:
-        agent = f.read()
-    check(re.search(r'^name\s*=\s*"eniwatch"', agent, re.M), "agent/Cargo.toml is not the package eniwatch")
-    check(re.search(r'\[\[bin\]\]\s*name\s*=\s*"eniwatch"', agent), "agent/Cargo.toml has no [[bin]] eniwatch")
-    deps = agent.split("[dependencies]", 1)[-1].split("\n[", 1)[0]
-    check("eniwatch-lab" not in deps, "the node agent depends on the lab outside its tests")
+    check(re.search(r"cargo build --release --locked -p eniwatch -p eniwatch-cluster(\s|$)", runs),
+          "no `cargo build --release --locked -p eniwatch -p eniwatch-cluster`")
+    for member, package in (("agent", "eniwatch"), ("cluster", "eniwatch-cluster")):
+        with open(os.path.join(os.path.dirname(cargo_toml), member, "Cargo.toml")) as f:
+            manifest = f.read()
+        check(re.search(r'^name\s*=\s*"%s"' % package, manifest, re.M), "%s/Cargo.toml is not the package %s" % (member, package))
+        check(re.search(r'\[\[bin\]\]\s*name\s*=\s*"%s"' % package, manifest), "%s/Cargo.toml has no [[bin]] %s" % (member, package))
+        deps = manifest.split("[dependencies]", 1)[-1].split("\n[", 1)[0]
+        check("eniwatch-lab" not in deps, "%s depends on the lab outside its tests" % package)
     final = text[text.rfind("\nFROM"):] if stages else ""
     check(stages[-1:] == ["gcr.io/distroless/cc-debian12:nonroot"], "final stage is not gcr.io/distroless/cc-debian12:nonroot")
     check(re.search(r"^USER\s+65532(:65532)?\s*$", final, re.M), "final stage does not run as 65532")
     check(re.search(r"^COPY\s+--from=\S+\s+\S+\s+/usr/local/bin/eniwatch\s*$", final, re.M), "binary not copied to /usr/local/bin/eniwatch")
+    check(re.search(r"^COPY\s+--from=\S+\s+\S+\s+%s\s*$" % re.escape(CLUSTER_COMMAND[0]), final, re.M),
+          "binary not copied to %s (the Deployment's command)" % CLUSTER_COMMAND[0])
     check(re.search(r'^ENTRYPOINT\s+\["eniwatch"\]\s*$', final, re.M), 'ENTRYPOINT is not ["eniwatch"]')
     check(re.search(r'^CMD\s+\["run"\]\s*$', final, re.M), 'CMD is not ["run"]')
     with open(dockerignore) as f:
