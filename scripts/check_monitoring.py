@@ -4,12 +4,13 @@
     check_monitoring.py --rendered FILE --out DIR
 
 FILE is `kubectl kustomize` output that holds the PrometheusRule and the
-dashboard ConfigMap. Writes into DIR, for promtool:
+dashboard ConfigMaps (the agents' eniwatch.json, eniwatch-cluster's
+eniwatch-cluster.json). Writes into DIR, for promtool:
 
 - eniwatch.rules.yaml: the PrometheusRule's spec (a plain rules file);
 - alerts-test.yaml: a copy of the component's unit tests (which name
   eniwatch.rules.yaml);
-- dashboard.rules.yaml: every PromQL expression of the dashboard (panel
+- dashboard.rules.yaml: every PromQL expression of the dashboards (panel
   targets and the metric selectors of template variable queries) as a
   recording rule, with Grafana's variables replaced by sample values, so that
   `promtool check rules` parses each one.
@@ -19,9 +20,10 @@ Checks, exiting 1 with one line per problem:
 - every alert has summary, description and a runbook_url whose section
   exists in docs/runbook.md, and a severity of critical, warning or info;
 - every alert has a unit test where it fires and one where it does not;
-- the dashboard: unique panel ids, panels inside the 24-column grid and not
-  overlapping, every panel and target on the $datasource variable, every
-  target with an expression, every $variable used is defined.
+- each dashboard: its uid is its file's name, unique panel ids, panels inside
+  the 24-column grid and not overlapping, every panel and target on the
+  $datasource variable, every target with an expression, every $variable
+  used is defined.
 """
 
 import argparse
@@ -112,12 +114,16 @@ def substitute(check, where, expr, defined):
     return re.sub(r"\$\{(\w+)(?::\w+)?\}|\$(\w+)", sub, expr)
 
 
-def check_dashboard(check, dash):
+DASHBOARDS = ["eniwatch.json", "eniwatch-cluster.json"]
+
+
+def check_dashboard(check, file, dash):
     exprs = []
     variables = dash.get("templating", {}).get("list", [])
     defined = {v.get("name") for v in variables}
-    check(dash.get("uid") == "eniwatch" and dash.get("title"), "dashboard: uid must be eniwatch, with a title")
-    check("datasource" in defined, "dashboard: no $datasource variable")
+    uid = file[: -len(".json")]
+    check(dash.get("uid") == uid and dash.get("title"), "%s: uid must be %s, with a title" % (file, uid))
+    check("datasource" in defined, "%s: no $datasource variable" % file)
     for v in variables:
         if v.get("type") != "query":
             continue
@@ -125,12 +131,12 @@ def check_dashboard(check, dash):
         q = q.get("query", "") if isinstance(q, dict) else q
         m = re.fullmatch(r"\s*label_values\((.*),\s*(\w+)\)\s*", q)
         if check(m is not None, "variable %s: query %r is not label_values(<selector>, <label>)" % (v.get("name"), q)):
-            exprs.append(("variable %s" % v.get("name"), substitute(check, "variable " + v["name"], m.group(1), defined)))
+            exprs.append(("%s variable %s" % (file, v.get("name")), substitute(check, "variable " + v["name"], m.group(1), defined)))
         check(v.get("datasource", {}).get("uid") == "${datasource}", "variable %s: datasource is not ${datasource}" % v.get("name"))
 
     ids, cells = set(), {}
     for p in dash.get("panels", []):
-        title = "panel %r" % p.get("title")
+        title = "%s panel %r" % (file, p.get("title"))
         check(p.get("id") not in ids, "%s: duplicate id %s" % (title, p.get("id")))
         ids.add(p.get("id"))
         g = p.get("gridPos", {})
@@ -164,7 +170,8 @@ def main():
         objects = [o for o in yaml.safe_load_all(f) if o]
     rules = [o for o in objects if o.get("kind") == "PrometheusRule"]
     maps = [o for o in objects if o.get("kind") == "ConfigMap" and o.get("metadata", {}).get("labels", {}).get("grafana_dashboard") == "1"]
-    if not check(len(rules) == 1 and len(maps) == 1, "%s: expected one PrometheusRule and one dashboard ConfigMap" % args.rendered):
+    files = sorted(k for m in maps for k in m.get("data", {}))
+    if not check(len(rules) == 1 and files == sorted(DASHBOARDS), "%s: expected one PrometheusRule and the dashboards %s, found %s" % (args.rendered, DASHBOARDS, files)):
         print("\n".join("FAIL " + p for p in check))
         return 1
     os.makedirs(args.out, exist_ok=True)
@@ -177,8 +184,10 @@ def main():
     check(tests.get("rule_files") == ["eniwatch.rules.yaml"], "%s: rule_files must be [eniwatch.rules.yaml]" % TESTS)
     check_rules(check, spec, tests)
 
-    (data,) = maps[0]["data"].values()
-    exprs = check_dashboard(check, json.loads(data))
+    exprs = []
+    for m in maps:
+        for file, data in m["data"].items():
+            exprs += check_dashboard(check, file, json.loads(data))
     check(len(exprs) > 0, "dashboard: no expressions")
     group = {"name": "dashboard", "rules": [{"record": "dashboard:expr_%d" % i, "expr": e} for i, (_, e) in enumerate(exprs)]}
     with open(os.path.join(args.out, "dashboard.rules.yaml"), "w") as f:

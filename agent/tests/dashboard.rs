@@ -1,7 +1,9 @@
 //! Every query of the Grafana dashboard and every alert expression, run
 //! against a real Prometheus scraping `eniwatch run` in a drifted lab node
 //! with EC2: each one must parse and evaluate, and each dashboard query must
-//! return data (except the few listed in `MAY_BE_EMPTY`). Needs `prometheus`
+//! return data (except the few listed in `MAY_BE_EMPTY`). The queries of
+//! eniwatch-cluster's dashboard must parse and evaluate too; no cluster
+//! component runs here, so they may return nothing. Needs `prometheus`
 //! (Debian's package) and moto's EC2 server (both installed by scripts/setup.sh).
 
 #[macro_use]
@@ -23,9 +25,11 @@ const MAY_BE_EMPTY: &[&str] = &[
     "count by (source) (eniwatch_source_up == 0 and on (instance) eniwatch_info{zone=~\".*\", nodegroup=~\".*\"})",
 ];
 
-/// Metrics the queries read that have no series on this node (none: even
-/// the error counters exist, at 0, once their source has been read).
+/// Metrics the queries read that have no series on this node (none of the
+/// agent's: even the error counters exist, at 0, once their source has been
+/// read); eniwatch-cluster's (this prefix) do not run here.
 const MAY_BE_ABSENT: &[&str] = &[];
+const CLUSTER_PREFIX: &str = "eniwatch_cluster_";
 
 fn prometheus_available() -> bool {
     match common::skip::runs("prometheus", &["--version"]) {
@@ -109,6 +113,42 @@ fn substitute(expr: &str, vars: &[(String, String)]) -> String {
     e
 }
 
+/// A dashboard's queries (variables' selectors and panels' targets) with its
+/// variables replaced: `node` by `node_name`, multi-value ones by their
+/// "All" value, Grafana's interval variables by a window of several 1 s
+/// scrapes.
+fn dashboard_queries(dashboard: &Value, node_name: &str) -> Vec<(String, String)> {
+    let mut vars: Vec<(String, String)> = ["__rate_interval", "__interval", "__range"]
+        .iter()
+        .map(|v| (v.to_string(), "1m".to_string()))
+        .collect();
+    let mut queries: Vec<(String, String)> = Vec::new();
+    for v in dashboard["templating"]["list"].as_array().unwrap() {
+        let name = v["name"].as_str().unwrap().to_string();
+        let value = match (v["type"].as_str(), name.as_str()) {
+            (Some("datasource"), _) => "prometheus".to_string(),
+            (_, "node") => node_name.to_string(),
+            _ if v["includeAll"] == true => v["allValue"].as_str().unwrap_or(".*").to_string(),
+            _ => panic!("no value for dashboard variable {name}"),
+        };
+        let q = &v["query"];
+        if let Some(q) = q["query"]
+            .as_str()
+            .or(q.as_str())
+            .filter(|_| v["type"] == "query")
+        {
+            queries.push((format!("variable {name}"), variable_expr(q)));
+        }
+        vars.push((name, value));
+    }
+    vars.sort_by_key(|(n, _)| std::cmp::Reverse(n.len()));
+    panel_exprs(&dashboard["panels"], &mut queries);
+    queries
+        .into_iter()
+        .map(|(t, e)| (t, substitute(&e, &vars)))
+        .collect()
+}
+
 #[test]
 fn every_dashboard_query_and_alert_evaluates_on_a_real_prometheus() {
     lab_ec2!();
@@ -126,38 +166,13 @@ fn every_dashboard_query_and_alert_evaluates_on_a_real_prometheus() {
     s.ec2 = Some(Default::default());
     let node_name = s.node.name.clone();
 
-    // Template variables: multi-value ones with "All" get their allValue (they
-    // are used with =~), `node` the lab node's name; Grafana's interval
-    // variables a window of several 1 s scrapes.
-    let mut vars: Vec<(String, String)> = ["__rate_interval", "__interval", "__range"]
-        .iter()
-        .map(|v| (v.to_string(), "1m".to_string()))
-        .collect();
-    let mut queries: Vec<(String, String)> = Vec::new();
-    for v in dashboard["templating"]["list"].as_array().unwrap() {
-        let name = v["name"].as_str().unwrap().to_string();
-        let value = match (v["type"].as_str(), name.as_str()) {
-            (Some("datasource"), _) => "prometheus".to_string(),
-            (_, "node") => node_name.clone(),
-            _ if v["includeAll"] == true => v["allValue"].as_str().unwrap_or(".*").to_string(),
-            _ => panic!("no value for dashboard variable {name}"),
-        };
-        let q = &v["query"];
-        if let Some(q) = q["query"]
-            .as_str()
-            .or(q.as_str())
-            .filter(|_| v["type"] == "query")
-        {
-            queries.push((format!("variable {name}"), variable_expr(q)));
-        }
-        vars.push((name, value));
-    }
-    vars.sort_by_key(|(n, _)| std::cmp::Reverse(n.len()));
-    panel_exprs(&dashboard["panels"], &mut queries);
-    let queries: Vec<(String, String)> = queries
-        .into_iter()
-        .map(|(t, e)| (t, substitute(&e, &vars)))
-        .collect();
+    let queries = dashboard_queries(&dashboard, &node_name);
+    let cluster_dashboard: Value = serde_json::from_str(
+        &std::fs::read_to_string(root.join("dashboards/eniwatch-cluster.json")).unwrap(),
+    )
+    .expect("cluster dashboard JSON");
+    let cluster_queries = dashboard_queries(&cluster_dashboard, &node_name);
+    assert!(cluster_queries.len() > 10, "nothing to query in the cluster dashboard");
     for allowed in MAY_BE_EMPTY {
         assert!(
             queries.iter().any(|(_, e)| e == allowed),
@@ -208,13 +223,14 @@ fn every_dashboard_query_and_alert_evaluates_on_a_real_prometheus() {
         std::thread::sleep(Duration::from_secs(1));
     }
     let alert_results: Vec<_> = alerts.iter().map(|(_, e)| query(&d, e)).collect();
+    let cluster_results: Vec<_> = cluster_queries.iter().map(|(_, e)| query(&d, e)).collect();
     // Every eniwatch metric read anywhere exists (`... or vector(0)` hides a
     // misspelt name from the checks above).
     let mut names: Vec<&str> = queries
         .iter()
         .chain(&alerts)
         .flat_map(|(_, e)| e.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')))
-        .filter(|w| w.starts_with("eniwatch_"))
+        .filter(|w| w.starts_with("eniwatch_") && !w.starts_with(CLUSTER_PREFIX))
         .collect();
     names.sort();
     names.dedup();
@@ -247,6 +263,12 @@ fn every_dashboard_query_and_alert_evaluates_on_a_real_prometheus() {
             Err(body) => failures.push(format!("query failed: {title}: {e}\n  {body}")),
         }
     }
+    for ((title, e), r) in cluster_queries.iter().zip(&cluster_results) {
+        match r {
+            Ok(series) => println!("{:>3} series  cluster {title}: {e}", series.len()),
+            Err(body) => failures.push(format!("query failed: cluster {title}: {e}\n  {body}")),
+        }
+    }
     for ((name, e), r) in alerts.iter().zip(&alert_results) {
         match r {
             Ok(series) => println!("{:>3} series  alert {name}", series.len()),
@@ -254,8 +276,9 @@ fn every_dashboard_query_and_alert_evaluates_on_a_real_prometheus() {
         }
     }
     println!(
-        "{} dashboard queries, {} alerts, {} metric names in {:?}",
+        "{} + {} dashboard queries, {} alerts, {} metric names in {:?}",
         queries.len(),
+        cluster_queries.len(),
         alerts.len(),
         names.len(),
         started.elapsed()
