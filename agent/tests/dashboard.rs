@@ -172,7 +172,10 @@ fn every_dashboard_query_and_alert_evaluates_on_a_real_prometheus() {
     )
     .expect("cluster dashboard JSON");
     let cluster_queries = dashboard_queries(&cluster_dashboard, &node_name);
-    assert!(cluster_queries.len() > 10, "nothing to query in the cluster dashboard");
+    assert!(
+        cluster_queries.len() > 10,
+        "nothing to query in the cluster dashboard"
+    );
     for allowed in MAY_BE_EMPTY {
         assert!(
             queries.iter().any(|(_, e)| e == allowed),
