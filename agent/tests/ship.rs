@@ -9,10 +9,13 @@
 //!   `run` and `reasons`, with the same environment variables and defaults as
 //!   `--help` says, and names no option that does not exist.
 //! - The environment variables and flags used in deploy/ and
-//!   systemd/eniwatch.env.example exist.
+//!   systemd/eniwatch.env.example exist: the agent's in its `--help`,
+//!   eniwatch-cluster's in the option table of docs/cluster.md.
 //! - Every finding reason has a runbook entry and (unless informational) an
 //!   alert; the alerts and the runbook name no reason that does not exist.
-//! - The alerts and the dashboard use only metrics the agent exports.
+//! - The alerts and the dashboards use only metrics the agent exports or
+//!   docs/cluster.md lists for eniwatch-cluster (and, where cluster/src names
+//!   its metrics, the same ones).
 
 #[path = "common/bin.rs"]
 mod bin;
@@ -33,6 +36,9 @@ use help::{backticked, commands, doc_rows, help_options, DocRow};
 
 const RULES: &str = "deploy/components/prometheus-operator/prometheusrule.yaml";
 const DASHBOARD: &str = "deploy/components/prometheus-operator/dashboards/eniwatch.json";
+const CLUSTER_DASHBOARD: &str =
+    "deploy/components/prometheus-operator/dashboards/eniwatch-cluster.json";
+const CLUSTER_DOC: &str = "docs/cluster.md";
 const CONFIGURATION: &str = "docs/configuration.md";
 const RUNBOOK: &str = "docs/runbook.md";
 const ENV_EXAMPLE: &str = "systemd/eniwatch.env.example";
@@ -167,8 +173,25 @@ fn configuration_doc_matches_the_cli() {
     );
 }
 
+/// eniwatch-cluster's settings as docs/cluster.md documents them: the
+/// environment variables of its options, and the options of `run`.
+fn cluster_settings() -> (BTreeSet<String>, BTreeSet<String>) {
+    let rows = doc_rows(&read(CLUSTER_DOC));
+    assert!(rows.len() > 10, "option table not found in {CLUSTER_DOC}");
+    let mut envs: BTreeSet<String> = ENV_ONLY.iter().map(|s| s.to_string()).collect();
+    envs.extend(rows.iter().filter_map(|r| r.opt.env.clone()));
+    let run = rows
+        .iter()
+        .filter(|r| r.used_by.contains("run"))
+        .map(|r| r.flag.clone())
+        .collect();
+    (envs, run)
+}
+
 /// Every environment variable and flag that deploy/ and the systemd example
-/// hand to the binary exists.
+/// hand to the binaries exists. A manifest line belongs to eniwatch-cluster
+/// in deploy/components/cluster/ and after a `name: eniwatch-cluster` (a
+/// patch's target, the container), to the agent after `name: eniwatch`.
 #[test]
 fn deploy_and_systemd_use_existing_settings() {
     let mut envs: BTreeSet<String> = ENV_ONLY.iter().map(|s| s.to_string()).collect();
@@ -176,6 +199,7 @@ fn deploy_and_systemd_use_existing_settings() {
     for command in commands() {
         envs.extend(help_options(&command).into_values().filter_map(|o| o.env));
     }
+    let (cluster_envs, cluster_run) = cluster_settings();
     let mut problems = Vec::new();
 
     for line in read(ENV_EXAMPLE).lines() {
@@ -204,7 +228,18 @@ fn deploy_and_systemd_use_existing_settings() {
         }
         let text = fs::read_to_string(path).unwrap();
         let lines: Vec<&str> = text.lines().map(str::trim).collect();
+        let mut cluster = rel.starts_with("deploy/components/cluster/");
         for (i, line) in lines.iter().enumerate() {
+            match line.trim_start_matches("- ") {
+                "name: eniwatch-cluster" => cluster = true,
+                "name: eniwatch" => cluster = false,
+                _ => {}
+            }
+            let (envs, run_flags, program) = if cluster {
+                (&cluster_envs, &cluster_run, "eniwatch-cluster")
+            } else {
+                (&envs, &run.keys().cloned().collect(), "eniwatch")
+            };
             // Container env entries: `- name: X` followed by value/valueFrom.
             if let Some(name) = line
                 .strip_prefix("- name: ")
@@ -216,13 +251,13 @@ fn deploy_and_systemd_use_existing_settings() {
                     && name.chars().all(|c| c.is_ascii_uppercase() || c == '_')
                     && !envs.contains(name)
                 {
-                    problems.push(format!("{rel}: env {name} is not read by eniwatch"));
+                    problems.push(format!("{rel}: env {name} is not read by {program}"));
                 }
             }
             // Flags appended to the container's args.
             if let Some(flag) = line.strip_prefix("value: --").map(|f| format!("--{f}")) {
-                if !run.contains_key(&flag) {
-                    problems.push(format!("{rel}: `eniwatch run` has no {flag}"));
+                if !run_flags.contains(&flag) {
+                    problems.push(format!("{rel}: `{program} run` has no {flag}"));
                 }
             }
         }
@@ -332,12 +367,11 @@ fn metric_names(text: &str) -> BTreeSet<String> {
         .collect()
 }
 
-#[test]
-fn alerts_and_dashboard_use_exported_metrics() {
-    // The names the agent registers: string literals in its source.
+/// The metric names a crate's source spells out: `"eniwatch_..."` literals.
+fn named_in_source(dir: &str) -> BTreeSet<String> {
     let mut files = Vec::new();
-    collect(&root().join("agent/src"), &mut files);
-    let mut exported = BTreeSet::new();
+    collect(&root().join(dir), &mut files);
+    let mut names = BTreeSet::new();
     for path in files
         .iter()
         .filter(|p| p.extension().is_some_and(|e| e == "rs"))
@@ -346,21 +380,52 @@ fn alerts_and_dashboard_use_exported_metrics() {
         for (at, _) in text.match_indices("\"eniwatch_") {
             let rest = &text[at + 1..];
             if let Some(end) = rest.find('"') {
-                exported.insert(rest[..end].to_string());
+                names.insert(rest[..end].to_string());
             }
         }
     }
+    names
+}
+
+/// The metrics table of docs/cluster.md: eniwatch-cluster's public names.
+fn cluster_doc_metrics() -> BTreeSet<String> {
+    let names: BTreeSet<String> = read(CLUSTER_DOC)
+        .lines()
+        .filter(|l| l.starts_with("| `eniwatch_cluster_"))
+        .filter_map(|l| backticked(l).first().map(|n| n.to_string()))
+        .collect();
+    assert!(names.len() > 10, "no metrics table in {CLUSTER_DOC}");
+    names
+}
+
+#[test]
+fn alerts_and_dashboard_use_exported_metrics() {
+    // The names the agent registers: string literals in its source; the
+    // cluster component's: its documented table, which its source must
+    // match once it spells the names out.
+    let mut exported = named_in_source("agent/src");
+    let documented = cluster_doc_metrics();
+    let in_cluster_src: BTreeSet<String> = named_in_source("cluster/src")
+        .into_iter()
+        .filter(|n| n.starts_with("eniwatch_cluster_"))
+        .collect();
     let mut problems = Vec::new();
-    for file in [RULES, DASHBOARD] {
+    if !in_cluster_src.is_empty() && in_cluster_src != documented {
+        problems.push(format!(
+            "cluster/src names {:?} that {CLUSTER_DOC} does not list, and lacks {:?} that it lists",
+            in_cluster_src.difference(&documented).collect::<Vec<_>>(),
+            documented.difference(&in_cluster_src).collect::<Vec<_>>()
+        ));
+    }
+    exported.extend(documented);
+    for file in [RULES, DASHBOARD, CLUSTER_DASHBOARD] {
         for name in metric_names(&read(file)) {
             let base = ["_bucket", "_sum", "_count"]
                 .iter()
                 .find_map(|s| name.strip_suffix(s))
                 .unwrap_or(name.as_str());
             if !exported.contains(&name) && !exported.contains(base) {
-                problems.push(format!(
-                    "{file} uses {name}, which the agent does not export"
-                ));
+                problems.push(format!("{file} uses {name}, which neither program exports"));
             }
         }
     }
