@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Checks what ships beside the binary, without a cluster or a container daemon:
 #
-#   Dockerfile   hadolint; the build agrees with Cargo.toml; the binary needs
+#   Dockerfile   hadolint; the build agrees with Cargo.toml; the binaries need
 #                no shared library that distroless/cc lacks
 #   deploy/      every kustomization renders; every object validates against
-#                the Kubernetes schemas; the DaemonSet's security settings,
-#                RBAC, IRSA and monitoring objects are what they must be;
-#                the IAM policy allows exactly the EC2 calls the agent makes
+#                the Kubernetes schemas; the DaemonSet's and eniwatch-cluster
+#                Deployment's security settings, RBAC, IRSA and monitoring
+#                objects are what they must be; the IAM policy allows exactly
+#                eniwatch-cluster's five Describe calls, and the EC2 crate
+#                makes no other
 #   alerts       promtool check rules, and promtool test rules: every alert
 #                fires on its synthetic series and stays quiet otherwise
 #   dashboard    every PromQL expression parses (as a recording rule)
@@ -21,7 +23,9 @@
 # skips on 77 outside CI and fails in CI).
 #
 # The binary (for the library and systemd checks): $ENIWATCH_BIN, else
-# target/release/eniwatch or target/debug/eniwatch.
+# target/release/eniwatch or target/debug/eniwatch. eniwatch-cluster's
+# ($ENIWATCH_CLUSTER_BIN, else beside it) has its libraries checked too when
+# it is built; a line says so when it is not.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -112,6 +116,12 @@ libraries() {
   ! grep -Ev "$allowed" <<<"$libs"
 }
 step "shared libraries of $bin are in distroless/cc" libraries
+cluster_bin=${ENIWATCH_CLUSTER_BIN:-$(dirname "$bin")/eniwatch-cluster}
+if [ -x "$cluster_bin" ]; then
+  step "shared libraries of $cluster_bin are in distroless/cc" env bin="$cluster_bin" bash -c "$(declare -f libraries); libraries"
+else
+  echo "note  $cluster_bin not built: its libraries are not checked (cargo build -p eniwatch-cluster)"
+fi
 
 # --- deploy/: render, validate, assert ----------------------------------------
 rendered=()
