@@ -37,61 +37,31 @@ least rust-version, the locked release build of the packages `eniwatch` and
 .dockerignore keeps target/ out of the build context but every workspace
 member in it.
 
-Exits 1 with one line per problem.
+Exits 1 with one line per problem. The RBAC checks are in manifests_rbac.py,
+the IAM policy's and the image's in manifests_image.py.
 """
 
 import argparse
-import json
 import os
-import re
 import sys
 
 import yaml
+
+from manifests_common import APP, CLUSTER, CLUSTER_COMMAND, CLUSTER_SELECTOR, NAMESPACE, ROOT, SELECTOR, Problems, dig
+from manifests_image import cargo_version, check_dockerfile, check_iam
+from manifests_rbac import check_irsa, check_rbac
 
 try:
     import kubernetes_validate.utils as kv
 except ImportError:  # reported in main(), so the message says what to install
     kv = None
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-NAMESPACE = "kube-system"
-APP = "eniwatch"
-SELECTOR = {"app.kubernetes.io/name": APP}
 
 # Kinds without a bundled schema (CRDs), checked structurally below.
 CRD_KINDS = {
     ("monitoring.coreos.com/v1", "ServiceMonitor"),
     ("monitoring.coreos.com/v1", "PrometheusRule"),
 }
-
-CLUSTER = "eniwatch-cluster"
-CLUSTER_SELECTOR = {"app.kubernetes.io/name": CLUSTER}
-# The ConfigMap eniwatch-cluster publishes and the agents read.
-FACTS = ("eniwatch-cluster-facts",)
-# The Deployment runs the image's second binary (check_dockerfile checks the
-# image has it there).
-CLUSTER_COMMAND = ["/usr/local/bin/eniwatch-cluster"]
-
-# RBAC rules as {(apiGroup, resource, resourceNames): verbs}; () is "any name".
-AGENT_RULES = {
-    ("", "nodes", ()): {"get", "list", "watch"},
-    ("", "pods", ()): {"get", "list", "watch"},
-    ("crd.k8s.amazonaws.com", "eniconfigs", ()): {"get", "list", "watch"},
-    ("", "nodes/status", ()): {"patch"},
-    ("events.k8s.io", "events", ()): {"create", "patch"},
-}
-AGENT_ROLE_RULES = {("", "configmaps", FACTS): {"get", "list", "watch"}}
-NODE_RBAC_RULES = {("crd.k8s.amazonaws.com", "eniconfigs", ()): {"get", "list", "watch"}}
-CLUSTER_RULES = {
-    ("", "nodes", ()): {"list", "watch"},
-    ("crd.k8s.amazonaws.com", "eniconfigs", ()): {"list", "watch"},
-}
-CLUSTER_ROLE_RULES = {
-    # create cannot be limited by name (the object does not exist yet).
-    ("", "configmaps", ()): {"create"},
-    ("", "configmaps", FACTS): {"get", "list", "watch", "update", "patch"},
-}
-CLUSTER_EVENTS_RULES = {("events.k8s.io", "events", ()): {"create", "patch"}}
 
 AGENT_OBJECTS = {
     ("ServiceAccount", "eniwatch"),
@@ -120,16 +90,8 @@ MONITORING_OBJECTS = {
     ("ServiceMonitor", CLUSTER),
     ("ConfigMap", CLUSTER + "-dashboard"),
 }
-# The EC2 calls eniwatch-cluster makes (docs/cluster.md), and nothing else.
-CLUSTER_EC2_ACTIONS = {
-    "ec2:DescribeSubnets",
-    "ec2:DescribeRouteTables",
-    "ec2:DescribeSecurityGroups",
-    "ec2:DescribeNetworkInterfaces",
-    "ec2:DescribeInstanceTypes",
-}
+
 ZONE_ENV = {"ENI_CONFIG_LABEL_DEF": "topology.kubernetes.io/zone"}
-ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
 
 # What each kustomization must render. Every kustomization under deploy/
 # needs an entry: a new overlay without one fails the check.
@@ -158,28 +120,6 @@ DASHBOARDS = {
     "eniwatch-dashboard": "deploy/components/prometheus-operator/dashboards/eniwatch.json",
     CLUSTER + "-dashboard": "deploy/components/prometheus-operator/dashboards/eniwatch-cluster.json",
 }
-
-
-class Problems:
-    def __init__(self):
-        self.items = []
-        self.context = ""
-
-    def __call__(self, ok, message):
-        if not ok:
-            self.items.append("%s: %s" % (self.context, message))
-        return ok
-
-
-def dig(obj, *path, default=None):
-    for p in path:
-        if isinstance(obj, dict) and p in obj:
-            obj = obj[p]
-        elif isinstance(obj, list) and isinstance(p, int) and p < len(obj):
-            obj = obj[p]
-        else:
-            return default
-    return obj
 
 
 def validate_schemas(check, objects, versions):
@@ -327,82 +267,6 @@ def check_daemonset(check, ds, expect, cargo_version):
     check(res.get("limits") == {"memory": "64Mi"}, "limits are not memory 64Mi only: %r" % res.get("limits"))
 
 
-def rbac_rules(role):
-    """{(apiGroup, resource, resourceNames): verbs} of a Role or ClusterRole."""
-    rules = {}
-    for r in role.get("rules", []):
-        names = tuple(sorted(r.get("resourceNames", [])))
-        for group in r.get("apiGroups", []):
-            for res in r.get("resources", []):
-                rules.setdefault((group, res, names), set()).update(r.get("verbs", []))
-        if r.get("nonResourceURLs"):
-            rules[("?", "nonResourceURLs", ())] = {"unexpected"}
-    return rules
-
-
-def check_binding(check, by_key, kind, name, role_kind, subjects, namespace=None):
-    """The binding `name` binds the role of the same name, to `subjects` only."""
-    binding = by_key.get((kind, name), {})
-    check(dig(binding, "metadata", "namespace") == namespace, "%s %s: namespace is not %s" % (kind, name, namespace))
-    check(
-        dig(binding, "roleRef") == {"apiGroup": "rbac.authorization.k8s.io", "kind": role_kind, "name": name},
-        "%s %s: roleRef is not %s %s" % (kind, name, role_kind, name),
-    )
-    check(binding.get("subjects") == subjects, "%s %s: subjects %r, expected %r" % (kind, name, binding.get("subjects"), subjects))
-
-
-def check_role(check, by_key, kind, name, wanted, namespace=None):
-    role = by_key.get((kind, name), {})
-    check(dig(role, "metadata", "namespace") == namespace, "%s %s: namespace is not %s" % (kind, name, namespace))
-    check(rbac_rules(role) == wanted, "%s %s grants %r, expected %r" % (kind, name, rbac_rules(role), wanted))
-
-
-def check_rbac(check, by_key, name):
-    if name == "node-rbac":
-        nodes = [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "system:nodes"}]
-        check_role(check, by_key, "ClusterRole", "eniwatch:nodes-read-eniconfigs", NODE_RBAC_RULES)
-        check_binding(check, by_key, "ClusterRoleBinding", "eniwatch:nodes-read-eniconfigs", "ClusterRole", nodes)
-        check_role(check, by_key, "Role", "eniwatch:nodes-read-cluster-facts", AGENT_ROLE_RULES, NAMESPACE)
-        check_binding(check, by_key, "RoleBinding", "eniwatch:nodes-read-cluster-facts", "Role", nodes, NAMESPACE)
-        return
-    agent = [{"kind": "ServiceAccount", "name": APP, "namespace": NAMESPACE}]
-    check_role(check, by_key, "ClusterRole", APP, AGENT_RULES)
-    check_binding(check, by_key, "ClusterRoleBinding", APP, "ClusterRole", agent)
-    check_role(check, by_key, "Role", APP, AGENT_ROLE_RULES, NAMESPACE)
-    check_binding(check, by_key, "RoleBinding", APP, "Role", agent, NAMESPACE)
-    sa = by_key.get(("ServiceAccount", APP), {})
-    check(dig(sa, "metadata", "namespace") == NAMESPACE, "ServiceAccount not in %s" % NAMESPACE)
-    if ("Deployment", CLUSTER) not in by_key:
-        return
-    cluster = [{"kind": "ServiceAccount", "name": CLUSTER, "namespace": NAMESPACE}]
-    check_role(check, by_key, "ClusterRole", CLUSTER, CLUSTER_RULES)
-    check_binding(check, by_key, "ClusterRoleBinding", CLUSTER, "ClusterRole", cluster)
-    check_role(check, by_key, "Role", CLUSTER, CLUSTER_ROLE_RULES, NAMESPACE)
-    check_binding(check, by_key, "RoleBinding", CLUSTER, "Role", cluster, NAMESPACE)
-    # Events about ENIConfigs and Nodes (cluster-scoped) go to namespace default.
-    check_role(check, by_key, "Role", CLUSTER + "-events", CLUSTER_EVENTS_RULES, "default")
-    check_binding(check, by_key, "RoleBinding", CLUSTER + "-events", "Role", cluster, "default")
-    sa = by_key.get(("ServiceAccount", CLUSTER), {})
-    check(dig(sa, "metadata", "namespace") == NAMESPACE, "ServiceAccount %s not in %s" % (CLUSTER, NAMESPACE))
-
-
-def role_arn(by_key, sa):
-    annotations = dig(by_key.get(("ServiceAccount", sa), {}), "metadata", "annotations", default={}) or {}
-    return annotations.get("eks.amazonaws.com/role-arn")
-
-
-def check_irsa(check, by_key, wanted):
-    # The agent makes no AWS call: its ServiceAccount never gets a role.
-    check(role_arn(by_key, APP) is None, "the agent's ServiceAccount has a role-arn annotation: it needs no AWS credentials")
-    if ("ServiceAccount", CLUSTER) not in by_key:
-        return
-    arn = role_arn(by_key, CLUSTER)
-    if wanted:
-        check(arn is not None and ROLE_ARN.match(arn), "ServiceAccount %s role-arn annotation %r is not an IAM role ARN" % (CLUSTER, arn))
-    else:
-        check(arn is None, "ServiceAccount %s has a role-arn annotation outside the irsa overlays" % CLUSTER)
-
-
 SERVICEMONITOR_KEYS = {"selector", "namespaceSelector", "endpoints", "jobLabel", "targetLabels", "podTargetLabels", "sampleLimit"}
 ENDPOINT_KEYS = {"port", "path", "interval", "scrapeTimeout", "scheme", "relabelings", "metricRelabelings", "honorLabels"}
 RULE_KEYS = {"alert", "record", "expr", "for", "keep_firing_for", "labels", "annotations"}
@@ -478,86 +342,6 @@ def check_rendered(check, name, path, versions, cargo_version):
         check_deployment(check, dep, ds, expect, cargo_version)
     if MONITORING_OBJECTS <= set(by_key) and ds is not None:
         check_monitoring(check, by_key, ds)
-
-
-def ec2_calls(source):
-    """The EC2 SDK calls (`.describe_x()`) in a .rs file or a directory of them."""
-    paths = [source]
-    if os.path.isdir(source):
-        paths = [os.path.join(d, f) for d, _, fs in os.walk(source) for f in fs if f.endswith(".rs")]
-    calls = set()
-    for path in paths:
-        with open(path) as f:
-            calls.update(re.findall(r"\.(describe_[a-z_]+)\(\)", f.read()))
-    return {"ec2:" + "".join(w.capitalize() for w in c.split("_")) for c in calls}
-
-
-def check_iam(check, policy_path, ec2_source):
-    check.context = os.path.relpath(policy_path, ROOT)
-    with open(policy_path) as f:
-        policy = json.load(f)
-    check(policy.get("Version") == "2012-10-17", "Version is not 2012-10-17")
-    allowed = set()
-    for st in policy.get("Statement", []):
-        check(st.get("Effect") == "Allow", "a statement is not Allow")
-        check(st.get("Resource") == "*", "Describe calls cannot be scoped to resources: Resource must be \"*\"")
-        check("Condition" not in st and "NotAction" not in st, "unexpected Condition/NotAction")
-        actions = st.get("Action", [])
-        allowed.update([actions] if isinstance(actions, str) else actions)
-    check(allowed == CLUSTER_EC2_ACTIONS, "policy allows %s; eniwatch-cluster needs exactly %s" % (sorted(allowed), sorted(CLUSTER_EC2_ACTIONS)))
-    if ec2_source:
-        used = ec2_calls(ec2_source)
-        check(bool(used), "no EC2 calls found in %s" % ec2_source)
-        check(used <= allowed, "%s calls %s, which the policy does not allow" % (ec2_source, sorted(used - allowed)))
-
-
-def check_dockerfile(check, dockerfile, cargo_toml, dockerignore):
-    """The image build matches the workspace: builder Rust, package, binary, base."""
-    check.context = os.path.relpath(dockerfile, ROOT)
-    with open(dockerfile) as f:
-        text = re.sub(r"\\\n", " ", f.read())
-    with open(cargo_toml) as f:
-        cargo = f.read()
-    stages = re.findall(r"^FROM\s+(\S+)", text, re.M)
-    check(len(stages) == 2, "expected two stages (build, run), found %d" % len(stages))
-    m = re.search(r'^rust-version\s*=\s*"(\d+)\.(\d+)', cargo, re.M)
-    b = re.match(r"rust:(\d+)\.(\d+)", stages[0]) if stages else None
-    if check(m and b, "builder %r is not rust:<major>.<minor>-..., or Cargo.toml has no rust-version" % (stages[:1],)):
-        check(tuple(map(int, b.groups())) >= tuple(map(int, m.groups())),
-              "builder %s is older than rust-version %s.%s" % (stages[0], *m.groups()))
-    runs = " ".join(re.findall(r"^RUN\s+(.*)$", text, re.M))
-    check(re.search(r"cargo build --release --locked -p eniwatch -p eniwatch-cluster(\s|$)", runs),
-          "no `cargo build --release --locked -p eniwatch -p eniwatch-cluster`")
-    for member, package in (("agent", "eniwatch"), ("cluster", "eniwatch-cluster")):
-        with open(os.path.join(os.path.dirname(cargo_toml), member, "Cargo.toml")) as f:
-            manifest = f.read()
-        check(re.search(r'^name\s*=\s*"%s"' % package, manifest, re.M), "%s/Cargo.toml is not the package %s" % (member, package))
-        check(re.search(r'\[\[bin\]\]\s*name\s*=\s*"%s"' % package, manifest), "%s/Cargo.toml has no [[bin]] %s" % (member, package))
-        deps = manifest.split("[dependencies]", 1)[-1].split("\n[", 1)[0]
-        check("eniwatch-lab" not in deps, "%s depends on the lab outside its tests" % package)
-    final = text[text.rfind("\nFROM"):] if stages else ""
-    check(stages[-1:] == ["gcr.io/distroless/cc-debian12:nonroot"], "final stage is not gcr.io/distroless/cc-debian12:nonroot")
-    check(re.search(r"^USER\s+65532(:65532)?\s*$", final, re.M), "final stage does not run as 65532")
-    check(re.search(r"^COPY\s+--from=\S+\s+\S+\s+/usr/local/bin/eniwatch\s*$", final, re.M), "binary not copied to /usr/local/bin/eniwatch")
-    check(re.search(r"^COPY\s+--from=\S+\s+\S+\s+%s\s*$" % re.escape(CLUSTER_COMMAND[0]), final, re.M),
-          "binary not copied to %s (the Deployment's command)" % CLUSTER_COMMAND[0])
-    check(re.search(r'^ENTRYPOINT\s+\["eniwatch"\]\s*$', final, re.M), 'ENTRYPOINT is not ["eniwatch"]')
-    check(re.search(r'^CMD\s+\["run"\]\s*$', final, re.M), 'CMD is not ["run"]')
-    with open(dockerignore) as f:
-        ignore = [l.strip() for l in f if l.strip() and not l.startswith("#")]
-    check(ignore[:1] == ["*"] or "target" in ignore or "target/" in ignore or "/target" in ignore,
-          ".dockerignore does not keep target/ out of the build context")
-    members = re.search(r"^members\s*=\s*\[(.*)\]", cargo, re.M)
-    members = [m.strip().strip('"') + "/" for m in members.group(1).split(",")] if members else []
-    check(members, "Cargo.toml lists no workspace members")
-    for needed in ["Cargo.toml", "Cargo.lock"] + members:
-        check(ignore[:1] != ["*"] or "!" + needed in ignore, ".dockerignore leaves %s out of the context" % needed)
-
-
-def cargo_version(path):
-    with open(path) as f:
-        m = re.search(r'^version\s*=\s*"([^"]+)"', f.read(), re.M)
-    return m.group(1) if m else "?"
 
 
 def main():
