@@ -10,11 +10,15 @@
 //!   `spec.nodeName=` is caught), and the `crd.k8s.amazonaws.com/v1alpha1`
 //!   ENIConfigs. [`KubeState::apply_scenario`] re-renders them and publishes
 //!   only the differences.
-//! - get / list / watch on nodes, pods, ENIConfigs and events, with field
+//! - get / list / watch on nodes, pods, ENIConfigs, events and ConfigMaps, with field
 //!   and label selectors, `limit`/`continue` (consistent pages), the
 //!   resourceVersion rules (`0`, `NotOlderThan`, `Exact`, 410 Expired),
 //!   bookmarks, `sendInitialEvents` and `timeoutSeconds` (`store`,
 //!   `watch`, `selectors`).
+//! - ConfigMaps (`v1`, namespaced): get / list / watch as above, and
+//!   create, update, patch (every patch type) and delete, with the
+//!   server's ConfigMap validation (`configmaps`, `replace`): the object
+//!   the cluster component publishes and the node agents watch.
 //! - Event create and patch on both `events.k8s.io/v1` and core `v1`, with
 //!   the server's Event validation; node and node-status patches with
 //!   merge, strategic-merge (conditions merge by `type`), JSON-patch and
@@ -24,10 +28,12 @@
 //!   discovery) and `PartialObjectMetadata` responses.
 //!
 //! # What is not, deliberately
-//! - Writes other than event create/patch and node patches (pods and
-//!   ENIConfigs come from the scenario; a client write there would be
-//!   overwritten by the next re-render, so it is refused with 405), deletes,
-//!   `PUT`, and every other resource (404 like an unknown resource).
+//! - Writes other than event create/patch, node patches and ConfigMaps
+//!   (pods and ENIConfigs come from the scenario; a client write there
+//!   would be overwritten by the next re-render, so it is refused with
+//!   405), `deletecollection`, and every other resource (404 like an
+//!   unknown resource).
+//! - Namespaces as objects: any namespace in a URL exists.
 //! - Authentication and authorization: any or no bearer token is accepted;
 //!   RBAC failures are a cluster property, not something this agent's
 //!   protocol handling can be tested against here.
@@ -42,18 +48,22 @@
 //! - Whether the API is reachable at all (`Scenario::kube_api`): that is the
 //!   lab runner's decision to serve this router or not.
 
+mod configmaps;
 mod events;
 mod handlers;
 mod json_patch;
 mod labels;
 mod objects;
 mod patch;
+mod replace;
 mod resources;
 mod selectors;
 mod status;
 mod store;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_configmaps;
 #[cfg(test)]
 mod tests_watch;
 #[cfg(test)]
@@ -125,6 +135,7 @@ pub(crate) struct Inner {
     pub(crate) event_requests: Vec<RecordedRequest>,
     pub(crate) node_status_patches: Vec<RecordedRequest>,
     pub(crate) node_patch_requests: Vec<RecordedRequest>,
+    pub(crate) config_map_requests: Vec<RecordedRequest>,
     /// Counter behind `generateName` suffixes.
     pub(crate) generated: u64,
     pub(crate) requests: u64,
@@ -161,6 +172,7 @@ impl KubeState {
             event_requests: Vec::new(),
             node_status_patches: Vec::new(),
             node_patch_requests: Vec::new(),
+            config_map_requests: Vec::new(),
             generated: 0,
             requests: 0,
         };

@@ -18,7 +18,7 @@ use super::resources::{self, ResourceDef};
 use super::selectors::Filter;
 use super::status::ApiError;
 use super::store::{ObjKey, Store};
-use super::{watch, writes, KubeState};
+use super::{replace, watch, writes, KubeState};
 
 /// Query parameters of one request.
 pub(crate) struct Params(HashMap<String, String>);
@@ -214,13 +214,24 @@ fn dispatch(
             let inner = state.lock();
             Ok(Json(list(&inner.store, &target, &params, shape)?).into_response())
         }
-        (Method::POST, None) if verb_ok("create") => {
+        // A namespaced kind is created in a namespace, never cluster-wide.
+        (Method::POST, None)
+            if verb_ok("create") && target.def.namespaced == target.namespace.is_some() =>
+        {
             let (code, obj) = writes::create(state, &target, &params, headers, body, uri)?;
             Ok((code, Json(obj)).into_response())
         }
         (Method::PATCH, Some(name)) if verb_ok("patch") => {
             let obj = writes::patch(state, &target, name, &params, headers, body, uri)?;
             Ok(Json(obj).into_response())
+        }
+        (Method::PUT, Some(name)) if verb_ok("update") => {
+            let obj = replace::update(state, &target, name, &params, headers, body, uri)?;
+            Ok(Json(obj).into_response())
+        }
+        (Method::DELETE, Some(name)) if verb_ok("delete") => {
+            let status = replace::delete(state, &target, name, &params, headers, body, uri)?;
+            Ok(Json(status).into_response())
         }
         _ => Err(ApiError::method_not_allowed()),
     }
