@@ -199,6 +199,7 @@ impl Store {
     }
 
     /// The objects of `kind` as they were at resourceVersion `at`.
+    #[cfg(test)]
     pub(crate) fn snapshot(
         &self,
         kind: Kind,
