@@ -10,11 +10,17 @@
 //!   `spec.nodeName=` is caught), and the `crd.k8s.amazonaws.com/v1alpha1`
 //!   ENIConfigs. [`KubeState::apply_scenario`] re-renders them and publishes
 //!   only the differences.
-//! - get / list / watch on nodes, pods, ENIConfigs and events, with field
+//! - The rest of the cluster's Nodes, loaded by tests at any scale
+//!   ([`KubeState::add_nodes`], [`fleet`]), listed in consistent pages.
+//! - get / list / watch on nodes, pods, ENIConfigs, events and ConfigMaps, with field
 //!   and label selectors, `limit`/`continue` (consistent pages), the
 //!   resourceVersion rules (`0`, `NotOlderThan`, `Exact`, 410 Expired),
 //!   bookmarks, `sendInitialEvents` and `timeoutSeconds` (`store`,
 //!   `watch`, `selectors`).
+//! - ConfigMaps (`v1`, namespaced): get / list / watch as above, and
+//!   create, update, patch (every patch type) and delete, with the
+//!   server's ConfigMap validation (`configmaps`, `replace`): the object
+//!   the cluster component publishes and the node agents watch.
 //! - Event create and patch on both `events.k8s.io/v1` and core `v1`, with
 //!   the server's Event validation; node and node-status patches with
 //!   merge, strategic-merge (conditions merge by `type`), JSON-patch and
@@ -24,10 +30,12 @@
 //!   discovery) and `PartialObjectMetadata` responses.
 //!
 //! # What is not, deliberately
-//! - Writes other than event create/patch and node patches (pods and
-//!   ENIConfigs come from the scenario; a client write there would be
-//!   overwritten by the next re-render, so it is refused with 405), deletes,
-//!   `PUT`, and every other resource (404 like an unknown resource).
+//! - Writes other than event create/patch, node patches and ConfigMaps
+//!   (pods and ENIConfigs come from the scenario; a client write there
+//!   would be overwritten by the next re-render, so it is refused with
+//!   405), `deletecollection`, and every other resource (404 like an
+//!   unknown resource).
+//! - Namespaces as objects: any namespace in a URL exists.
 //! - Authentication and authorization: any or no bearer token is accepted;
 //!   RBAC failures are a cluster property, not something this agent's
 //!   protocol handling can be tested against here.
@@ -42,18 +50,25 @@
 //! - Whether the API is reachable at all (`Scenario::kube_api`): that is the
 //!   lab runner's decision to serve this router or not.
 
+mod configmaps;
 mod events;
+mod fleet;
 mod handlers;
 mod json_patch;
 mod labels;
 mod objects;
 mod patch;
+mod replace;
 mod resources;
 mod selectors;
 mod status;
 mod store;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_configmaps;
+#[cfg(test)]
+mod tests_fleet;
 #[cfg(test)]
 mod tests_watch;
 #[cfg(test)]
@@ -72,6 +87,7 @@ use patch::PatchType;
 use resources::Kind;
 use store::{ObjKey, Store};
 
+pub use fleet::{fleet, FleetNode};
 pub use objects::{DECOY_NODE, POD_ENI_ANNOTATION};
 
 /// One client request, as received (for assertions on what the agent sent).
@@ -125,6 +141,11 @@ pub(crate) struct Inner {
     pub(crate) event_requests: Vec<RecordedRequest>,
     pub(crate) node_status_patches: Vec<RecordedRequest>,
     pub(crate) node_patch_requests: Vec<RecordedRequest>,
+    pub(crate) config_map_requests: Vec<RecordedRequest>,
+    /// The scenario's node name (the Node [`KubeState::node`] returns).
+    pub(crate) node_name: String,
+    /// Rendered fleet nodes by name (see [`KubeState::add_nodes`]).
+    pub(crate) fleet: std::collections::BTreeMap<String, Value>,
     /// Counter behind `generateName` suffixes.
     pub(crate) generated: u64,
     pub(crate) requests: u64,
@@ -161,6 +182,9 @@ impl KubeState {
             event_requests: Vec::new(),
             node_status_patches: Vec::new(),
             node_patch_requests: Vec::new(),
+            config_map_requests: Vec::new(),
+            node_name: scenario.node.name.clone(),
+            fleet: std::collections::BTreeMap::new(),
             generated: 0,
             requests: 0,
         };
@@ -203,8 +227,15 @@ impl KubeState {
     /// conditions, labels ...) are re-applied on top of the new rendering.
     pub fn apply_scenario(&self, scenario: &Scenario) {
         let mut inner = self.lock();
-        let rendered = objects::render(scenario, &inner.stamp)
+        inner.node_name = scenario.node.name.clone();
+        let fleet = inner
+            .fleet
+            .iter()
+            .filter(|(name, _)| **name != scenario.node.name)
+            .map(|(name, obj)| (ObjKey::new(Kind::Node, "", name), obj.clone()));
+        let rendered: Vec<(ObjKey, Value)> = objects::render(scenario, &inner.stamp)
             .into_iter()
+            .chain(fleet)
             .map(|(key, obj)| match key.kind {
                 Kind::Node => {
                     let obj = writes::reconcile_node(obj, &key.name, &inner.node_patches);
@@ -241,15 +272,11 @@ impl KubeState {
         self.lock().node_patch_requests.clone()
     }
 
-    /// The current Node object (`Value::Null` if the scenario has none).
+    /// The scenario's current Node object (`Value::Null` if absent).
     pub fn node(&self) -> Value {
         let inner = self.lock();
-        let node = inner
-            .store
-            .objects(Kind::Node)
-            .next()
-            .map(|(_, v)| v.clone());
-        node.unwrap_or(Value::Null)
+        let key = ObjKey::new(Kind::Node, "", &inner.node_name);
+        inner.store.get(&key).cloned().unwrap_or(Value::Null)
     }
 
     /// All API requests served, including failed ones.

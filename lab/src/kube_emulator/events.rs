@@ -48,7 +48,29 @@ pub(crate) fn validate_event(
         ("involvedObject", "message", "reportingComponent")
     };
     let mut causes: Vec<(String, String)> = Vec::new();
-    let mut cause = |field: &str, msg: String| causes.push((field.to_string(), msg));
+    // The server validates its internal Event, so causes name the internal
+    // fields whichever API was used: `involvedObject`, `reportingController`,
+    // `message`, `firstTimestamp` ...
+    let internal = |field: &str| -> String {
+        match field {
+            "regarding" => "involvedObject",
+            "note" => "message",
+            "reportingComponent" => "reportingController",
+            "deprecatedFirstTimestamp" => "firstTimestamp",
+            "deprecatedLastTimestamp" => "lastTimestamp",
+            "deprecatedCount" => "count",
+            "deprecatedSource" => "source",
+            other => other,
+        }
+        .to_string()
+    };
+    let mut cause = |field: &str, msg: String| {
+        let path = match field.split_once('.') {
+            Some((head, tail)) => format!("{}.{tail}", internal(head)),
+            None => internal(field),
+        };
+        causes.push((path, msg));
+    };
     let event_ns = meta_str(obj, "namespace").unwrap_or("");
     let object_ns = obj
         .get(regarding)
@@ -187,10 +209,22 @@ mod tests {
         wrong_ns["metadata"]["namespace"] = json!("kube-node-lease");
         let err = validate_event(def, &wrong_ns, None).err();
         assert_eq!(err.as_ref().map(|e| e.code), Some(422));
-        assert!(err
-            .map(|e| e.message)
-            .unwrap_or_default()
-            .contains("regarding.namespace"));
+        assert!(err.map(|e| e.message).unwrap_or_default().contains(
+            "involvedObject.namespace: Invalid value: \"\": does not match event.namespace"
+        ));
+        // A cluster-scoped object's events.k8s.io/v1 events go to default or
+        // kube-system (eventTime set); legacy ones (no eventTime) to "" or default.
+        let mut system = good.clone();
+        system["metadata"]["namespace"] = json!("kube-system");
+        assert!(validate_event(def, &system, None).is_ok());
+        let legacy = json!({"metadata": {"name": "e", "namespace": "kube-system"},
+                            "involvedObject": {"kind": "Node", "name": "n"}, "reason": "X"});
+        let err = validate_event(Kind::CoreEvent.def(), &legacy, None).err();
+        assert_eq!(err.map(|e| e.code), Some(422));
+        // With eventTime, a namespaced object's namespace is not compared.
+        let mut pod = good.clone();
+        pod["regarding"] = json!({"kind": "Pod", "name": "p", "namespace": "other"});
+        assert!(validate_event(def, &pod, None).is_ok());
         let mut no_time = good.clone();
         no_time["eventTime"] = Value::Null;
         assert!(validate_event(def, &no_time, None).is_err());

@@ -18,7 +18,7 @@ use super::resources::{self, ResourceDef};
 use super::selectors::Filter;
 use super::status::ApiError;
 use super::store::{ObjKey, Store};
-use super::{watch, writes, KubeState};
+use super::{replace, watch, writes, KubeState};
 
 /// Query parameters of one request.
 pub(crate) struct Params(HashMap<String, String>);
@@ -62,13 +62,17 @@ impl Shape {
     /// apiVersion/kind inside lists; custom resources do.
     pub(crate) fn present(self, def: &ResourceDef, obj: &Value, in_list: bool) -> Value {
         match self {
-            Shape::Metadata => json!({
-                "apiVersion": "meta.k8s.io/v1",
-                "kind": "PartialObjectMetadata",
-                "metadata": obj.get("metadata").cloned().unwrap_or_else(|| json!({})),
-            }),
+            Shape::Full => self.present_owned(def, obj.clone(), in_list),
+            Shape::Metadata => metadata_only(obj),
+        }
+    }
+
+    /// [`Shape::present`] of an object the caller no longer needs.
+    pub(crate) fn present_owned(self, def: &ResourceDef, obj: Value, in_list: bool) -> Value {
+        match self {
+            Shape::Metadata => metadata_only(&obj),
             Shape::Full => {
-                let mut out = obj.clone();
+                let mut out = obj;
                 if in_list && def.builtin {
                     if let Some(map) = out.as_object_mut() {
                         map.remove("apiVersion");
@@ -79,6 +83,14 @@ impl Shape {
             }
         }
     }
+}
+
+fn metadata_only(obj: &Value) -> Value {
+    json!({
+        "apiVersion": "meta.k8s.io/v1",
+        "kind": "PartialObjectMetadata",
+        "metadata": obj.get("metadata").cloned().unwrap_or_else(|| json!({})),
+    })
 }
 
 /// A resource URL, resolved.
@@ -214,13 +226,24 @@ fn dispatch(
             let inner = state.lock();
             Ok(Json(list(&inner.store, &target, &params, shape)?).into_response())
         }
-        (Method::POST, None) if verb_ok("create") => {
+        // A namespaced kind is created in a namespace, never cluster-wide.
+        (Method::POST, None)
+            if verb_ok("create") && target.def.namespaced == target.namespace.is_some() =>
+        {
             let (code, obj) = writes::create(state, &target, &params, headers, body, uri)?;
             Ok((code, Json(obj)).into_response())
         }
         (Method::PATCH, Some(name)) if verb_ok("patch") => {
             let obj = writes::patch(state, &target, name, &params, headers, body, uri)?;
             Ok(Json(obj).into_response())
+        }
+        (Method::PUT, Some(name)) if verb_ok("update") => {
+            let obj = replace::update(state, &target, name, &params, headers, body, uri)?;
+            Ok(Json(obj).into_response())
+        }
+        (Method::DELETE, Some(name)) if verb_ok("delete") => {
+            let status = replace::delete(state, &target, name, &params, headers, body, uri)?;
+            Ok(Json(status).into_response())
         }
         _ => Err(ApiError::method_not_allowed()),
     }
@@ -345,19 +368,22 @@ fn list(store: &Store, target: &Target, params: &Params, shape: Shape) -> Result
     };
     // The watch cache serves resourceVersion=0 lists whole.
     let limit = limit.filter(|_| !(rv == Some("0") && after.is_none()));
-    let snapshot = store.snapshot(def.kind, at).map_err(|e| {
-        if after.is_some() && e.code == 410 {
-            ApiError::gone(
+    let snapshot = store
+        .snapshot_after(def.kind, at, after.as_ref())
+        .map_err(|e| {
+            if after.is_some() && e.code == 410 {
+                ApiError::gone(
                 "The provided continue parameter is too old to display a consistent list result. \
                  You can start a new list without the continue parameter.",
             )
-        } else {
-            e
-        }
-    })?;
-    let matching: Vec<(&ObjKey, &Value)> = snapshot
-        .iter()
-        .filter(|(k, _)| after.as_ref().is_none_or(|a| *k > a))
+            } else {
+                e
+            }
+        })?;
+    // The snapshot is already a copy: items are moved out of it, not cloned.
+    let mut matching: Vec<(ObjKey, Value)> = snapshot
+        .into_iter()
+        .filter(|(k, _)| after.as_ref().is_none_or(|a| k > a))
         .filter(|(_, v)| filter.matches(v))
         .collect();
     let mut metadata = json!({"resourceVersion": at.to_string()});
@@ -369,13 +395,14 @@ fn list(store: &Store, target: &Target, params: &Params, shape: Shape) -> Result
             if !filter.has_selectors() {
                 metadata["remainingItemCount"] = json!(matching.len() - l);
             }
-            &matching[..l]
+            matching.truncate(l);
+            matching
         }
-        _ => &matching[..],
+        _ => matching,
     };
     let items: Vec<Value> = page
-        .iter()
-        .map(|(_, v)| shape.present(def, v, true))
+        .into_iter()
+        .map(|(_, v)| shape.present_owned(def, v, true))
         .collect();
     let (api_version, kind) = match shape {
         Shape::Metadata => (

@@ -21,6 +21,8 @@ pub(crate) enum Kind {
     /// between the two views of one object; the emulator does not (see the
     /// module docs).
     CoreEvent,
+    /// `v1` ConfigMap: the one kind clients create, replace and delete.
+    ConfigMap,
 }
 
 /// Static facts about one served resource.
@@ -46,8 +48,11 @@ const READ: &[&str] = &["get", "list", "watch"];
 const EVENT_VERBS: &[&str] = &["create", "get", "list", "patch", "watch"];
 const NODE_VERBS: &[&str] = &["get", "list", "patch", "watch"];
 const STATUS_VERBS: &[&str] = &["get", "patch"];
+const CONFIG_MAP_VERBS: &[&str] = &[
+    "create", "delete", "get", "list", "patch", "update", "watch",
+];
 
-pub(crate) static RESOURCES: [ResourceDef; 5] = [
+pub(crate) static RESOURCES: [ResourceDef; 6] = [
     ResourceDef {
         kind: Kind::Node,
         group: "",
@@ -113,6 +118,19 @@ pub(crate) static RESOURCES: [ResourceDef; 5] = [
         subresources: &[],
         builtin: true,
     },
+    ResourceDef {
+        kind: Kind::ConfigMap,
+        group: "",
+        version: "v1",
+        plural: "configmaps",
+        singular: "configmap",
+        kind_name: "ConfigMap",
+        namespaced: true,
+        verbs: CONFIG_MAP_VERBS,
+        short_names: &["cm"],
+        subresources: &[],
+        builtin: true,
+    },
 ];
 
 impl Kind {
@@ -125,6 +143,7 @@ impl Kind {
             Kind::EniConfig => &RESOURCES[2],
             Kind::Event => &RESOURCES[3],
             Kind::CoreEvent => &RESOURCES[4],
+            Kind::ConfigMap => &RESOURCES[5],
         }
     }
 }

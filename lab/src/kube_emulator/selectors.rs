@@ -128,7 +128,7 @@ fn field_value(kind: Kind, obj: &Value, label: &str) -> Option<String> {
                 label.starts_with("regarding.")
                     || matches!(label, "reason" | "reportingController" | "type")
             }
-            Kind::EniConfig => false,
+            Kind::EniConfig | Kind::ConfigMap => false,
         },
     };
     if !supported {

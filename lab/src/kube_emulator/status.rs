@@ -9,6 +9,43 @@ use serde_json::{json, Value};
 
 use super::resources::ResourceDef;
 
+/// The `field.ErrorType`s the emulator reports, as `StatusCause` reasons.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CauseType {
+    Invalid,
+    Forbidden,
+    TooLong,
+}
+
+impl CauseType {
+    fn reason(self) -> &'static str {
+        match self {
+            CauseType::Invalid => "FieldValueInvalid",
+            CauseType::Forbidden => "FieldValueForbidden",
+            CauseType::TooLong => "FieldValueTooLong",
+        }
+    }
+}
+
+/// One field error: its path (`data[k]`, `[]` for the whole object) and
+/// its message as `field.Error.ErrorBody` words it (`Invalid value: ...`).
+#[derive(Debug, Clone)]
+pub(crate) struct Cause {
+    pub kind: CauseType,
+    pub field: String,
+    pub message: String,
+}
+
+impl Cause {
+    pub(crate) fn new(kind: CauseType, field: &str, message: impl Into<String>) -> Self {
+        Cause {
+            kind,
+            field: field.to_string(),
+            message: message.into(),
+        }
+    }
+}
+
 /// One failed API request.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{code} {reason}: {message}")]
@@ -71,13 +108,36 @@ impl ApiError {
         Self::new(409, "Conflict", msg).with_details(Self::named(def, name))
     }
 
+    /// 409 for a failed uid or resourceVersion precondition.
+    pub(crate) fn precondition_failed(def: &ResourceDef, name: &str, detail: &str) -> Self {
+        let msg = format!(
+            "Operation cannot be fulfilled on {} \"{name}\": {detail}",
+            def.group_resource()
+        );
+        Self::new(409, "Conflict", msg).with_details(Self::named(def, name))
+    }
+
     pub(crate) fn bad_request(message: impl Into<String>) -> Self {
         Self::new(400, "BadRequest", message)
     }
 
-    /// 422 with field causes, e.g. `[("eventTime", "Required value")]`.
+    /// 422 with field causes, e.g. `[("eventTime", "Required value")]`,
+    /// all of cause type `FieldValueInvalid`.
     pub(crate) fn invalid(def: &ResourceDef, name: &str, causes: &[(String, String)]) -> Self {
-        let listed: Vec<String> = causes.iter().map(|(f, m)| format!("{f}: {m}")).collect();
+        let typed: Vec<Cause> = causes
+            .iter()
+            .map(|(f, m)| Cause::new(CauseType::Invalid, f, m.clone()))
+            .collect();
+        Self::invalid_typed(def, name, &typed)
+    }
+
+    /// 422 with causes of their own type: what `StatusError` makes of a
+    /// `field.ErrorList` (`NewInvalid`).
+    pub(crate) fn invalid_typed(def: &ResourceDef, name: &str, causes: &[Cause]) -> Self {
+        let listed: Vec<String> = causes
+            .iter()
+            .map(|c| format!("{}: {}", c.field, c.message))
+            .collect();
         let joined = if listed.len() == 1 {
             listed.join("")
         } else {
@@ -93,7 +153,7 @@ impl ApiError {
         details["kind"] = json!(def.kind_name);
         details["causes"] = causes
             .iter()
-            .map(|(f, m)| json!({"reason": "FieldValueInvalid", "message": m, "field": f}))
+            .map(|c| json!({"reason": c.kind.reason(), "message": c.message, "field": c.field}))
             .collect();
         Self::new(422, "Invalid", msg).with_details(details)
     }

@@ -14,6 +14,7 @@
 //! it does not.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::ops::Bound;
 
 use serde_json::{Map, Value};
 use tokio::sync::broadcast;
@@ -198,23 +199,42 @@ impl Store {
     }
 
     /// The objects of `kind` as they were at resourceVersion `at`.
+    #[cfg(test)]
     pub(crate) fn snapshot(
         &self,
         kind: Kind,
         at: u64,
     ) -> Result<BTreeMap<ObjKey, Value>, ApiError> {
+        self.snapshot_after(kind, at, None)
+    }
+
+    /// [`Store::snapshot`] of the keys after `after` only: a list's next
+    /// page copies what is left, not the whole kind again.
+    pub(crate) fn snapshot_after(
+        &self,
+        kind: Kind,
+        at: u64,
+        after: Option<&ObjKey>,
+    ) -> Result<BTreeMap<ObjKey, Value>, ApiError> {
         if at > self.rv {
             return Err(ApiError::too_large(at, self.rv));
         }
+        let wanted = |k: &ObjKey| k.kind == kind && after.is_none_or(|a| k > a);
+        let start = match after {
+            Some(a) => Bound::Excluded(a.clone()),
+            None => Bound::Included(ObjKey::new(kind, "", "")),
+        };
         let mut objects: BTreeMap<ObjKey, Value> = self
-            .objects(kind)
+            .objects
+            .range((start, Bound::Unbounded))
+            .take_while(|(k, _)| k.kind == kind)
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         if at == self.rv {
             return Ok(objects);
         }
         let later: Vec<&Change> = self.changes_after(at)?.collect();
-        for change in later.into_iter().rev().filter(|c| c.key.kind == kind) {
+        for change in later.into_iter().rev().filter(|c| wanted(&c.key)) {
             match &change.prev {
                 Some(p) => objects.insert(change.key.clone(), p.clone()),
                 None => objects.remove(&change.key),
@@ -223,20 +243,28 @@ impl Store {
         Ok(objects)
     }
 
+    /// Store `obj` unless the stored object already equals it (identity
+    /// aside): an unchanged object keeps its resourceVersion and produces
+    /// no watch event. Whether it was written.
+    pub(crate) fn upsert(&mut self, key: ObjKey, mut obj: Value) -> bool {
+        if let Some(prev) = self.objects.get(&key) {
+            copy_identity(prev, &mut obj);
+            if *prev == obj {
+                return false;
+            }
+        }
+        self.put(key, obj);
+        true
+    }
+
     /// Make the objects of `kinds` equal `rendered`: add what is new, replace
     /// what differs, delete what is gone. Unchanged objects are untouched, so
     /// they keep their resourceVersion and produce no watch event.
     pub(crate) fn sync(&mut self, kinds: &[Kind], rendered: Vec<(ObjKey, Value)>) {
         let mut wanted = BTreeSet::new();
-        for (key, mut obj) in rendered {
+        for (key, obj) in rendered {
             wanted.insert(key.clone());
-            if let Some(prev) = self.objects.get(&key) {
-                copy_identity(prev, &mut obj);
-                if *prev == obj {
-                    continue;
-                }
-            }
-            self.put(key, obj);
+            self.upsert(key, obj);
         }
         let stale: Vec<ObjKey> = self
             .objects

@@ -1,4 +1,5 @@
-//! The write paths: creating events and patching nodes and events, with the
+//! The write paths: creating events and ConfigMaps and patching nodes,
+//! events and ConfigMaps (`replace` has update and delete), with the
 //! server-side rules a client can trip over on a real cluster — Event
 //! validation, optimistic concurrency on `metadata.resourceVersion`,
 //! immutable identity, the status/main-resource split, no-op patches that
@@ -14,7 +15,7 @@ use super::patch::{self, PatchError, PatchType};
 use super::resources::{Kind, ResourceDef};
 use super::status::ApiError;
 use super::store::{copy_identity, meta_mut, meta_str};
-use super::{KubeState, LoggedPatch, RecordedRequest};
+use super::{configmaps, Inner, KubeState, LoggedPatch, RecordedRequest};
 
 fn recorded(method: Method, uri: &Uri, headers: &HeaderMap, body: &Bytes) -> RecordedRequest {
     let content_type = headers
@@ -33,11 +34,36 @@ fn recorded(method: Method, uri: &Uri, headers: &HeaderMap, body: &Bytes) -> Rec
     }
 }
 
+/// Keep a write request where tests look for it: events and ConfigMaps
+/// (node patches are kept by `patch`, which knows the subresource).
+pub(crate) fn record_write(
+    inner: &mut Inner,
+    def: &ResourceDef,
+    method: Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &Bytes,
+) {
+    match def.kind {
+        Kind::Event | Kind::CoreEvent => {
+            inner
+                .event_requests
+                .push(recorded(method, uri, headers, body));
+        }
+        Kind::ConfigMap => {
+            inner
+                .config_map_requests
+                .push(recorded(method, uri, headers, body));
+        }
+        Kind::Node | Kind::Pod | Kind::EniConfig => {}
+    }
+}
+
 fn is_event(def: &ResourceDef) -> bool {
     matches!(def.kind, Kind::Event | Kind::CoreEvent)
 }
 
-fn dry_run(params: &Params, options: &str) -> Result<bool, ApiError> {
+pub(crate) fn dry_run(params: &Params, options: &str) -> Result<bool, ApiError> {
     match params.get("dryRun") {
         None => Ok(false),
         Some("All") => Ok(true),
@@ -59,11 +85,7 @@ pub(crate) fn create(
 ) -> Result<(StatusCode, Value), ApiError> {
     let def = target.def;
     let mut inner = state.lock();
-    if is_event(def) {
-        inner
-            .event_requests
-            .push(recorded(Method::POST, uri, headers, body));
-    }
+    record_write(&mut inner, def, Method::POST, uri, headers, body);
     let dry = dry_run(params, "CreateOptions")?;
     let mut obj: Value = serde_json::from_slice(body).map_err(|e| {
         ApiError::bad_request(format!("couldn't get version/kind; json parse error: {e}"))
@@ -124,6 +146,9 @@ pub(crate) fn create(
     }
     if is_event(def) {
         validate_event(def, &obj, None)?;
+    }
+    if def.kind == Kind::ConfigMap {
+        configmaps::validate(&obj, None)?;
     }
     let key = target.key(&name);
     if inner.store.get(&key).is_some() {
@@ -186,9 +211,10 @@ pub(crate) fn patch(
     let rec = recorded(Method::PATCH, uri, headers, body);
     match (def.kind, sub) {
         (Kind::Event | Kind::CoreEvent, _) => inner.event_requests.push(rec),
+        (Kind::ConfigMap, _) => inner.config_map_requests.push(rec),
         (Kind::Node, Some("status")) => inner.node_status_patches.push(rec),
         (Kind::Node, _) => inner.node_patch_requests.push(rec),
-        _ => {}
+        (Kind::Pod | Kind::EniConfig, _) => {}
     }
     let content_type = headers
         .get(header::CONTENT_TYPE)
@@ -263,6 +289,9 @@ pub(crate) fn patch(
     keep_untouchable(def, sub, &current, &mut updated);
     if is_event(def) {
         validate_event(def, &updated, existed.then_some(&current))?;
+    }
+    if def.kind == Kind::ConfigMap {
+        configmaps::validate(&updated, existed.then_some(&current))?;
     }
     if existed && updated == current {
         // The real server skips the write: no new resourceVersion, no event.
