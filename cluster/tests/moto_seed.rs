@@ -438,3 +438,49 @@ async fn fewer_than_four_nodes_is_refused() {
         .unwrap_err();
     assert!(e.to_string().contains("at least 4 nodes"), "{e}");
 }
+
+#[tokio::test]
+async fn the_seeded_objects_are_served_as_the_api_serves_them() {
+    use k8s_openapi::api::core::v1::Node;
+    use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams};
+
+    let Some(m) = moto::start("the cluster scenario on moto") else {
+        return;
+    };
+    let (_, seeded) = seeded(&m, &ClusterScenario::broken(5)).await;
+    let api = common::kube::serve(seeded.node_objects(), seeded.eni_config_objects()).await;
+    let config = kube::Config::from_custom_kubeconfig(
+        kube::config::Kubeconfig::read_from(&api.kubeconfig).unwrap(),
+        &kube::config::KubeConfigOptions::default(),
+    )
+    .await
+    .unwrap();
+    let client = kube::Client::try_from(config).unwrap();
+    let nodes = Api::<Node>::all(client.clone())
+        .list(&ListParams::default())
+        .await
+        .unwrap();
+    let provider: BTreeSet<_> = nodes
+        .items
+        .iter()
+        .map(|n| n.spec.as_ref().unwrap().provider_id.clone().unwrap())
+        .collect();
+    let want: BTreeSet<_> = seeded
+        .nodes
+        .iter()
+        .map(|n| format!("aws:///{}/{}", seeded.zones[n.zone].name, n.instance_id))
+        .collect();
+    assert_eq!(provider, want);
+    let gvk = GroupVersionKind::gvk("crd.k8s.amazonaws.com", "v1alpha1", "ENIConfig");
+    let configs = Api::<DynamicObject>::all_with(client, &ApiResource::from_gvk(&gvk))
+        .list(&ListParams::default())
+        .await
+        .unwrap();
+    let subnets: BTreeSet<_> = configs
+        .items
+        .iter()
+        .map(|c| c.data["spec"]["subnet"].as_str().unwrap().to_string())
+        .collect();
+    assert!(subnets.contains(MISSING_SUBNET), "{subnets:?}");
+    assert_eq!(configs.items.len(), seeded.eni_configs.len());
+}
