@@ -31,6 +31,7 @@ pub mod scenario;
 pub mod serve;
 pub mod signals;
 pub mod test_servers;
+pub mod vpc_seed;
 pub mod witness_spec;
 
 /// Serves `app` on an ephemeral loopback port in a background task and
