@@ -1,25 +1,153 @@
-//! The published facts ([`eniwatch_core::published`]) from one judgement.
+//! The published facts ([`eniwatch_core::published`]) from one judgement:
+//! what the node agents read instead of asking EC2.
+//!
+//! Written only when its content changes, so the document must not change
+//! when the cluster does not:
+//! - a subnet's `observed_at` is `snapshot.now` when its values (CIDR, zone,
+//!   free addresses, free /28 blocks) differ from the published ones or it
+//!   is new, else the published `observed_at`;
+//! - `enis_observed_at` is kept while the set of ENIs not attached to their
+//!   node stays the same (it dates that set), and is absent when the CNI's
+//!   ENIs could not be listed;
+//! - every list is sorted.
+//!
+//! Bounds: pod subnets before node subnets up to [`MAX_SUBNETS`]; nodes by
+//! name up to [`MAX_NODES`] (then `nodes_truncated`), each with at most
+//! [`MAX_ENIS_PER_NODE`] ENIs. When EC2 could not list the subnets at all,
+//! the published subnets are kept as they are: their `observed_at` says how
+//! old they are, and the agents judge from them rather than from nothing.
 
-use eniwatch_core::published::{PublishedFacts, SCHEMA_VERSION};
+use std::collections::BTreeMap;
 
-use crate::checks::ClusterEvaluation;
+use eniwatch_core::published::{
+    PublishedEni, PublishedFacts, PublishedNode, PublishedSubnet, MAX_ENIS_PER_NODE, MAX_NODES,
+    MAX_SUBNETS, SCHEMA_VERSION,
+};
+
+use crate::checks::{ClusterEvaluation, UnattachedEni};
 use crate::model::ClusterSnapshot;
 
 /// The document to publish. `previous`: what is published now; a subnet
 /// whose values did not change keeps its `observed_at`, so an unchanged
 /// cluster produces an identical document (and no write).
 pub fn published(
-    _snapshot: &ClusterSnapshot,
-    _evaluation: &ClusterEvaluation,
-    _previous: Option<&PublishedFacts>,
+    snapshot: &ClusterSnapshot,
+    evaluation: &ClusterEvaluation,
+    previous: Option<&PublishedFacts>,
 ) -> PublishedFacts {
+    let now = snapshot.now.to_string();
+    let subnets = match (&snapshot.vpc.subnets, previous) {
+        (Err(_), Some(p)) => p.subnets.clone(),
+        _ => subnets(snapshot, evaluation, previous, &now),
+    };
+    let mut subnets_not_found = snapshot.vpc.subnets_not_found.clone();
+    subnets_not_found.sort();
+    subnets_not_found.dedup();
+    let (nodes, nodes_truncated, enis_observed_at) = match &snapshot.vpc.cni_enis {
+        Err(_) => (Vec::new(), false, None),
+        Ok(_) => {
+            let (nodes, truncated) = nodes(&evaluation.enis_not_attached);
+            let kept = previous
+                .filter(|p| p.nodes == nodes && p.nodes_truncated == truncated)
+                .and_then(|p| p.enis_observed_at.clone());
+            (nodes, truncated, Some(kept.unwrap_or_else(|| now.clone())))
+        }
+    };
     PublishedFacts {
         schema_version: SCHEMA_VERSION,
-        vpc_id: None,
-        subnets: Vec::new(),
-        subnets_not_found: Vec::new(),
-        enis_observed_at: None,
-        nodes: Vec::new(),
-        nodes_truncated: false,
+        vpc_id: snapshot.vpc.vpc_id.as_ref().ok().cloned(),
+        subnets,
+        subnets_not_found,
+        enis_observed_at,
+        nodes,
+        nodes_truncated,
     }
 }
+
+fn subnets(
+    snapshot: &ClusterSnapshot,
+    evaluation: &ClusterEvaluation,
+    previous: Option<&PublishedFacts>,
+    now: &str,
+) -> Vec<PublishedSubnet> {
+    let known: BTreeMap<_, _> = snapshot
+        .vpc
+        .subnets
+        .iter()
+        .flatten()
+        .map(|s| (&s.facts.id, &s.facts))
+        .collect();
+    let mut chosen: Vec<_> = evaluation
+        .subnets
+        .iter()
+        .filter(|s| known.contains_key(&s.id))
+        .collect();
+    // Pod subnets first: they are what the agents' checks judge.
+    chosen.sort_by_key(|s| (s.role != "pod", s.id.clone()));
+    chosen.dedup_by(|a, b| a.id == b.id);
+    chosen.truncate(MAX_SUBNETS);
+    let mut out: Vec<PublishedSubnet> = chosen
+        .into_iter()
+        .filter_map(|s| {
+            let facts = known.get(&s.id)?;
+            let mut entry = PublishedSubnet {
+                id: s.id.clone(),
+                cidr: facts.cidr,
+                availability_zone: facts.availability_zone.clone(),
+                availability_zone_id: facts.availability_zone_id.clone(),
+                free_addresses: facts.available_ips,
+                free_prefixes: s.free_prefixes,
+                observed_at: now.to_string(),
+            };
+            if let Some(old) = previous.and_then(|p| p.subnet(&s.id)) {
+                let same = PublishedSubnet {
+                    observed_at: old.observed_at.clone(),
+                    ..entry.clone()
+                };
+                if &same == old {
+                    entry = same;
+                }
+            }
+            Some(entry)
+        })
+        .collect();
+    out.sort_by(|a, b| a.id.cmp(&b.id));
+    out
+}
+
+/// The nodes with ENIs not attached to them, and whether some were left out.
+fn nodes(enis: &[UnattachedEni]) -> (Vec<PublishedNode>, bool) {
+    let mut by: BTreeMap<(&str, &str), Vec<&UnattachedEni>> = BTreeMap::new();
+    for e in enis {
+        by.entry((e.node.as_str(), e.instance_id.as_str()))
+            .or_default()
+            .push(e);
+    }
+    let truncated = by.len() > MAX_NODES;
+    let nodes = by
+        .into_iter()
+        .take(MAX_NODES)
+        .map(|((name, instance), mut list)| {
+            list.sort_by(|a, b| a.id.cmp(&b.id));
+            PublishedNode {
+                name: name.to_string(),
+                instance_id: instance.to_string(),
+                enis_not_attached: list
+                    .into_iter()
+                    .take(MAX_ENIS_PER_NODE)
+                    .map(|e| PublishedEni {
+                        id: e.id.clone(),
+                        status: e.status.clone(),
+                        attachment_status: e.attachment_status.clone(),
+                        attached_to: e.attached_to.clone(),
+                    })
+                    .collect(),
+            }
+        })
+        .collect();
+    (nodes, truncated)
+}
+
+#[cfg(test)]
+#[path = "publish_tests.rs"]
+mod tests;
