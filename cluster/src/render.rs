@@ -126,7 +126,12 @@ pub fn render_text(v: &Verdict) -> String {
         status_word(v.status)
     );
     for e in &v.source_errors {
-        let _ = writeln!(o, "  {} unavailable: {}", e.source, wrap(&e.error, 80, 4));
+        let _ = writeln!(
+            o,
+            "  {} unavailable:\n    {}",
+            e.source,
+            wrap(&e.error, 80, 4)
+        );
     }
     let _ = writeln!(o, "\nChecks");
     for c in &v.checks {
@@ -151,8 +156,8 @@ pub fn render_text(v: &Verdict) -> String {
         let _ = writeln!(o, "\nSubnets");
         let _ = writeln!(
             o,
-            "  {:<24} {:<4} {:<10} {:>6} {:>6} {:>5} {:>5} {}",
-            "id", "role", "zone id", "size", "free", "/28s", "nodes", "route"
+            "  {:<24} {:<4} {:<10} {:>6} {:>6} {:>5} {:>5} route",
+            "id", "role", "zone id", "size", "free", "/28s", "nodes"
         );
         for s in &v.subnets {
             let _ = writeln!(

@@ -158,17 +158,9 @@ mod tests {
     }
 
     fn facts(enis: Observed<Vec<NetworkInterface>>) -> VpcFacts {
-        let none = || Err(Unavailable::new("ec2", "x"));
         VpcFacts {
-            vpc_id: none(),
-            subnets: none(),
-            subnets_not_found: vec![],
-            route_tables: none(),
-            security_groups: none(),
-            security_groups_asked: vec![],
             cni_enis: enis,
-            prefix_subnet_enis: none(),
-            instance_types: Default::default(),
+            ..vpc_unavailable(&Unavailable::new("ec2", "x"))
         }
     }
 
