@@ -10,11 +10,23 @@
 //! (`eniwatch-core`), and publishes subnet facts for the agents to read
 //! ([`eniwatch_core::published`]).
 //!
+//! - [`cli`]: the command line and the checked configuration.
+//! - [`sources`]: Nodes and ENIConfigs from the Kubernetes API.
+//! - [`snapshot`]: the question for EC2, the snapshot, the ENI history.
 //! - [`model`]: the cluster snapshot (Nodes, ENIConfigs, the VPC).
 //! - [`checks`]: the pure checks and per-subnet summaries.
 //! - [`publish`]: the facts published for the node agents.
+//! - [`check`]: the one-shot verdict; [`render`]: its text and JSON.
+//! - [`daemon`]: `run`: the loop, metrics, Events, the facts ConfigMap.
 #![forbid(unsafe_code)]
 
+pub mod check;
 pub mod checks;
+pub mod cli;
+pub mod daemon;
+pub mod metrics;
 pub mod model;
 pub mod publish;
+pub mod render;
+pub mod snapshot;
+pub mod sources;

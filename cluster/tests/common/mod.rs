@@ -1,10 +1,14 @@
-//! What the cluster's integration tests share: the binary, moto, the
-//! Kubernetes API the seeded cluster's objects are served from, and what a
-//! test does when a tool is missing.
+//! What the cluster's integration tests share: the binary, moto, the lab's
+//! Kubernetes emulator, the Kubernetes API the seeded cluster's objects are
+//! served from, and what a test does when a tool is missing.
 
 #![allow(dead_code)]
 
 pub mod bin;
 pub mod kube;
+pub mod lab;
 pub mod moto;
 pub mod skip;
+
+pub use lab::{closed_port, command, run, Emulator};
+pub use skip::skip_or_fail;
