@@ -33,6 +33,7 @@ fn evaluation() -> ClusterEvaluation {
             subnet("subnet-0b", "node", None),
         ],
         leaked_enis: vec![(Some("subnet-0a".parse().unwrap()), 2)],
+        enis_not_attached: Vec::new(),
     }
 }
 

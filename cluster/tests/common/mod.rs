@@ -10,5 +10,7 @@ pub mod lab;
 pub mod moto;
 pub mod skip;
 
+#[allow(unused_imports)]
 pub use lab::{closed_port, command, run, Emulator};
+#[allow(unused_imports)]
 pub use skip::skip_or_fail;
