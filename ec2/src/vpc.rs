@@ -39,8 +39,9 @@
 //!   subnets' `AvailabilityZoneId`; routes' `State` (`active`); the main
 //!   table's `Main` association.
 //! - Unlike EC2: `DescribeNetworkInterfaces` ignores `MaxResults` and
-//!   answers every ENI in one page with no `NextToken` (paging is proven
-//!   against EC2 from memory instead); `CreateNetworkInterface` accepts
+//!   answers every ENI in one page with no `NextToken`, and is slow at it
+//!   (1,005 ENIs took longer than the 3 s an attempt is given), so paging
+//!   is proven against EC2 from memory (`vpc/plan_tests.rs`) instead; `CreateNetworkInterface` accepts
 //!   `Ipv4PrefixCount` but moto assigns no prefix and never lists
 //!   `Ipv4Prefixes`, so the prefix-subnet call is never made against moto.
 //!

@@ -339,6 +339,7 @@ async fn access_denied_waits_5_min_and_with_nothing_cached_the_part_says_why() {
         facts.cni_enis.is_ok(),
         "one denied call does not stop the others"
     );
+    c.ec2.take_log();
     let t = times(&c.run(1, 1300, 1).await, OP_ROUTES);
     assert!(within_jitter(t[0], 300, 1), "{t:?}");
     assert!(within_jitter(t[1] - t[0], 600, 1), "{t:?}");
