@@ -299,7 +299,7 @@ async fn the_vpc_as_moto_describes_it() {
 
     let groups = facts.security_groups.as_ref().unwrap();
     let ids: Vec<String> = groups.iter().map(|g| g.id.to_string()).collect();
-    assert_eq!(ids, [s.group.clone()], "sg-0gone does not exist");
+    assert_eq!(ids, [s.group.as_str()], "sg-0gone does not exist");
     assert_eq!(facts.security_groups_asked.len(), 2);
 
     let m5 = facts.instance_types["m5.large"].as_ref().unwrap();
