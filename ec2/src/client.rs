@@ -90,9 +90,9 @@ impl Ec2Error {
 }
 
 pub struct Ec2Client {
-    client: aws_sdk_ec2::Client,
+    pub(crate) client: aws_sdk_ec2::Client,
     /// The endpoint, for error messages.
-    endpoint: String,
+    pub(crate) endpoint: String,
 }
 
 /// The regional endpoint when none is given.
@@ -103,9 +103,21 @@ fn endpoint_of(config: &Ec2Config, region: &str) -> String {
     }
 }
 
+/// The fix for an access-denied answer: the IAM action the call needs.
+fn forbidden_hint(operation: &str) -> &'static str {
+    match operation {
+        "DescribeSubnets" => " (grant eniwatch-cluster's role ec2:DescribeSubnets: deploy/iam/cluster-policy.json)",
+        "DescribeNetworkInterfaces" => " (grant eniwatch-cluster's role ec2:DescribeNetworkInterfaces: deploy/iam/cluster-policy.json)",
+        "DescribeRouteTables" => " (grant eniwatch-cluster's role ec2:DescribeRouteTables: deploy/iam/cluster-policy.json)",
+        "DescribeSecurityGroups" => " (grant eniwatch-cluster's role ec2:DescribeSecurityGroups: deploy/iam/cluster-policy.json)",
+        "DescribeInstanceTypes" => " (grant eniwatch-cluster's role ec2:DescribeInstanceTypes: deploy/iam/cluster-policy.json)",
+        _ => " (grant eniwatch-cluster's role the read-only ec2:Describe* calls in deploy/iam/cluster-policy.json)",
+    }
+}
+
 /// An SDK error in words: the code EC2 answered, or the transport's cause
 /// at the bottom of the error chain (never the SDK's `Debug` dump).
-fn classify<E, R>(operation: &'static str, endpoint: &str, e: SdkError<E, R>) -> Ec2Error
+pub(crate) fn classify<E, R>(operation: &'static str, endpoint: &str, e: SdkError<E, R>) -> Ec2Error
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug + 'static,
@@ -123,7 +135,7 @@ where
             let kind = wire::code_kind(&code);
             let hint = match kind {
                 "throttled" => " (EC2 is throttling this account; backing off)",
-                "forbidden" => " (grant the agent's role the read-only ec2:Describe* calls in deploy/iam/policy.json)",
+                "forbidden" => forbidden_hint(operation),
                 _ => "",
             };
             Ec2Error::Api {
@@ -163,6 +175,31 @@ where
             "error",
         ),
     }
+}
+
+/// An instance type's network limits, or what is missing from EC2's answer.
+pub(crate) fn type_facts(
+    t: &aws_sdk_ec2::types::InstanceTypeInfo,
+) -> Result<InstanceTypeFacts, String> {
+    let name = t.instance_type().map_or("?", |n| n.as_str());
+    let net = t
+        .network_info()
+        .ok_or_else(|| format!("no NetworkInfo for {name:?}"))?;
+    // Pods live on network card 0: its own limit when EC2 reports per-card limits.
+    let card0 = net
+        .network_cards()
+        .iter()
+        .find(|c| c.network_card_index() == Some(0))
+        .and_then(|c| c.maximum_network_interfaces());
+    let max_enis = card0.or(net.maximum_network_interfaces()).unwrap_or(0);
+    let per_eni = net.ipv4_addresses_per_interface().unwrap_or(0);
+    Ok(InstanceTypeFacts {
+        limits: InstanceLimits {
+            max_enis: u32::try_from(max_enis).unwrap_or(0),
+            ipv4_per_eni: u32::try_from(per_eni).unwrap_or(0),
+        },
+        nitro: t.hypervisor().map(|h| h.as_str() == "nitro"),
+    })
 }
 
 impl Ec2Client {
@@ -263,24 +300,9 @@ impl Ec2Client {
                     operation: OP,
                     problem: format!("no data for instance type {instance_type:?}"),
                 })?;
-            let net = t.network_info().ok_or_else(|| Ec2Error::Invalid {
+            type_facts(t).map_err(|problem| Ec2Error::Invalid {
                 operation: OP,
-                problem: format!("no NetworkInfo for {instance_type:?}"),
-            })?;
-            // Pods live on network card 0: its own limit when EC2 reports per-card limits.
-            let card0 = net
-                .network_cards()
-                .iter()
-                .find(|c| c.network_card_index() == Some(0))
-                .and_then(|c| c.maximum_network_interfaces());
-            let max_enis = card0.or(net.maximum_network_interfaces()).unwrap_or(0);
-            let per_eni = net.ipv4_addresses_per_interface().unwrap_or(0);
-            Ok(InstanceTypeFacts {
-                limits: InstanceLimits {
-                    max_enis: u32::try_from(max_enis).unwrap_or(0),
-                    ipv4_per_eni: u32::try_from(per_eni).unwrap_or(0),
-                },
-                nitro: t.hypervisor().map(|h| h.as_str() == "nitro"),
+                problem,
             })
         }
         .await;

@@ -6,7 +6,13 @@
 //!   bodies, errors in words with a bounded kind.
 //! - [`api`]: the three calls as a trait, [`Ec2Api`], which the client
 //!   implements.
-//! - [`tracker`]: the call policy: what to ask, when, what to remember, how
+//! - [`vpc`]: the VPC as eniwatch-cluster reads it ([`VpcReader`]):
+//!   subnets, route tables, security groups and the CNI's ENIs, O(subnets)
+//!   calls a refresh whatever the node count, under a calls-per-minute
+//!   budget ([`vpc::budget`]) and per-operation backoff ([`vpc::policy`]),
+//!   through the [`VpcApi`] trait so the schedule is tested on a simulated
+//!   clock.
+//! - [`tracker`]: the per-node call policy: what to ask, when, what to remember, how
 //!   to back off (the table is there). Its clock is passed in and it calls
 //!   EC2 through [`Ec2Api`], so the policy is tested on a simulated clock
 //!   against answers from memory.
@@ -23,4 +29,4 @@ mod wire;
 pub use api::Ec2Api;
 pub use client::{Ec2Client, Ec2Config, Ec2Error};
 pub use tracker::{Ec2Needs, Ec2Policy, Ec2Tracker, ATTACHMENT_INTERVAL};
-pub use vpc::{VpcAsk, VpcPolicy, VpcReader};
+pub use vpc::{VpcApi, VpcAsk, VpcPlan, VpcPolicy, VpcReader};

@@ -5,8 +5,9 @@
 //!   before it parses it, with no limit of its own. The interceptor refuses
 //!   a `Content-Length` over [`MAX_BODY`] before the body is read, and wraps
 //!   the body so that the read fails as soon as it passes [`MAX_BODY`]
-//!   (4 MiB: the largest answer asked for, `DescribeNetworkInterfaces` of one
-//!   instance with 15 ENIs of 50 addresses each, is a few hundred KiB).
+//!   (4 MiB: the largest answer asked for, a page of 1,000 ENIs from
+//!   `DescribeNetworkInterfaces` with a few addresses each, is around 2 MiB;
+//!   an ENI with 50 secondary addresses adds about 2 KiB).
 //! - **Counting on the wire.** Every attempt that was sent is counted by
 //!   (operation, outcome) when it ends, so the count is what EC2 received,
 //!   retries included. An attempt cut off by a timeout (the operation's, or
@@ -25,6 +26,8 @@ use aws_sdk_ec2::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_ec2::error::ProvideErrorMetadata;
 use aws_sdk_ec2::operation::describe_instance_types::DescribeInstanceTypesError;
 use aws_sdk_ec2::operation::describe_network_interfaces::DescribeNetworkInterfacesError;
+use aws_sdk_ec2::operation::describe_route_tables::DescribeRouteTablesError;
+use aws_sdk_ec2::operation::describe_security_groups::DescribeSecurityGroupsError;
 use aws_sdk_ec2::operation::describe_subnets::DescribeSubnetsError;
 use aws_smithy_runtime_api::client::interceptors::context::Error as OperationError;
 use aws_smithy_runtime_api::client::orchestrator::{Metadata, OrchestratorError};
@@ -101,16 +104,24 @@ fn operation(cfg: &ConfigBag) -> &'static str {
         Some("DescribeSubnets") => "DescribeSubnets",
         Some("DescribeInstanceTypes") => "DescribeInstanceTypes",
         Some("DescribeNetworkInterfaces") => "DescribeNetworkInterfaces",
+        Some("DescribeRouteTables") => "DescribeRouteTables",
+        Some("DescribeSecurityGroups") => "DescribeSecurityGroups",
         _ => "other",
     }
 }
 
-/// The error code of an operation's answer, for the three operations called.
+/// The error code of an operation's answer, for the operations called.
 fn error_code(e: &OperationError) -> Option<&str> {
     if let Some(e) = e.downcast_ref::<DescribeSubnetsError>() {
         return e.code();
     }
     if let Some(e) = e.downcast_ref::<DescribeInstanceTypesError>() {
+        return e.code();
+    }
+    if let Some(e) = e.downcast_ref::<DescribeRouteTablesError>() {
+        return e.code();
+    }
+    if let Some(e) = e.downcast_ref::<DescribeSecurityGroupsError>() {
         return e.code();
     }
     e.downcast_ref::<DescribeNetworkInterfacesError>()
