@@ -227,6 +227,7 @@ async fn turn(
     m.observe_source("kubernetes", kube_up);
     m.observe_source("ec2", up);
     m.observe_requests(&sinks.counts.snapshot());
+    m.observe_deferred(&reader.deferred());
     write_events(sinks, &snap, &eval, mirror).await;
     write_facts(sinks, &snap, &eval).await;
     ask
