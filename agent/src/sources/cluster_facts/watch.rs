@@ -46,8 +46,13 @@ impl FactsWatch {
         self.lock().clone()
     }
 
-    fn set(&self, v: Observed<ClusterFacts>) {
-        *self.lock() = v;
+    /// Stores `v`; true when it differs from what was there (only a change
+    /// wakes the loop: a watch failing again and again must not).
+    fn set(&self, v: Observed<ClusterFacts>) -> bool {
+        let mut state = self.lock();
+        let changed = *state != v;
+        *state = v;
+        changed
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Observed<ClusterFacts>> {
@@ -98,16 +103,25 @@ async fn run(w: FactsWatch, client: Client, counts: RequestCounts, changed: mpsc
                 Ok(Event::Delete(_)) => interpret(&w.at, None),
                 Err(e) => break (watch_failure(&w.at, &e), expired(&e)),
             };
-            w.set(next);
             if changed.is_closed() {
                 return;
             }
-            let _ = changed.try_send(());
+            if w.set(next) {
+                let _ = changed.try_send(());
+            }
         };
         let (failure, expired) = why;
         tracing::debug!(error = %failure.reason, "published facts watch failed; starting it again");
-        w.set(Err(failure));
-        let _ = changed.try_send(());
+        // A list answered 404 (no ConfigMap resource where it is looked
+        // for): nothing is published there.
+        let now = if not_found(&failure) {
+            interpret(&w.at, None)
+        } else {
+            Err(failure)
+        };
+        if w.set(now) {
+            let _ = changed.try_send(());
+        }
         let wait = if expired {
             Duration::ZERO
         } else {
@@ -120,6 +134,10 @@ async fn run(w: FactsWatch, client: Client, counts: RequestCounts, changed: mpsc
             return;
         }
     }
+}
+
+fn not_found(u: &Unavailable) -> bool {
+    u.kind == "not_found"
 }
 
 fn expired(e: &watcher::Error) -> bool {
