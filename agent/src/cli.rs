@@ -9,8 +9,8 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::config::{ConfigError, KubeMode, SourceConfig};
+use crate::sources::cluster_facts::FactsRef;
 use crate::sources::imds::{ImdsConfig, DEFAULT_ENDPOINT};
-use crate::witnesses::Ec2Config;
 use eniwatch_core::model::{
     FlagExpectation, PoolSettings, SecurityGroupId, SelectionSettings, SubnetId, WarmTargets,
 };
@@ -21,8 +21,9 @@ use eniwatch_core::model::{
     version,
     about = "Validates a node's AWS VPC CNI custom networking: pod IPs, ENIs, routes and rules against the ENIConfig.",
     long_about = "eniwatch compares what a node really has (IMDS: its ENIs and their subnets; the kernel: \
-links, addresses, routes, rules; the Kubernetes API: the node, its pods, the ENIConfigs; unless switched off, EC2 and ipamd's \
-introspection) with what \
+links, addresses, routes, rules; the Kubernetes API: the node, its pods, the ENIConfigs; unless switched off, ipamd's \
+introspection and the facts eniwatch-cluster publishes from EC2; the instance type's limits from a \
+table built in) with what \
 custom networking should give it: every pod IP from the ENIConfig subnet, every secondary ENI in that \
 subnet with the right security groups and configured in the kernel.\n\n\
 Run `eniwatch check` on a node (host network, root or CAP_NET_ADMIN not needed: reading netlink is \
@@ -206,34 +207,37 @@ pub struct SourceArgs {
     pub witnesses: WitnessArgs,
 }
 
-/// EC2 and ipamd, the optional witnesses, and the warm-pool settings.
+/// The published facts and ipamd, the optional witnesses, and the warm-pool settings.
 #[derive(Debug, Args)]
 pub struct WitnessArgs {
-    /// Do not call EC2: the subnet, capacity and attachment checks are skipped.
-    #[arg(long, help_heading = "EC2")]
-    pub no_ec2: bool,
-    /// EC2 endpoint URL (an emulator, or a VPC endpoint); default: the region's.
+    /// The ConfigMap eniwatch-cluster publishes its EC2 facts in (subnets, ENIs not
+    /// attached); default: eniwatch-cluster-facts in the namespace of the agent's service
+    /// account (in a pod), else in kube-system. Read with one watch by name.
     #[arg(
         long,
-        env = "AWS_ENDPOINT_URL_EC2",
-        value_name = "URL",
-        help_heading = "EC2"
+        env = "ENIWATCH_CLUSTER_FACTS",
+        value_name = "NAMESPACE/NAME",
+        help_heading = "Cluster facts"
     )]
-    pub ec2_endpoint: Option<String>,
-    /// AWS region for EC2; default: the region IMDS reports. Credentials come from
-    /// the default chain (IRSA, EKS Pod Identity, instance profile, environment).
-    #[arg(long, env = "AWS_REGION", value_name = "REGION", help_heading = "EC2")]
-    pub ec2_region: Option<String>,
-    /// Least time between two reads of the pod subnet's free addresses, made only while the
-    /// node needs addresses or after its ENI set changed (+ up to 20% jitter).
-    #[arg(long, default_value = "5m", value_parser = parse_duration, help_heading = "EC2")]
-    pub subnet_refresh: Duration,
+    pub cluster_facts: Option<String>,
+    /// Do not read eniwatch-cluster's facts: the eniconfig-subnet, subnet-headroom and
+    /// eni-attachment checks are skipped.
+    #[arg(long, help_heading = "Cluster facts")]
+    pub no_cluster_facts: bool,
+    /// Accepted and ignored: the agent no longer calls EC2 (eniwatch-cluster does).
+    #[arg(long, hide = true)]
+    pub no_ec2: bool,
     /// SubnetNearlyExhausted below this many free addresses (at most a quarter of the
     /// subnet), or below the percentage, if larger.
-    #[arg(long, default_value_t = 32, value_name = "N", help_heading = "EC2")]
+    #[arg(
+        long,
+        default_value_t = 32,
+        value_name = "N",
+        help_heading = "Cluster facts"
+    )]
     pub subnet_min_free: u32,
     /// SubnetNearlyExhausted below this percentage of the subnet's size (or the count, if larger).
-    #[arg(long, default_value_t = 10, value_name = "PERCENT", value_parser = clap::value_parser!(u32).range(0..=100), help_heading = "EC2")]
+    #[arg(long, default_value_t = 10, value_name = "PERCENT", value_parser = clap::value_parser!(u32).range(0..=100), help_heading = "Cluster facts")]
     pub subnet_min_free_percent: u32,
     /// Do not read ipamd's introspection API: the ipamd checks are skipped.
     #[arg(long, help_heading = "ipamd")]
@@ -288,12 +292,22 @@ pub struct WitnessArgs {
 }
 
 impl WitnessArgs {
-    fn ec2(&self) -> Option<Ec2Config> {
-        (!self.no_ec2).then(|| Ec2Config {
-            endpoint: self.ec2_endpoint.clone().filter(|e| !e.trim().is_empty()),
-            region: self.ec2_region.clone().filter(|r| !r.trim().is_empty()),
-            static_credentials: None,
-        })
+    /// Where the published facts are; None with `--no-cluster-facts`.
+    fn cluster_facts(&self) -> Result<Option<FactsRef>, ConfigError> {
+        if self.no_cluster_facts {
+            return Ok(None);
+        }
+        match self
+            .cluster_facts
+            .as_deref()
+            .filter(|s| !s.trim().is_empty())
+        {
+            Some(s) => s
+                .parse()
+                .map(Some)
+                .map_err(|e| ConfigError::Usage(format!("--cluster-facts: {e}"))),
+            None => Ok(Some(FactsRef::in_namespace(&own_namespace()))),
+        }
     }
 
     fn pool(&self) -> PoolSettings {
@@ -312,7 +326,31 @@ impl WitnessArgs {
     }
 }
 
+/// The namespace of the pod's service account, else `kube-system`.
+fn own_namespace() -> String {
+    std::fs::read_to_string(SERVICE_ACCOUNT_NAMESPACE)
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "kube-system".to_string())
+}
+
+/// Where a pod's service account namespace is mounted.
+const SERVICE_ACCOUNT_NAMESPACE: &str = "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
+
 impl SourceArgs {
+    /// One line per option that is accepted but no longer does anything.
+    pub fn warnings(&self) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        if self.witnesses.no_ec2 {
+            out.push(
+                "--no-ec2 is ignored: the node agent no longer calls EC2 \
+                 (eniwatch-cluster does; --no-cluster-facts skips its facts)",
+            );
+        }
+        out
+    }
+
     /// Validates the options into the configuration the sources use.
     pub fn to_config(&self) -> Result<SourceConfig, ConfigError> {
         let usage = |m: String| ConfigError::Usage(m);
@@ -360,6 +398,11 @@ impl SourceArgs {
         {
             return Err(usage("--veth-prefix, --eni-config-label-def and --eni-config-annotation-def must not be empty".into()));
         }
+        // Read from the API: none without it.
+        let cluster_facts = match kube {
+            KubeMode::Api { .. } => self.witnesses.cluster_facts()?,
+            KubeMode::Flags(_) => None,
+        };
         Ok(SourceConfig {
             node_name: self.node_name.clone().map(|n| n.trim().to_string()),
             imds: ImdsConfig {
@@ -374,8 +417,7 @@ impl SourceArgs {
             },
             veth_prefix: self.veth_prefix.clone(),
             gather_timeout: Duration::from_secs(self.gather_timeout),
-            ec2: self.witnesses.ec2(),
-            subnet_refresh: self.witnesses.subnet_refresh,
+            cluster_facts,
             ipamd: (!self.witnesses.no_ipamd).then(|| self.witnesses.ipamd_endpoint.clone()),
             pool: self.witnesses.pool(),
         })

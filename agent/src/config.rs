@@ -4,8 +4,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::sources::cluster_facts::FactsRef;
 use crate::sources::imds::ImdsConfig;
-use crate::witnesses::Ec2Config;
 use eniwatch_core::model::{FlagExpectation, PoolSettings, SelectionSettings};
 
 /// Where the expectation and the pods come from.
@@ -28,10 +28,8 @@ pub struct SourceConfig {
     pub veth_prefix: String,
     /// Upper bound for gathering one snapshot.
     pub gather_timeout: Duration,
-    /// EC2 as a witness; None with `--no-ec2`.
-    pub ec2: Option<Ec2Config>,
-    /// How often, at most, the pod subnet's free addresses are re-read while the node needs addresses.
-    pub subnet_refresh: Duration,
+    /// eniwatch-cluster's published facts; None with `--no-cluster-facts` or `--no-kube`.
+    pub cluster_facts: Option<FactsRef>,
     /// ipamd's introspection base URL; None with `--no-ipamd`.
     pub ipamd: Option<String>,
     pub pool: PoolSettings,

@@ -3,24 +3,25 @@
 //! Each source is read independently and bounded by the gather timeout; a
 //! source that fails or times out becomes an [`Unavailable`] part of the
 //! snapshot with the error's text, so the checks that need it say *unknown*
-//! while the others still run. ipamd depends on nothing else, so `check`
-//! reads it beside IMDS, the kernel and the API; only EC2 waits for them
-//! (it needs the instance and the expected subnet).
+//! while the others still run. The instance type's limits are looked up in
+//! the embedded table once IMDS has named the type; nothing is asked of EC2.
 
 use crate::config::{KubeMode, SourceConfig};
-use crate::sources::ipamd::read_ipamd;
+use crate::sources::cluster_facts::{self, FactsRef, SOURCE};
 use crate::sources::{imds, netlink};
 use crate::witnesses::WitnessSources;
 use eniwatch_core::model::{
-    Expectation, InstanceMetadata, KernelState, Observed, Snapshot, Unavailable, Witness,
+    ClusterFacts, Expectation, InstanceMetadata, InstanceTypeFacts, KernelState, Observed,
+    Snapshot, Unavailable, Witness,
 };
 use eniwatch_core::sources::bounded::bounded;
 use eniwatch_core::sources::kube;
 use eniwatch_core::sources::requests::RequestCounts;
 
-/// A snapshot from its first three parts, with the witnesses (EC2, ipamd)
-/// still off: [`WitnessSources::observe`] fills them in. The one place a
-/// [`Snapshot`] is put together, for `check` and the daemon's loop alike.
+/// A snapshot from its first three parts and the instance limits, with the
+/// witnesses (published facts, ipamd) still off: the caller fills them in.
+/// The one place a [`Snapshot`] is put together, for `check` and the
+/// daemon's loop alike.
 pub fn assemble(
     config: &SourceConfig,
     imds: Observed<InstanceMetadata>,
@@ -29,21 +30,33 @@ pub fn assemble(
 ) -> Snapshot {
     Snapshot {
         node_name: config.node_name.clone(),
+        instance_type: instance_type(&imds),
         imds,
         kernel,
         expectation,
         selection: config.selection.clone(),
         veth_prefix: config.veth_prefix.clone(),
-        ec2: Witness::Off,
+        cluster_facts: Witness::Off,
         ipamd: Witness::Off,
         pool: config.pool.clone(),
     }
 }
 
-/// Reads IMDS, the kernel, (unless `--no-kube`) the Kubernetes API and
-/// (unless `--no-ipamd`) ipamd, then EC2 (unless `--no-ec2`), which depends
-/// on the first two. EC2 calls are counted into `ec2_calls`.
-pub async fn gather(config: &SourceConfig, ec2_calls: RequestCounts) -> Snapshot {
+/// The instance type's limits from the embedded table.
+fn instance_type(imds: &Observed<InstanceMetadata>) -> Observed<InstanceTypeFacts> {
+    match imds {
+        Ok(m) => eniwatch_core::instance_limits::facts(&m.instance_type),
+        Err(_) => Err(Unavailable::new(
+            "instance_limits",
+            "the instance type is unknown: IMDS was not read",
+        )
+        .with_kind("dependency")),
+    }
+}
+
+/// Reads IMDS, the kernel, (unless `--no-kube`) the Kubernetes API and the
+/// published facts, and (unless `--no-ipamd`) ipamd, all at once.
+pub async fn gather(config: &SourceConfig) -> Snapshot {
     let limit = config.gather_timeout;
     let imds_part = async {
         let client = imds::ImdsClient::new(config.imds.clone())
@@ -53,36 +66,60 @@ pub async fn gather(config: &SourceConfig, ec2_calls: RequestCounts) -> Snapshot
     let kernel_part = bounded("kernel", limit, netlink::read_kernel_state());
     let kube_part = async {
         match &config.kube {
-            KubeMode::Flags(f) => Expectation::Flags(f.clone()),
+            KubeMode::Flags(f) => (Expectation::Flags(f.clone()), Witness::Off),
             KubeMode::Api { kubeconfig } => {
-                let read = async {
-                    let node_name = config.node_name.as_deref().unwrap_or_default();
-                    let (client, server) = kube::check_client(kubeconfig.as_ref()).await?;
+                let node_name = config.node_name.as_deref().unwrap_or_default();
+                let connected =
+                    bounded("kubernetes", limit, kube::check_client(kubeconfig.as_ref())).await;
+                let (client, server) = match connected {
+                    Ok(c) => c,
+                    Err(u) => {
+                        let facts = config.cluster_facts.as_ref().map_or(Witness::Off, |_| {
+                            Witness::On(Err(
+                                Unavailable::new(SOURCE, u.reason.clone()).with_kind("dependency")
+                            ))
+                        });
+                        return (Expectation::Kubernetes(Err(u)), facts);
+                    }
+                };
+                let cluster = bounded("kubernetes", limit, async {
                     kube::read_cluster(&client, node_name)
                         .await
                         .map_err(|e| e.at(&server))
+                });
+                let facts = async {
+                    match &config.cluster_facts {
+                        None => Witness::Off,
+                        Some(at) => Witness::On(read_facts(&client, at, limit).await),
+                    }
                 };
-                Expectation::Kubernetes(bounded("kubernetes", limit, read).await)
+                let (cluster, facts) = tokio::join!(cluster, facts);
+                (Expectation::Kubernetes(cluster), facts)
             }
         }
     };
-    let WitnessSources { ec2, ipamd, .. } =
-        WitnessSources::new(config, ec2_calls, RequestCounts::new());
-    let ipamd_part = async {
-        match &ipamd {
-            None => Witness::Off,
-            Some(Err(u)) => Witness::On(Err(u.clone())),
-            Some(Ok(c)) => Witness::On(bounded("ipamd", limit, read_ipamd(c)).await),
-        }
-    };
-    let (imds, kernel, expectation, ipamd) =
+    let witnesses = WitnessSources::new(config, RequestCounts::new());
+    let ipamd_part = witnesses.ipamd(limit);
+    let (imds, kernel, (expectation, cluster_facts), ipamd) =
         tokio::join!(imds_part, kernel_part, kube_part, ipamd_part);
     let mut snapshot = assemble(config, imds, kernel, expectation);
-    // EC2 alone: ipamd was read above.
-    let mut witnesses = WitnessSources::from_parts(ec2, None);
-    witnesses
-        .observe(&mut snapshot, true, limit, std::time::Instant::now())
-        .await;
+    snapshot.cluster_facts = cluster_facts;
     snapshot.ipamd = ipamd;
     snapshot
+}
+
+/// `check`'s one GET of the published facts, bounded.
+async fn read_facts(
+    client: &::kube::Client,
+    at: &FactsRef,
+    limit: std::time::Duration,
+) -> Observed<ClusterFacts> {
+    match tokio::time::timeout(limit, cluster_facts::read_once(client, at)).await {
+        Ok(r) => r,
+        Err(_) => Err(Unavailable::new(
+            SOURCE,
+            format!("reading ConfigMap {at}: no answer within {limit:?}"),
+        )
+        .with_kind("timeout")),
+    }
 }

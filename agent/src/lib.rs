@@ -2,10 +2,11 @@
 //! networking, once (`check`) or continuously (`run`).
 //!
 //! Layout, following the flow of data:
-//! - [`sources`]: the node's own outside systems (IMDS, netlink, ipamd); the
-//!   Kubernetes API is `eniwatch_core::sources::kube`, EC2 the
-//!   `eniwatch_ec2` crate.
-//! - [`witnesses`]: when to ask ipamd and EC2, and what to remember.
+//! - [`sources`]: the node's own outside systems (IMDS, netlink, ipamd) and
+//!   the watches on the API, eniwatch-cluster's published facts among them;
+//!   the Kubernetes API's reads are `eniwatch_core::sources::kube`. The agent
+//!   calls no EC2 API and links no AWS SDK.
+//! - [`witnesses`]: when to ask ipamd.
 //! - [`gather`]: reads every source, bounded in time, into one
 //!   `eniwatch_core::model::Snapshot`; it never judges.
 //! - `eniwatch_core::checks` judges the snapshot once;

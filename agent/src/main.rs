@@ -42,6 +42,9 @@ fn init_logs(format: LogFormat, default: &str) {
 
 fn run_daemon(args: RunArgs) -> ExitCode {
     init_logs(args.log_format, DAEMON_LOG_FILTER);
+    for w in args.sources.warnings() {
+        tracing::warn!("{w}");
+    }
     let sources = match args.sources.to_config() {
         Ok(c) => c,
         Err(e) => {
@@ -57,7 +60,7 @@ fn run_daemon(args: RunArgs) -> ExitCode {
             grace: args.grace_period,
             debounce: args.debounce,
             // Kernel and API changes wake the loop themselves, IMDS's timer
-            // reads IMDS; ipamd and EC2 are read on full cycles only.
+            // reads IMDS; ipamd is read on full cycles only.
             idle_cycle: args.full_cycle_interval.max(Duration::from_secs(1)),
         },
         events: !args.no_events,
@@ -132,8 +135,10 @@ fn main() -> ExitCode {
                     return ExitCode::from(exit::UNKNOWN as u8);
                 }
             };
-            let calls = eniwatch_core::sources::requests::RequestCounts::new();
-            let snapshot = runtime.block_on(eniwatch::gather::gather(&config, calls));
+            for w in args.sources.warnings() {
+                tracing::warn!("{w}");
+            }
+            let snapshot = runtime.block_on(eniwatch::gather::gather(&config));
             let (_, report) = Report::judge(&snapshot);
             match args.output {
                 OutputFormat::Text => print!("{}", render_text(&report)),

@@ -14,11 +14,12 @@
 //!   out and reported as a [`RowError`] naming its line; the other rows are
 //!   still looked up. A test holds the embedded table to zero errors.
 //! - A type that is not in the table (newer than the table, or a typo) is
-//!   `None`. Callers fall back to EC2 or say the capacity is unknown; nothing
-//!   here guesses limits from a type's name.
+//!   `None` ([`facts`]: unavailable, with the fix). Callers say the capacity
+//!   is unknown; nothing here guesses limits from a type's name.
 //! - Pods live on network card 0 (the CNI attaches pod ENIs there unless
 //!   multi-NIC is requested per pod), so the conversion into the model's
-//!   [`InstanceLimits`] takes card 0's limit, as the EC2 witness does.
+//!   [`InstanceLimits`] takes card 0's limit (the default card's where there is
+//!   no card 0): bare metal and multi-card types need nothing more.
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -214,6 +215,28 @@ impl LimitsTable {
 pub fn embedded() -> &'static LimitsTable {
     static TABLE: OnceLock<LimitsTable> = OnceLock::new();
     TABLE.get_or_init(|| LimitsTable::parse(EMBEDDED_CSV))
+}
+
+/// The date of EC2's figures the embedded table was built from (its README).
+pub const TABLE_DATE: &str = "2026-08-20";
+
+/// The node's instance type as the checks take it: the table's limits, or
+/// why there are none (the type is newer than the table, or misspelt). No
+/// limits are guessed: capacity is then *unknown*, and the fix is a newer
+/// eniwatch.
+pub fn facts(instance_type: &str) -> crate::model::Observed<InstanceTypeFacts> {
+    match embedded().get(instance_type) {
+        Some(l) => Ok(l.into()),
+        None => Err(crate::model::Unavailable::new(
+            "instance_limits",
+            format!(
+                "instance type {instance_type} is not in eniwatch's table of {} types (built \
+                 from EC2's figures of {TABLE_DATE}): capacity is not judged; upgrade eniwatch",
+                embedded().len()
+            ),
+        )
+        .with_kind("not_found")),
+    }
 }
 
 /// One instance type's limits from the embedded table; `None` when the type

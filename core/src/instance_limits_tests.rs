@@ -237,3 +237,23 @@ fn carriage_returns_and_spaces_are_tolerated() {
         Some(3)
     );
 }
+
+#[test]
+fn a_type_not_in_the_table_is_unavailable_with_the_fix() {
+    assert_eq!(facts("t3.2xlarge").unwrap().limits.max_enis, 4);
+    let why = facts("m99.huge").unwrap_err();
+    assert_eq!(why.kind, "not_found");
+    assert!(
+        why.reason
+            .contains("instance type m99.huge is not in eniwatch's table of 1391 types")
+            && why
+                .reason
+                .contains(&format!("EC2's figures of {TABLE_DATE}"))
+            && why.reason.contains("upgrade eniwatch"),
+        "{}",
+        why.reason
+    );
+    // The date is the one the table's README gives.
+    let readme = include_str!("../data/README.md");
+    assert!(readme.contains(&format!("as of {TABLE_DATE}")));
+}

@@ -19,6 +19,7 @@ use super::run::{LoopConfig, Looper, Triggers};
 use super::sinks::{AgentSinks, Counters};
 use super::{CycleOutcome, SharedState};
 use crate::config::{KubeMode, SourceConfig};
+use crate::sources::cluster_facts::FactsWatch;
 use crate::sources::kube_watch::ClusterWatch;
 use eniwatch_core::sources::kube::{self, KubeError};
 use eniwatch_core::sources::requests::RequestCounts;
@@ -115,7 +116,12 @@ async fn kubernetes(
     let node = config.sources.node_name.clone().unwrap_or_default();
     let client = kube::client(kubeconfig).await?;
     let watch_client = kube::client_with_timeout(kubeconfig, kube::WATCH_READ_TIMEOUT).await?;
-    let watch = ClusterWatch::default();
+    let mut watch = ClusterWatch::default();
+    if let Some(at) = &config.sources.cluster_facts {
+        let facts = FactsWatch::new(at.clone());
+        facts.spawn(watch_client.clone(), counts.clone(), wake.clone());
+        watch = watch.with_facts(facts);
+    }
     watch.spawn(watch_client, client.clone(), &node, counts.clone(), wake);
     let events = config
         .events

@@ -23,10 +23,8 @@ pub fn outage(snapshot: &Snapshot) -> Option<String> {
     if let Expectation::Kubernetes(Err(u)) = &snapshot.expectation {
         down.push(u);
     }
-    match &snapshot.ec2 {
-        Witness::On(Err(u)) => down.push(u),
-        Witness::On(Ok(view)) => down.extend(view.first_error()),
-        Witness::Off => {}
+    if let Witness::On(Err(u)) = &snapshot.cluster_facts {
+        down.push(u);
     }
     if let Witness::On(Err(u)) = &snapshot.ipamd {
         down.push(u);
@@ -49,7 +47,7 @@ fn source_name(source: &str) -> &str {
     match source {
         "imds" => "IMDS",
         "kubernetes" => "Kubernetes API",
-        "ec2" => "EC2",
+        "cluster_facts" => "eniwatch-cluster's facts",
         other => other,
     }
 }

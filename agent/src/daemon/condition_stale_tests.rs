@@ -19,9 +19,11 @@ fn judge(s: &Snapshot) -> Verdict {
 fn imds_down() -> Snapshot {
     let mut s = fixture::healthy_witnessed();
     s.imds = Err(Unavailable::new("imds", "connection refused").with_kind("unreachable"));
-    s.ec2 = Witness::On(Err(
-        Unavailable::new("ec2", "needs the instance id").with_kind("dependency")
-    ));
+    s.cluster_facts = Witness::On(Err(Unavailable::new(
+        "cluster_facts",
+        "no Kubernetes client",
+    )
+    .with_kind("dependency")));
     s
 }
 
@@ -31,7 +33,7 @@ fn an_outage_is_named_by_its_sources_and_kinds() {
     assert_eq!(
         outage(&imds_down()).as_deref(),
         Some("IMDS unreachable"),
-        "EC2 only depends on IMDS"
+        "the published facts only depend on another source"
     );
     let mut s = imds_down();
     s.ipamd = Witness::On(Err(Unavailable::new("ipamd", "slow").with_kind("timeout")));
@@ -40,8 +42,13 @@ fn an_outage_is_named_by_its_sources_and_kinds() {
         Some("IMDS unreachable, ipamd timed out")
     );
     let mut s = fixture::healthy_witnessed();
-    s.ec2 = Witness::On(Err(Unavailable::new("ec2", "x").with_kind("dependency")));
-    assert_eq!(outage(&s).as_deref(), Some("EC2 not asked"));
+    s.cluster_facts = Witness::On(Err(
+        Unavailable::new("cluster_facts", "x").with_kind("forbidden")
+    ));
+    assert_eq!(
+        outage(&s).as_deref(),
+        Some("eniwatch-cluster's facts forbidden")
+    );
 }
 
 #[test]

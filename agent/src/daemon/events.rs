@@ -47,6 +47,11 @@
 //!   resolutions of written Warnings, wait for the next try).
 //! - RBAC: `create` and `patch` on `events.k8s.io` events in all namespaces,
 //!   `get` on pods.
+//! - Findings of a reason eniwatch-cluster raises too
+//!   ([`eniwatch_core::checks::raised_by_cluster`]: the subnet's, an ENI's
+//!   attachment) get no event from the agent: the cluster component writes
+//!   one per subnet or ENI, not one per node. They still count in the
+//!   report, the metrics and the node condition.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -242,6 +247,16 @@ pub struct EventSink {
     ledger: Ledger,
 }
 
+/// The transitions the agent writes events for: not those of a reason
+/// eniwatch-cluster writes its own events for (see the module docs).
+pub fn node_events(transitions: &[Transition]) -> Vec<Transition> {
+    transitions
+        .iter()
+        .filter(|t| !eniwatch_core::checks::raised_by_cluster(t.finding().reason))
+        .cloned()
+        .collect()
+}
+
 impl EventSink {
     pub fn new(client: Client, node_name: String, config: EventConfig) -> EventSink {
         let reporter = Reporter {
@@ -270,7 +285,8 @@ impl EventSink {
         transitions: &[Transition],
         now: Instant,
     ) -> Result<usize, EventError> {
-        let mut planned = self.ledger.plan(transitions, now).into_iter();
+        let ours = node_events(transitions);
+        let mut planned = self.ledger.plan(&ours, now).into_iter();
         let mut written = 0;
         let mut failure = None;
         for w in planned.by_ref() {

@@ -390,3 +390,33 @@ mod emulated {
         Ok(())
     }
 }
+
+#[test]
+fn reasons_eniwatch_cluster_raises_get_no_event_from_the_agent() {
+    let not_attached = Finding::new(
+        "eni-attachment",
+        Reason::ENINotAttached,
+        Subject::eni("eni-0003"),
+        "detached".to_string(),
+    );
+    let subnet = Finding::new(
+        "subnet-headroom",
+        Reason::SubnetNearlyExhausted,
+        Subject::node("n"),
+        "20 free".to_string(),
+    );
+    let transitions = vec![
+        Transition::Began(not_attached.clone()),
+        Transition::Began(eni("eni-0002")),
+        Transition::Resolved(subnet),
+        Transition::Resolved(route(Some("default"), "a")),
+    ];
+    let reasons: Vec<Reason> = node_events(&transitions)
+        .iter()
+        .map(|t| t.finding().reason)
+        .collect();
+    assert_eq!(
+        reasons,
+        vec![Reason::ENINotConfigured, Reason::PodRouteMissing]
+    );
+}

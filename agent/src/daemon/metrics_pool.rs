@@ -1,4 +1,6 @@
-//! Capacity, warm-pool, subnet and EC2 metrics (on the agent's registry).
+//! Capacity, warm-pool and subnet metrics (on the agent's registry). The
+//! agent calls no EC2 API, so it counts no EC2 calls: eniwatch-cluster does
+//! (`eniwatch_cluster_ec2_requests_total`).
 //!
 //! | metric | type | labels | meaning |
 //! |---|---|---|---|
@@ -7,10 +9,8 @@
 //! | `eniwatch_pod_capacity` | gauge | | pods custom networking can host: the max-pods formula (absent when unknown) |
 //! | `eniwatch_kubelet_max_pods` | gauge | | the kubelet's max-pods (absent when unknown) |
 //! | `eniwatch_warm_pool_target_ipv4_addresses` | gauge | | free addresses ipamd aims to keep (absent when unknown); the free ones are `eniwatch_secondary_ipv4_addresses{state="free"}` |
-//! | `eniwatch_subnet_available_ipv4_addresses` | gauge | `subnet_id`, `role` | EC2's `AvailableIpAddressCount` of the ENIConfig subnet (`role="eniconfig"`), as of its last refresh |
+//! | `eniwatch_subnet_available_ipv4_addresses` | gauge | `subnet_id`, `role` | free addresses of the ENIConfig subnet (`role="eniconfig"`), as eniwatch-cluster last published them from EC2 |
 //! | `eniwatch_subnet_size_ipv4_addresses` | gauge | `subnet_id`, `role` | the size of that subnet (its CIDR's addresses) |
-//! | `eniwatch_enis_ec2_attachment` | gauge | `status` | this instance's ENIs by EC2 attachment status (`attached`, `attaching`, `detaching`, `detached`, `unknown`) |
-//! | `eniwatch_ec2_requests_total` | counter | `operation`, `outcome` | EC2 calls (`DescribeSubnets`, ...) by outcome (`ok`, `throttled`, `forbidden`, ...) |
 //!
 //! The values are the evaluation's pool facts as the report carries them
 //! (`capacity`); nothing is computed here.
@@ -18,16 +18,10 @@
 //! Cardinality: `subnet_id` is the one ENIConfig subnet of the node; the
 //! other labels come from closed sets.
 
-use std::collections::BTreeMap;
-use std::sync::Mutex;
-
-use prometheus::{IntCounterVec, IntGaugeVec, Opts, Registry};
+use prometheus::{IntGaugeVec, Opts, Registry};
 
 use super::metrics::with;
 use super::CycleOutcome;
-use eniwatch_core::sources::requests::RequestCounts;
-
-const ATTACHMENT_STATES: [&str; 5] = ["attached", "attaching", "detaching", "detached", "unknown"];
 
 #[derive(Debug)]
 pub struct PoolMetrics {
@@ -38,10 +32,6 @@ pub struct PoolMetrics {
     warm_target: IntGaugeVec,
     subnet_available: IntGaugeVec,
     subnet_size: IntGaugeVec,
-    attachment: IntGaugeVec,
-    ec2_calls: IntCounterVec,
-    /// EC2 call counts already added to the counter.
-    seen: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
 }
 
 fn gauge(r: &Registry, name: &str, help: &str, labels: &[&str]) -> prometheus::Result<IntGaugeVec> {
@@ -62,14 +52,6 @@ fn set_or_clear(g: &IntGaugeVec, v: Option<u64>) {
 
 impl PoolMetrics {
     pub fn new(r: &Registry) -> prometheus::Result<PoolMetrics> {
-        let ec2_calls = IntCounterVec::new(
-            Opts::new(
-                "eniwatch_ec2_requests_total",
-                "EC2 calls by operation and outcome.",
-            ),
-            &["operation", "outcome"],
-        )?;
-        r.register(Box::new(ec2_calls.clone()))?;
         Ok(PoolMetrics {
             enis_max: gauge(
                 r,
@@ -104,7 +86,7 @@ impl PoolMetrics {
             subnet_available: gauge(
                 r,
                 "eniwatch_subnet_available_ipv4_addresses",
-                "Free addresses of the ENIConfig subnet (EC2), as of the last refresh.",
+                "Free addresses of the ENIConfig subnet, as eniwatch-cluster last published them.",
                 &["subnet_id", "role"],
             )?,
             subnet_size: gauge(
@@ -113,14 +95,6 @@ impl PoolMetrics {
                 "Addresses in the ENIConfig subnet's CIDR.",
                 &["subnet_id", "role"],
             )?,
-            attachment: gauge(
-                r,
-                "eniwatch_enis_ec2_attachment",
-                "This instance's ENIs by EC2 attachment status.",
-                &["status"],
-            )?,
-            ec2_calls,
-            seen: Mutex::new(BTreeMap::new()),
         })
     }
 
@@ -146,36 +120,5 @@ impl PoolMetrics {
                 with(&self.subnet_size, &labels, |g| g.set(size));
             }
         }
-
-        let attachments = outcome
-            .snapshot
-            .ec2
-            .data()
-            .and_then(|v| v.attachments.as_ref().ok());
-        match attachments {
-            Some(a) => {
-                let mut by_state: BTreeMap<&str, i64> =
-                    ATTACHMENT_STATES.iter().map(|s| (*s, 0)).collect();
-                for e in &a.enis {
-                    let s = e.attachment_status.as_deref().unwrap_or("unknown");
-                    let s = ATTACHMENT_STATES
-                        .iter()
-                        .find(|k| **k == s)
-                        .copied()
-                        .unwrap_or("unknown");
-                    *by_state.entry(s).or_insert(0) += 1;
-                }
-                for (s, n) in by_state {
-                    with(&self.attachment, &[s], |g| g.set(n));
-                }
-            }
-            None => self.attachment.reset(),
-        }
-    }
-
-    /// Adds the EC2 calls counted since the last call.
-    pub fn observe_ec2_calls(&self, calls: &RequestCounts) {
-        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
-        super::metrics::add_new_counts(&self.ec2_calls, &mut seen, calls);
     }
 }

@@ -165,7 +165,6 @@ fn check_status_is_a_state_set() {
             "cni-settings",
             "eniconfig-subnet",
             "subnet-headroom",
-            "max-pods",
             "eni-attachment",
             "ipamd-state",
         ]
@@ -315,17 +314,20 @@ fn sources_up_errors_and_last_success() {
 fn a_sources_error_counters_start_at_zero_on_its_first_read() {
     let m = Metrics::new().unwrap();
     let errors = "eniwatch_source_errors_total";
-    assert!(find(&m, errors, &[("source", "ec2")]).is_empty());
-    m.observe_source("ec2", true, None, SystemTime::now());
+    assert!(find(&m, errors, &[("source", "cluster_facts")]).is_empty());
+    m.observe_source("cluster_facts", true, None, SystemTime::now());
     for kind in eniwatch_core::model::ERROR_KINDS {
-        assert_eq!(value(&m, errors, &[("source", "ec2"), ("kind", kind)]), 0.0);
+        assert_eq!(
+            value(&m, errors, &[("source", "cluster_facts"), ("kind", kind)]),
+            0.0
+        );
     }
     assert!(
         find(&m, errors, &[("source", "ipamd")]).is_empty(),
         "a source never read (switched off) has no series"
     );
-    m.observe_source("ec2", false, Some("throttled"), SystemTime::now());
-    let throttled = [("source", "ec2"), ("kind", "throttled")];
+    m.observe_source("cluster_facts", false, Some("throttled"), SystemTime::now());
+    let throttled = [("source", "cluster_facts"), ("kind", "throttled")];
     assert_eq!(value(&m, errors, &throttled), 1.0);
 }
 
@@ -399,4 +401,28 @@ fn metric_updates_never_go_through_the_panicking_accessor() {
             "{file} calls with_label_values"
         );
     }
+}
+
+#[test]
+fn subnet_gauges_come_from_the_published_facts_and_no_ec2_family_is_left() {
+    let m = observed(eniwatch_core::checks::fixture::healthy_witnessed());
+    let labels = [("subnet_id", "subnet-pods"), ("role", "eniconfig")];
+    assert_eq!(
+        value(&m, "eniwatch_subnet_available_ipv4_addresses", &labels),
+        200.0
+    );
+    assert_eq!(
+        value(&m, "eniwatch_subnet_size_ipv4_addresses", &labels),
+        256.0
+    );
+    let text = m.render();
+    for gone in [
+        "eniwatch_ec2_requests_total",
+        "eniwatch_enis_ec2_attachment",
+    ] {
+        assert!(!text.contains(gone), "{gone} is still registered");
+    }
+    // Without the published facts: no subnet series.
+    let m = observed(healthy());
+    assert!(find(&m, "eniwatch_subnet_available_ipv4_addresses", &[]).is_empty());
 }

@@ -3,7 +3,7 @@
 //!
 //! Triggers ([`Triggers`]): kernel changes (netlink multicast), Kubernetes
 //! watch events, the IMDS timer, the moment a settling finding comes of
-//! age, and the idle cycle (ipamd and EC2 announce no changes, so a full
+//! age, and the idle cycle (ipamd announces no changes, so a full
 //! cycle runs at least that often). A burst of triggers is debounced into
 //! one cycle. Every cycle re-reads the kernel (a dump takes milliseconds);
 //! IMDS is read when its schedule says so ([`pacing`]), so a steady node
@@ -108,14 +108,14 @@ pub struct Looper {
     /// The last cycle's findings say the node wants addresses.
     wants_addresses: bool,
     /// When the last full cycle (kernel, witnesses, checks) began: ipamd
-    /// and EC2 announce no changes, so one runs at least every idle cycle.
+    /// announces no changes, so one runs at least every idle cycle.
     last_full: Option<tokio::time::Instant>,
     counts: Counters,
     state: SharedState,
 }
 
 /// When the loop wakes next if no trigger comes, and whether that is a
-/// timer alone (IMDS or idle, not a settle deadline or a deferred EC2 read).
+/// timer alone (IMDS or idle, not a settle deadline).
 struct Wake {
     at: tokio::time::Instant,
     timer_only: bool,
@@ -131,8 +131,7 @@ impl Looper {
     ) -> Looper {
         let imds =
             ImdsClient::new(sources.imds.clone()).map(|c| c.with_counts(counts.requests.clone()));
-        let witnesses = WitnessSources::new(&sources, counts.ec2.clone(), counts.requests.clone())
-            .defer_first_ec2();
+        let witnesses = WitnessSources::new(&sources, counts.requests.clone());
         let last_imds = match &imds {
             Ok(_) => Err(Unavailable::new("imds", "not read yet")),
             Err(e) => Err(Unavailable::new("imds", e.to_string()).with_kind("invalid")),
@@ -186,10 +185,8 @@ impl Looper {
     }
 
     /// The earliest of: the IMDS schedule, a settling finding's deadline,
-    /// the idle cycle, and now if the first EC2 read was deferred.
+    /// and the idle cycle.
     fn next_wake(&mut self) -> Wake {
-        // The first report went out without EC2: ask it now, not at the next trigger.
-        let ec2_now = self.witnesses.take_deferred();
         let settle_at = self
             .settler
             .next_deadline()
@@ -198,20 +195,14 @@ impl Looper {
         // new end early and must not push the idle cycle out for ever.
         let idle_at =
             self.last_full.unwrap_or_else(tokio::time::Instant::now) + self.pace.idle_cycle;
-        let at_once = ec2_now.then(tokio::time::Instant::now);
-        let at = [
-            Some(self.schedule.next()),
-            settle_at,
-            Some(idle_at),
-            at_once,
-        ]
-        .into_iter()
-        .flatten()
-        .min()
-        .unwrap_or(idle_at);
+        let at = [Some(self.schedule.next()), settle_at, Some(idle_at)]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or(idle_at);
         Wake {
             at,
-            timer_only: !ec2_now && settle_at.is_none_or(|t| t > at),
+            timer_only: settle_at.is_none_or(|t| t > at),
         }
     }
 
@@ -224,7 +215,7 @@ impl Looper {
 }
 
 /// Now, on the loop's clock (tokio's: paused in tests), as the
-/// `std::time::Instant` the settler, the outage log and the witnesses take.
+/// `std::time::Instant` the settler and the outage log take.
 fn now() -> Instant {
     tokio::time::Instant::now().into_std()
 }

@@ -33,8 +33,9 @@ pub fn key(f: &Finding) -> FindingKey {
 /// - `IPAMDStateMismatch`: ipamd's datastore changes the moment EC2 answers
 ///   it; IMDS shows new or removed addresses and ENIs tens of seconds later
 ///   (the CNI itself waits for IMDS to catch up).
-/// - `ENINotAttached`: EC2's answers are eventually consistent and are asked
-///   at most once a minute; two answers must agree.
+/// - `ENINotAttached`: EC2's answers are eventually consistent, and
+///   eniwatch-cluster publishes them at most once a minute (after its own
+///   attach grace); IMDS may have moved on meanwhile.
 /// - `WarmPoolBelowTarget`, `WarmPoolExhausted`: refilling the pool means
 ///   creating and attaching an ENI or assigning addresses, then waiting for
 ///   IMDS, which takes up to a minute or so at node start or under a burst.

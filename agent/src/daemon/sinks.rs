@@ -20,15 +20,13 @@ use tokio::sync::mpsc;
 use super::metrics::Metrics;
 use super::write_log::{log_failure, log_success, WriteStreak};
 use super::CycleOutcome;
-use eniwatch_core::model::{Ec2View, Expectation, Observed, Witness};
+use eniwatch_core::model::{Expectation, Observed, Witness};
 use eniwatch_core::sources::requests::RequestCounts;
 
-/// Request counters: every outside system's requests by target and outcome,
-/// and EC2's calls by operation and outcome.
+/// Request counters: every outside system's requests by target and outcome.
 #[derive(Debug, Clone, Default)]
 pub struct Counters {
     pub requests: RequestCounts,
-    pub ec2: RequestCounts,
 }
 
 /// Outside effects of a cycle: metrics, events, condition. The daemon's are
@@ -85,8 +83,8 @@ impl Sinks for AgentSinks {
         if let Witness::On(c) = &s.ipamd {
             observe(&self.metrics, "ipamd", c, outcome.at);
         }
-        if let Witness::On(c) = &s.ec2 {
-            observe(&self.metrics, "ec2", &ec2_health(c), outcome.at);
+        if let Witness::On(c) = &s.cluster_facts {
+            observe(&self.metrics, "cluster_facts", c, outcome.at);
         }
         self.metrics.observe_cycle(outcome);
         if let Some(api) = &self.api {
@@ -102,12 +100,5 @@ impl Sinks for AgentSinks {
             }
         }
         self.metrics.observe_requests(&counts.requests);
-        self.metrics.pool.observe_ec2_calls(&counts.ec2);
     }
-}
-
-/// EC2 is up when every call it answered this cycle succeeded.
-fn ec2_health(view: &Observed<Ec2View>) -> Observed<()> {
-    let v = view.as_ref().map_err(Clone::clone)?;
-    v.first_error().map_or(Ok(()), |u| Err(u.clone()))
 }

@@ -32,6 +32,9 @@
 //! - Watch errors are logged at debug level only: the loop logs one line
 //!   when the Kubernetes source goes down and one when it is back.
 //! - Every change wakes the loop through `changed`.
+//! - eniwatch-cluster's published facts are a fourth watch, on one
+//!   ConfigMap by name, kept apart ([`FactsWatch`]): its failures are that
+//!   source's, and never make the node's view re-list.
 
 mod task;
 
@@ -43,7 +46,10 @@ use k8s_openapi::api::core::v1::Pod;
 use kube::{Api, Client};
 use tokio::sync::{mpsc, watch, Notify};
 
-use eniwatch_core::model::{ClusterView, EniConfig, NodeInfo, Observed, PodInfo, Unavailable};
+use crate::sources::cluster_facts::{FactsWatch, SOURCE};
+use eniwatch_core::model::{
+    ClusterFacts, ClusterView, EniConfig, NodeInfo, Observed, PodInfo, Unavailable,
+};
 use eniwatch_core::sources::kube::error_text;
 
 /// How often the API server is probed while a watch is failing.
@@ -181,6 +187,8 @@ impl Default for Control {
 pub struct ClusterWatch {
     inner: Arc<Mutex<Mirrors>>,
     control: Arc<Control>,
+    /// eniwatch-cluster's published facts, watched beside the rest.
+    facts: Option<FactsWatch>,
 }
 
 /// Whether the API server still has a pod.
@@ -193,6 +201,23 @@ pub enum PodPresence {
 }
 
 impl ClusterWatch {
+    /// The same watches, with the published facts' watch beside them.
+    pub fn with_facts(mut self, facts: FactsWatch) -> ClusterWatch {
+        self.facts = Some(facts);
+        self
+    }
+
+    /// The published facts as last read, or why there are none.
+    pub fn facts(&self) -> Observed<ClusterFacts> {
+        match &self.facts {
+            Some(f) => f.view(),
+            None => Err(
+                Unavailable::new(SOURCE, "the published facts are not watched")
+                    .with_kind("dependency"),
+            ),
+        }
+    }
+
     /// The current view, or why there is none.
     pub fn view(&self, node_name: &str) -> Observed<ClusterView> {
         let m = self.lock();

@@ -1,12 +1,14 @@
 //! The node's own sources: IMDS, the kernel over netlink, and ipamd's
 //! introspection. Each returns plain data or its own error type, and none
 //! decides what is wrong: that is the checks' job. The Kubernetes API, which
-//! the cluster component reads too, is in `eniwatch_core::sources`; EC2 is
-//! its own crate, `eniwatch_ec2`. The daemon's watches on the API are here
-//! ([`kube_watch`]).
+//! the cluster component reads too, is in `eniwatch_core::sources`. The node
+//! agent asks EC2 nothing: what EC2 says comes from eniwatch-cluster's
+//! published facts ([`cluster_facts`]). The daemon's watches on the API are
+//! here ([`kube_watch`], [`cluster_facts::FactsWatch`]).
 
 use eniwatch_core::sources::bounded::ErrorKind;
 
+pub mod cluster_facts;
 pub mod imds;
 pub mod ipamd;
 pub mod kube_watch;

@@ -1,7 +1,9 @@
 //! How many pods an instance type can host, with and without custom
 //! networking (domain brief §5). Pure arithmetic over the limits EC2's
-//! `DescribeInstanceTypes` reports; the `MaxPodsExceedsCapacity` check and
-//! the capacity metrics use it.
+//! `DescribeInstanceTypes` reports, as eniwatch's embedded table holds them
+//! (`instance_limits`); the `MaxPodsExceedsCapacity` check and the capacity
+//! metrics use it. Where ipamd reports a `MAX_ENI` that differs from the
+//! table's ENIs, the detail says so (the lower one is what the CNI uses).
 //!
 //! - standard: `ENIs * (IPs per ENI - 1) + 2`
 //! - custom networking (the primary ENI takes no pods): `(ENIs - 1) * (IPs per ENI - 1) + 2`
@@ -64,8 +66,35 @@ fn max_pods_fix(n: u64, prefix_delegation: bool) -> String {
 
 /// `max-pods`: the kubelet admits no more pods than custom networking can address.
 pub(crate) fn max_pods_fit(ctx: &Context) -> Outcome {
-    if ctx.snapshot.ec2 == crate::model::Witness::Off {
-        return Outcome::skipped("needs the instance limits from EC2 (--no-ec2)");
+    let mut out = max_pods_judged(ctx);
+    if let Some(note) = table_vs_ipamd(ctx) {
+        out.ok_detail.push_str(&note);
+    }
+    out
+}
+
+/// Where ipamd reports a `MAX_ENI` other than the table's ENIs for the
+/// type: "; ipamd's MAX_ENI is N, eniwatch's table gives TYPE M ENIs".
+pub(crate) fn table_vs_ipamd(ctx: &Context) -> Option<String> {
+    let reported = ctx.snapshot.ipamd.data()?.warm.max_eni.filter(|m| *m > 0)?;
+    let table = ctx.snapshot.instance_type.as_ref().ok()?.limits.max_enis;
+    (i64::from(reported) != i64::from(table)).then(|| {
+        format!(
+            "; ipamd's MAX_ENI is {reported}, eniwatch's table gives {} {table} ENIs \
+             (the CNI uses the lower)",
+            instance_type(ctx)
+        )
+    })
+}
+
+fn max_pods_judged(ctx: &Context) -> Outcome {
+    // The kubelet's max-pods is on the Node: without the API there is
+    // nothing to compare with, by configuration.
+    if matches!(
+        ctx.snapshot.expectation,
+        crate::model::Expectation::Flags(_)
+    ) {
+        return Outcome::skipped("needs the kubelet's max-pods from the Node (--no-kube)");
     }
     let f = ctx.pool();
     let capacity = match (&f.capacity, &f.limits, &f.prefix_delegation) {

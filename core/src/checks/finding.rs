@@ -294,7 +294,8 @@ impl std::fmt::Display for Reason {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum CheckStatus {
-    /// Not run: the witness it needs is switched off (`--no-ec2`, `--no-ipamd`).
+    /// Not run: the witness it needs is switched off (`--no-cluster-facts`,
+    /// `--no-ipamd`), or eniwatch-cluster is not installed.
     Skipped,
     /// Not run: the node does not use what the check judges (custom networking
     /// not configured, an EKS Auto Mode node). Never drift, never unknown.

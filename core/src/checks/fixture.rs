@@ -194,9 +194,52 @@ pub fn healthy() -> Snapshot {
             ..SelectionSettings::default()
         },
         veth_prefix: "eni".into(),
-        ec2: Witness::Off,
+        instance_type: Ok(t3_2xlarge()),
+        cluster_facts: Witness::Off,
         ipamd: Witness::Off,
-        pool: PoolSettings::default(),
+        // The node keeps 2 addresses free (WARM_IP_TARGET=2), as it has.
+        pool: PoolSettings {
+            warm: WarmTargets {
+                warm_ip_target: Some(2),
+                ..WarmTargets::default()
+            },
+            ..PoolSettings::default()
+        },
+    }
+}
+
+/// The fixture's instance type as the embedded table has it: 4 ENIs of 15
+/// addresses, Nitro.
+pub fn t3_2xlarge() -> InstanceTypeFacts {
+    InstanceTypeFacts {
+        limits: InstanceLimits {
+            max_enis: 4,
+            ipv4_per_eni: 15,
+        },
+        nitro: Some(true),
+    }
+}
+
+/// eniwatch-cluster's document for the fixture: the ENIConfig subnet in the
+/// node's zone with 200 free addresses, the CNI's ENIs listed, none unattached.
+pub fn published_healthy() -> crate::published::PublishedFacts {
+    use crate::published::{PublishedFacts, PublishedSubnet, SCHEMA_VERSION};
+    PublishedFacts {
+        schema_version: SCHEMA_VERSION,
+        vpc_id: Some("vpc-lab".parse().unwrap()),
+        subnets: vec![PublishedSubnet {
+            id: "subnet-pods".parse().unwrap(),
+            cidr: Some(net("100.64.1.0/24")),
+            availability_zone: Some("ap-southeast-1a".into()),
+            availability_zone_id: Some("apse1-az1".into()),
+            free_addresses: Some(200),
+            free_prefixes: None,
+            observed_at: "2026-01-01T00:00:00Z".into(),
+        }],
+        subnets_not_found: vec![],
+        enis_observed_at: Some("2026-01-01T00:00:00Z".into()),
+        nodes: vec![],
+        nodes_truncated: false,
     }
 }
 
@@ -215,48 +258,19 @@ pub fn kernel(s: &mut Snapshot) -> &mut KernelState {
     s.kernel.as_mut().unwrap()
 }
 
-/// [`healthy`] with EC2 and ipamd on and agreeing: t3.2xlarge limits, the
-/// ENIConfig subnet in the node's zone with room, every ENI attached, ipamd
+/// [`healthy`] with the published facts and ipamd on and agreeing: the
+/// ENIConfig subnet in the node's zone with room, no ENI unattached, ipamd
 /// holding the secondaries' addresses with the three pods, `WARM_IP_TARGET=2`.
 pub fn healthy_witnessed() -> Snapshot {
     let mut s = healthy();
     let ids: Vec<EniId> = (1..=3)
         .map(|n| format!("eni-{n:04}").parse().unwrap())
         .collect();
-    s.ec2 = Witness::On(Ok(Ec2View {
-        instance_type: Ok(InstanceTypeFacts {
-            limits: InstanceLimits {
-                max_enis: 4,
-                ipv4_per_eni: 15,
-            },
-            nitro: Some(true),
-        }),
-        subnets: vec![SubnetLookup {
-            id: "subnet-pods".parse().unwrap(),
-            facts: Ok(Some(SubnetFacts {
-                id: "subnet-pods".parse().unwrap(),
-                cidr: Some(net("100.64.1.0/24")),
-                availability_zone: Some("ap-southeast-1a".into()),
-                availability_zone_id: Some("apse1-az1".into()),
-                available_ips: Some(200),
-            })),
-        }],
-        attachments: Ok(Attachments {
-            imds_enis: ids.clone(),
-            enis: ids
-                .iter()
-                .enumerate()
-                .map(|(i, id)| EniAttachment {
-                    id: id.clone(),
-                    status: Some("in-use".into()),
-                    attachment_status: Some("attached".into()),
-                    device_index: Some(i as u32),
-                    network_card_index: Some(0),
-                    interface_type: Some("interface".into()),
-                    private_ips: vec![],
-                })
-                .collect(),
-        }),
+    // ipamd reports the warm targets: no flags.
+    s.pool = PoolSettings::default();
+    s.cluster_facts = Witness::On(Ok(ClusterFacts {
+        configmap: "kube-system/eniwatch-cluster-facts".into(),
+        published: Some(published_healthy()),
     }));
     let ipamd_eni = |n: usize, device: u32, addrs: &[&str], assigned: &[&str]| IpamdEni {
         id: ids[n].clone(),
@@ -292,11 +306,34 @@ pub fn healthy_witnessed() -> Snapshot {
     s
 }
 
-pub fn ec2(s: &mut Snapshot) -> &mut Ec2View {
-    match &mut s.ec2 {
-        Witness::On(Ok(v)) => v,
-        _ => panic!("EC2 is not on in this snapshot"),
+pub fn published(s: &mut Snapshot) -> &mut crate::published::PublishedFacts {
+    match &mut s.cluster_facts {
+        Witness::On(Ok(ClusterFacts {
+            published: Some(p), ..
+        })) => p,
+        _ => panic!("no published facts in this snapshot"),
     }
+}
+
+/// eniwatch-cluster's entry for the fixture's node with one ENI EC2 says is detached.
+pub fn unattached(eni: &str) -> crate::published::PublishedNode {
+    crate::published::PublishedNode {
+        name: NODE.into(),
+        instance_id: "i-0123".into(),
+        enis_not_attached: vec![crate::published::PublishedEni {
+            id: eni.parse().unwrap(),
+            status: Some("in-use".into()),
+            attachment_status: Some("detached".into()),
+            attached_to: None,
+        }],
+    }
+}
+
+/// The published facts say EC2 does not know the ENIConfig subnet.
+pub fn unpublish_pod_subnet(s: &mut Snapshot) {
+    let p = published(s);
+    let gone = p.subnets.remove(0);
+    p.subnets_not_found.push(gone.id);
 }
 
 pub fn ipamd(s: &mut Snapshot) -> &mut IpamdView {

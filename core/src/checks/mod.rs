@@ -26,16 +26,16 @@
 //! | `pod-routes` | `PodRouteMissing` |
 //! | `pod-rules` | `PodRuleMissing`, `PodRuleWrongTable` |
 //! | `cni-settings` | `CustomNetworkingDisabled`, `ENIConfigMismatch` (ipamd) |
-//! | `eniconfig-subnet` | `ENIConfigSubnetNotFound`, `ENIConfigSubnetZoneMismatch` (EC2) |
-//! | `subnet-headroom` | `SubnetNearlyExhausted` (EC2) |
-//! | `max-pods` | `MaxPodsExceedsCapacity` (EC2) |
+//! | `eniconfig-subnet` | `ENIConfigSubnetNotFound`, `ENIConfigSubnetZoneMismatch` (published facts) |
+//! | `subnet-headroom` | `SubnetNearlyExhausted` (published facts) |
+//! | `max-pods` | `MaxPodsExceedsCapacity` (embedded instance limits) |
 //! | `warm-pool` | `WarmPoolBelowTarget`, `WarmPoolExhausted`, `ENILimitReached` (informational) |
-//! | `eni-attachment` | `ENINotAttached` (EC2) |
+//! | `eni-attachment` | `ENINotAttached` (published facts) |
 //! | `ipamd-state` | `IPAMDStateMismatch` (ipamd) |
 //! | `pod-traffic` | `PodTrafficShadowed` |
 //!
-//! A check that needs a witness switched off (`--no-ec2`, `--no-ipamd`) is
-//! *skipped*; an informational finding leaves its check *ok*. Where custom
+//! A check that needs a witness switched off (`--no-cluster-facts`, `--no-ipamd`)
+//! or eniwatch-cluster's facts where it is not installed is *skipped*; an informational finding leaves its check *ok*. Where custom
 //! networking does not apply to the node ([`mode`]: no ENIConfig and ipamd not
 //! running it, or an EKS Auto Mode node), the checks that compare with an
 //! ENIConfig are *not applicable*. Where IMDS says what cannot be true

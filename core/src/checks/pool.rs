@@ -1,7 +1,7 @@
 //! Capacity and the warm pool: can custom networking supply the pods the
 //! kubelet will admit, and are free addresses kept as the CNI is told to?
 //!
-//! The numbers come from three places: the instance type's limits (EC2), the
+//! The numbers come from three places: the instance type's limits (eniwatch's embedded table), the
 //! ENIs and their addresses (IMDS), and the warm-pool settings (ipamd's
 //! answer, else the flags, else the CNI's defaults). [`PoolFacts`] holds them
 //! once per snapshot; the checks, the report and the metrics read it.
@@ -37,7 +37,7 @@ use crate::model::{InstanceLimits, WarmTargets};
 /// Everything known about this node's address capacity, once per snapshot.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PoolFacts {
-    /// The instance type's limits (EC2), or why unknown.
+    /// The instance type's limits (the embedded table), or why unknown.
     pub limits: Result<InstanceLimits, String>,
     pub custom_networking: bool,
     pub prefix_delegation: Result<bool, String>,
@@ -92,14 +92,10 @@ impl PoolFacts {
         let warm = ipamd
             .map(|v| v.warm.or(&snap.pool.warm))
             .unwrap_or_else(|| snap.pool.warm.clone());
-        let limits = match &snap.ec2 {
-            crate::model::Witness::Off => Err("EC2 is off (--no-ec2)".to_string()),
-            crate::model::Witness::On(Err(u)) => Err(u.reason.clone()),
-            crate::model::Witness::On(Ok(v)) => match &v.instance_type {
-                Ok(f) if f.limits.max_enis > 0 && f.limits.ipv4_per_eni > 0 => Ok(f.limits),
-                Ok(_) => Err("EC2 reported no network limits for the instance type".into()),
-                Err(u) => Err(u.reason.clone()),
-            },
+        let limits = match &snap.instance_type {
+            Ok(f) if f.limits.max_enis > 0 && f.limits.ipv4_per_eni > 0 => Ok(f.limits),
+            Ok(_) => Err("eniwatch's table has no network limits for the instance type".into()),
+            Err(u) => Err(u.reason.clone()),
         };
         // The premise of the tool: custom networking, unless ipamd says it
         // is off or it is not configured at all (no ENIConfig).
@@ -250,7 +246,6 @@ pub(crate) fn warm_pool(ctx: &Context) -> Outcome {
             .as_ref()
             .map_or("unknown".to_string(), |t| t.to_string())
     ));
-    let ec2_off = ctx.snapshot.ec2 == crate::model::Witness::Off;
     let at_limit = f.at_eni_limit();
     if at_limit == Some(true) {
         out.findings.push(Finding::new(
@@ -309,16 +304,14 @@ pub(crate) fn warm_pool(ctx: &Context) -> Outcome {
             ));
         }
         (Ok(_), Some(_)) => {}
-        // With EC2 off, the target is judged only where it needs no limits.
-        _ if ec2_off => {
-            out.ok_detail
-                .push_str("; below-target not judged without EC2 (--no-ec2)");
-        }
         (Err(e), _) if out.unknown.is_none() => out.unknown = Some(e.clone()),
         (Ok(_), None) if out.unknown.is_none() => {
             out.unknown = Some(f.limits.clone().err().unwrap_or_default())
         }
         _ => {}
+    }
+    if let Some(note) = super::capacity::table_vs_ipamd(ctx) {
+        out.ok_detail.push_str(&note);
     }
     attribute_to_blocker(ctx, &mut out);
     out

@@ -1,38 +1,96 @@
 //! The ENIConfig subnet as EC2 knows it: does it exist, is it in the node's
 //! zone, and has it addresses left?
 //!
-//! Headroom threshold: `SubnetNearlyExhausted` when `AvailableIpAddressCount`
-//! is below the larger of `--subnet-min-free` (default 32) and
-//! `--subnet-min-free-percent` (default 10) of the subnet's size.
+//! The node agent asks EC2 nothing: the subnet's zone and free addresses
+//! come from eniwatch-cluster's published facts; a subnet it has not
+//! published (yet) exists in the node's zone when an ENI IMDS lists is in it
+//! (an ENI is attached only in its instance's zone), and its CIDR comes from
+//! IMDS first ([`crate::expectation`]). Without them
+//! (`--no-cluster-facts`, or eniwatch-cluster not installed) these checks are
+//! *skipped*; with a ConfigMap that cannot be read they are *unknown*.
+//!
+//! Headroom threshold: `SubnetNearlyExhausted` when the published free count
+//! is below the larger of `--subnet-min-free` (default 32, at most a quarter
+//! of the subnet) and `--subnet-min-free-percent` (default 10) of its size.
 
 use super::context::{Context, Expected};
 use super::{no_expectation_detail, Finding, Outcome, Reason, Subject};
-use crate::model::{SubnetFacts, Witness};
+use crate::model::Witness;
+use crate::published::{PublishedFacts, PublishedSubnet};
 
-/// The ENIConfig subnet's EC2 facts, or the outcome to return instead.
-fn pod_subnet<'c>(ctx: &'c Context) -> Result<(&'c Expected, Option<&'c SubnetFacts>), Outcome> {
+/// eniwatch-cluster's published document, or the outcome to return instead:
+/// skipped when off or not installed, unknown when it could not be read.
+pub(crate) fn published<'c>(ctx: &'c Context) -> Result<&'c PublishedFacts, Outcome> {
+    match &ctx.snapshot.cluster_facts {
+        Witness::Off => Err(Outcome::skipped(
+            "needs eniwatch-cluster's published facts (--no-cluster-facts or --no-kube)",
+        )),
+        Witness::On(Err(u)) => Err(Outcome::unknown(u.reason.clone())),
+        Witness::On(Ok(f)) => f
+            .published
+            .as_ref()
+            .ok_or_else(|| Outcome::skipped(f.not_installed())),
+    }
+}
+
+/// What is known of the ENIConfig subnet.
+enum Known<'c> {
+    /// eniwatch-cluster published it.
+    Published(&'c PublishedSubnet),
+    /// eniwatch-cluster says EC2 does not know it.
+    NotFound,
+    /// eniwatch-cluster has not published it.
+    Unpublished,
+}
+
+/// The ENIConfig subnet's published facts, or the outcome to return instead.
+fn pod_subnet<'c>(ctx: &'c Context) -> Result<(&'c Expected, Known<'c>), Outcome> {
     let expected = ctx
         .expected
         .as_ref()
         .map_err(|ne| Outcome::unknown(no_expectation_detail(ne)))?;
-    let view = match &ctx.snapshot.ec2 {
-        Witness::Off => return Err(Outcome::skipped("needs EC2 (--no-ec2)")),
-        Witness::On(Err(u)) => return Err(Outcome::unknown(u.reason.clone())),
-        Witness::On(Ok(v)) => v,
+    let facts = published(ctx)?;
+    let known = match facts.subnet(&expected.subnet) {
+        Some(s) => Known::Published(s),
+        None if facts.subnets_not_found.contains(&expected.subnet) => Known::NotFound,
+        None => Known::Unpublished,
     };
-    match view.subnet(&expected.subnet) {
-        Some(Ok(facts)) => Ok((expected, facts.as_ref())),
-        Some(Err(u)) => Err(Outcome::unknown(u.reason.clone())),
-        None => Err(Outcome::unknown(format!(
-            "EC2 was not asked about {}",
-            expected.subnet
-        ))),
+    Ok((expected, known))
+}
+
+fn unpublished(expected: &Expected) -> Outcome {
+    Outcome::unknown(format!(
+        "eniwatch-cluster has not published {} (it publishes every ENIConfig's subnet; \
+         has it seen this ENIConfig yet?)",
+        expected.subnet
+    ))
+}
+
+/// A subnet eniwatch-cluster has not published (yet): an ENI IMDS lists in
+/// it proves it exists in the node's zone (an ENI attaches only in its
+/// instance's zone); without one, unknown.
+fn attached_in(ctx: &Context, expected: &Expected) -> Outcome {
+    let attached = ctx.imds.as_ref().ok().and_then(|m| {
+        m.enis
+            .iter()
+            .find(|e| e.subnet_id.as_ref() == Some(&expected.subnet))
+    });
+    match attached {
+        Some(e) => Outcome::ok(format!(
+            "{} exists, in the node's zone: ENI {} (device {}) is attached in it",
+            expected.subnet,
+            e.interface_id
+                .as_ref()
+                .map_or_else(|| e.mac.to_string(), ToString::to_string),
+            e.device_number
+        )),
+        None => unpublished(expected),
     }
 }
 
 /// `eniconfig-subnet`: the subnet exists and is in the node's zone.
 pub(crate) fn eniconfig_subnet(ctx: &Context) -> Outcome {
-    let (expected, facts) = match pod_subnet(ctx) {
+    let (expected, known) = match pod_subnet(ctx) {
         Ok(v) => v,
         Err(o) => return o,
     };
@@ -43,18 +101,23 @@ pub(crate) fn eniconfig_subnet(ctx: &Context) -> Outcome {
         .map_or("--expect-subnet".to_string(), |s| {
             format!("ENIConfig {:?}", s.name)
         });
-    let Some(facts) = facts else {
-        let mut out = Outcome::ok(String::new());
-        out.findings.push(Finding::new(
-            "",
-            Reason::ENIConfigSubnetNotFound,
-            node,
-            format!(
-                "{name} names subnet {}, which EC2 does not know in this account and region",
-                expected.subnet
-            ),
-        ));
-        return out;
+    let facts = match known {
+        Known::Published(f) => f,
+        Known::Unpublished => return attached_in(ctx, expected),
+        Known::NotFound => {
+            let mut out = Outcome::ok(String::new());
+            out.findings.push(Finding::new(
+                "",
+                Reason::ENIConfigSubnetNotFound,
+                node,
+                format!(
+                    "{name} names subnet {}, which EC2 does not know in this account and \
+                     region (as eniwatch-cluster published)",
+                    expected.subnet
+                ),
+            ));
+            return out;
+        }
     };
     let (zone, zone_id) = match &ctx.imds {
         Ok(m) => (
@@ -100,7 +163,10 @@ pub(crate) fn eniconfig_subnet(ctx: &Context) -> Outcome {
             "{} exists, in the node's zone {z}",
             expected.subnet
         )),
-        None => Outcome::unknown(format!("EC2 gave no zone for {}", expected.subnet)),
+        None => Outcome::unknown(format!(
+            "eniwatch-cluster published no zone for {}",
+            expected.subnet
+        )),
     }
 }
 
@@ -115,16 +181,19 @@ pub fn headroom_floor(size: u64, min_free: u32, min_percent: u32) -> u64 {
 
 /// `subnet-headroom`: the ENIConfig subnet has addresses left.
 pub(crate) fn subnet_headroom(ctx: &Context) -> Outcome {
-    let (expected, facts) = match pod_subnet(ctx) {
+    let (expected, known) = match pod_subnet(ctx) {
         Ok(v) => v,
         Err(o) => return o,
     };
-    let Some(facts) = facts else {
-        return Outcome::unknown(format!("{} does not exist", expected.subnet));
+    let facts = match known {
+        Known::Published(f) => f,
+        Known::NotFound => return Outcome::unknown(format!("{} does not exist", expected.subnet)),
+        Known::Unpublished => return unpublished(expected),
     };
-    let (Some(cidr), Some(available)) = (facts.cidr, facts.available_ips) else {
+    let (Some(cidr), Some(available)) = (facts.cidr.or(expected.subnet_cidr), facts.free_addresses)
+    else {
         return Outcome::unknown(format!(
-            "EC2 gave no size or free count for {}",
+            "eniwatch-cluster published no size or free count for {}",
             expected.subnet
         ));
     };
@@ -133,8 +202,8 @@ pub(crate) fn subnet_headroom(ctx: &Context) -> Outcome {
     let floor = headroom_floor(size, pool.subnet_min_free, pool.subnet_min_free_percent);
     if u64::from(available) >= floor {
         return Outcome::ok(format!(
-            "{} ({cidr}) has {available} free addresses (floor {floor})",
-            expected.subnet
+            "{} ({cidr}) has {available} free addresses (floor {floor}), as of {}",
+            expected.subnet, facts.observed_at
         ));
     }
     let mut out = Outcome::ok(String::new());
@@ -143,9 +212,10 @@ pub(crate) fn subnet_headroom(ctx: &Context) -> Outcome {
         Reason::SubnetNearlyExhausted,
         Subject::node(ctx.node_name.clone()),
         format!(
-            "{} ({cidr}) has {available} free addresses, below the floor of {floor} \
+            "{} ({cidr}) has {available} free addresses as of {}, below the floor of {floor} \
              (the larger of {} and {}% of {size})",
             expected.subnet,
+            facts.observed_at,
             u64::from(pool.subnet_min_free).min(size / 4),
             pool.subnet_min_free_percent
         ),

@@ -288,6 +288,14 @@ fn efa_only_and_trunk_are_not_judged_for_subnet() {
         mtu: Some(9001),
         parent_index: Some(30),
     });
+    // Five ENIs: on a type that allows them.
+    s.instance_type = Ok(InstanceTypeFacts {
+        limits: InstanceLimits {
+            max_enis: 8,
+            ipv4_per_eni: 30,
+        },
+        nitro: Some(true),
+    });
     assert!(reasons(&s).is_empty(), "{:?}", reasons(&s));
     assert_eq!(not_ok(&s), vec![]);
 }

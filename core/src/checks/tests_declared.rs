@@ -14,7 +14,7 @@ fn broken(base: fn() -> Snapshot, break_it: impl FnOnce(&mut Snapshot)) -> Snaps
 }
 
 fn limits(s: &mut Snapshot, max_enis: u32, ipv4_per_eni: u32) {
-    ec2(s).instance_type = Ok(InstanceTypeFacts {
+    s.instance_type = Ok(InstanceTypeFacts {
         limits: InstanceLimits {
             max_enis,
             ipv4_per_eni,
@@ -23,11 +23,8 @@ fn limits(s: &mut Snapshot, max_enis: u32, ipv4_per_eni: u32) {
     });
 }
 
-fn pod_subnet(s: &mut Snapshot) -> Option<&mut SubnetFacts> {
-    match &mut ec2(s).subnets.first_mut()?.facts {
-        Ok(Some(f)) => Some(f),
-        _ => None,
-    }
+fn pod_subnet(s: &mut Snapshot) -> Option<&mut crate::published::PublishedSubnet> {
+    published(s).subnets.first_mut()
 }
 
 fn node_subnet(e: &mut EniMetadata) {
@@ -108,10 +105,10 @@ fn witness_breakages() -> Vec<Snapshot> {
                 f.availability_zone_id = Some("apse1-az2".into());
             }
         }),
-        broken(healthy_witnessed, |s| ec2(s).subnets[0].facts = Ok(None)),
+        broken(healthy_witnessed, unpublish_pod_subnet),
         broken(healthy_witnessed, |s| {
             if let Some(f) = pod_subnet(s) {
-                f.available_ips = Some(3);
+                f.free_addresses = Some(3);
             }
         }),
         broken(healthy_witnessed, |s| {
@@ -131,9 +128,7 @@ fn witness_breakages() -> Vec<Snapshot> {
             }
         }),
         broken(healthy_witnessed, |s| {
-            if let Ok(att) = &mut ec2(s).attachments {
-                att.enis[2].attachment_status = Some("detached".into());
-            }
+            published(s).nodes.push(unattached("eni-0003"));
         }),
         broken(healthy_witnessed, |s| {
             ipamd(s).enis.pop();

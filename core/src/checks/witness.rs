@@ -1,5 +1,6 @@
-//! The third and fourth witnesses: ipamd's settings and datastore, and EC2's
-//! attachment state, against what IMDS and the kernel say.
+//! The third and fourth witnesses: ipamd's settings and datastore, and the
+//! attachment state eniwatch-cluster publishes from EC2, against what IMDS
+//! and the kernel say.
 //!
 //! `IPAMDStateMismatch` compares, per ENI the CNI manages (not the trunk, not
 //! EFA-only, not unmanaged): the ENI sets of ipamd and IMDS, the addresses
@@ -92,60 +93,63 @@ pub(crate) fn cni_settings(ctx: &Context) -> Outcome {
     out
 }
 
-/// `eni-attachment`: EC2 says every ENI IMDS lists is attached.
+/// `eni-attachment`: eniwatch-cluster saw no ENI of this node's that EC2
+/// says is not attached to it. Only ENIs IMDS lists are judged (IMDS is the
+/// node's present; the published list is EC2's at `enis_observed_at`).
 pub(crate) fn eni_attachment(ctx: &Context) -> Outcome {
-    let view = match &ctx.snapshot.ec2 {
-        Witness::Off => return Outcome::skipped("needs EC2 (--no-ec2)"),
-        Witness::On(Err(u)) => return Outcome::unknown(u.reason.clone()),
-        Witness::On(Ok(v)) => v,
+    let facts = match super::subnet::published(ctx) {
+        Ok(f) => f,
+        Err(o) => return o,
     };
-    let att = match &view.attachments {
-        Ok(a) => a,
-        Err(u) => return Outcome::unknown(u.reason.clone()),
+    let Some(observed_at) = &facts.enis_observed_at else {
+        return Outcome::unknown(
+            "eniwatch-cluster could not list the CNI's ENIs (no enis_observed_at in its facts)",
+        );
     };
-    // The answer is filtered on this instance: without the primary ENI (which
-    // cannot be detached) it is not about this instance as IMDS knows it
-    // (credentials of another account, another region) or not yet consistent.
-    let primary = ctx
+    let Ok(imds) = &ctx.imds else {
+        return Outcome::unknown("IMDS unknown");
+    };
+    let listed = ctx
         .enis
         .iter()
-        .find(|e| e.role == EniRole::Primary)
-        .and_then(|e| e.meta.interface_id.as_ref());
-    if let Some(primary) = primary {
-        if !att.enis.iter().any(|a| &a.id == primary) {
-            return Outcome::unknown(format!(
-                "EC2's answer does not list the primary ENI {primary}: it is not about this                  instance (check --ec2-region and the agent's AWS account)"
-            ));
+        .filter(|e| e.meta.interface_id.is_some())
+        .count();
+    let Some(node) = facts.node(Some(&imds.instance_id), Some(&ctx.node_name)) else {
+        if facts.nodes_truncated {
+            return Outcome::unknown(
+                "eniwatch-cluster published only some of the nodes with unattached ENIs \
+                 (nodes_truncated), and not this one",
+            );
         }
-    }
-    let mut out = Outcome::ok(format!("{} ENIs attached", att.enis.len()));
+        return Outcome::ok(format!(
+            "{listed} ENIs: eniwatch-cluster saw none unattached at {observed_at}"
+        ));
+    };
+    let mut out = Outcome::ok(format!(
+        "{listed} ENIs: eniwatch-cluster saw none unattached at {observed_at}"
+    ));
     for e in &ctx.enis {
         let Some(id) = &e.meta.interface_id else {
             continue;
         };
-        // Judge only ENIs IMDS already listed when EC2 was asked.
-        if !att.imds_enis.contains(id) {
+        let Some(theirs) = node.enis_not_attached.iter().find(|p| &p.id == id) else {
             continue;
-        }
-        let state = match att.enis.iter().find(|a| &a.id == id) {
-            Some(a) if a.is_attached() || a.in_transition() => continue,
-            Some(a) if a.attachment_status.is_none() => {
-                out.unknown = Some(format!("EC2 gave no attachment state for {id}"));
-                continue;
-            }
-            Some(a) => format!(
-                "EC2 says its attachment is {} (status {})",
-                a.attachment_status.as_deref().unwrap_or("missing"),
-                a.status.as_deref().unwrap_or("unknown")
+        };
+        let state = match &theirs.attached_to {
+            Some(other) => format!("attached to {other}"),
+            None => format!(
+                "attachment {} (status {})",
+                theirs.attachment_status.as_deref().unwrap_or("none"),
+                theirs.status.as_deref().unwrap_or("unknown")
             ),
-            None => "EC2 does not list it among this instance's ENIs".to_string(),
         };
         out.findings.push(Finding::new(
             "",
             Reason::ENINotAttached,
             Subject::eni(id.to_string()),
             format!(
-                "IMDS lists ENI {id} (device {}), but {state}",
+                "IMDS lists ENI {id} (device {}), but eniwatch-cluster saw at {observed_at} \
+                 that EC2 says it is not attached to this instance: {state}",
                 e.meta.device_number
             ),
         ));

@@ -1,4 +1,4 @@
-//! The EC2 and ipamd checks from hand-built snapshots: the witnessed healthy
+//! The published-facts and ipamd checks from hand-built snapshots: the witnessed healthy
 //! node is all ok, each single disagreement yields exactly its reason, and a
 //! witness that fails or is off makes its checks unknown or skipped, never drift.
 
@@ -18,7 +18,7 @@ pub(super) fn message(s: &Snapshot, r: Reason) -> String {
 }
 
 pub(super) fn limits(s: &mut Snapshot, max_enis: u32, ipv4_per_eni: u32) {
-    ec2(s).instance_type = Ok(InstanceTypeFacts {
+    s.instance_type = Ok(InstanceTypeFacts {
         limits: InstanceLimits {
             max_enis,
             ipv4_per_eni,
@@ -27,11 +27,8 @@ pub(super) fn limits(s: &mut Snapshot, max_enis: u32, ipv4_per_eni: u32) {
     });
 }
 
-pub(super) fn pod_subnet(s: &mut Snapshot) -> &mut SubnetFacts {
-    match &mut ec2(s).subnets[0].facts {
-        Ok(Some(f)) => f,
-        _ => panic!("no subnet facts"),
-    }
+pub(super) fn pod_subnet(s: &mut Snapshot) -> &mut crate::published::PublishedSubnet {
+    &mut published(s).subnets[0]
 }
 
 #[test]
@@ -85,7 +82,7 @@ fn eniconfig_subnet_in_another_zone_or_missing() {
     assert_eq!(reasons(&s), vec![Reason::ENIConfigSubnetZoneMismatch]);
 
     let mut s = healthy_witnessed();
-    ec2(&mut s).subnets[0].facts = Ok(None);
+    unpublish_pod_subnet(&mut s);
     assert_eq!(reasons(&s), vec![Reason::ENIConfigSubnetNotFound]);
     assert_eq!(status(&s, "subnet-headroom"), CheckStatus::Unknown);
 }
@@ -99,9 +96,9 @@ fn subnet_headroom_floor_is_the_larger_of_count_and_percent() {
     assert_eq!(subnet::headroom_floor(32, 32, 10), 8);
     assert_eq!(subnet::headroom_floor(256, 32, 10), 32);
     let mut s = healthy_witnessed();
-    pod_subnet(&mut s).available_ips = Some(31);
+    pod_subnet(&mut s).free_addresses = Some(31);
     assert_eq!(reasons(&s), vec![Reason::SubnetNearlyExhausted]);
-    pod_subnet(&mut s).available_ips = Some(32);
+    pod_subnet(&mut s).free_addresses = Some(32);
     assert!(reasons(&s).is_empty());
     assert_eq!(not_ok(&s), vec![]);
 }
@@ -135,8 +132,8 @@ fn warm_pool_below_target_exhausted_and_eni_limit() {
         .assigned
         .push((fixture::ip("100.64.1.22"), None));
     assert_eq!(reasons(&s), vec![Reason::WarmPoolExhausted]);
-    // Without EC2, exhaustion is still judged; the target is not.
-    s.ec2 = Witness::Off;
+    // Without the published facts, exhaustion is still judged.
+    s.cluster_facts = Witness::Off;
     assert_eq!(reasons(&s), vec![Reason::WarmPoolExhausted]);
 }
 
@@ -172,60 +169,38 @@ fn warm_eni_target_uses_the_instance_limits() {
 }
 
 #[test]
-fn eni_not_attached_only_for_enis_ec2_was_asked_about() {
+fn eni_not_attached_when_the_published_facts_list_it_for_this_node() {
     let mut s = healthy_witnessed();
-    let Ok(att) = &mut ec2(&mut s).attachments else {
-        panic!()
-    };
-    att.enis[2].attachment_status = Some("detached".into());
+    published(&mut s).nodes.push(unattached("eni-0003"));
     assert_eq!(reasons(&s), vec![Reason::ENINotAttached]);
-    assert!(message(&s, Reason::ENINotAttached).contains("detached"));
-    // Attaching, and detaching (ipamd returns surplus ENIs), are progress.
-    for progress in ["attaching", "detaching"] {
-        let Ok(att) = &mut ec2(&mut s).attachments else {
-            panic!()
-        };
-        att.enis[2].attachment_status = Some(progress.into());
-        assert!(reasons(&s).is_empty(), "{progress}");
-        assert_eq!(not_ok(&s), vec![]);
-    }
-    // No attachment state at all: not judged.
-    let Ok(att) = &mut ec2(&mut s).attachments else {
-        panic!()
-    };
-    att.enis[2].attachment_status = None;
-    assert!(reasons(&s).is_empty());
-    assert_eq!(status(&s, "eni-attachment"), CheckStatus::Unknown);
-    att_reset(&mut s);
-    // Missing from EC2's list, but IMDS listed it when EC2 was asked: drift.
-    let Ok(att) = &mut ec2(&mut s).attachments else {
-        panic!()
-    };
-    att.enis.pop();
+    let m = message(&s, Reason::ENINotAttached);
+    assert!(
+        m.contains("eni-0003")
+            && m.contains("eniwatch-cluster saw at 2026-01-01T00:00:00Z that EC2")
+            && m.contains("detached"),
+        "{m}"
+    );
+    // Found by node name as well as by instance id.
+    published(&mut s).nodes[0].instance_id = "i-other".into();
     assert_eq!(reasons(&s), vec![Reason::ENINotAttached]);
-    // Not yet asked about (IMDS changed since): not judged.
-    let Ok(att) = &mut ec2(&mut s).attachments else {
-        panic!()
-    };
-    att.imds_enis.pop();
+    // An ENI IMDS no longer lists is not this node's to judge.
+    published(&mut s).nodes[0].enis_not_attached[0].id = "eni-0999".parse().unwrap();
     assert!(reasons(&s).is_empty());
     assert_eq!(not_ok(&s), vec![]);
 }
 
-fn att_reset(s: &mut Snapshot) {
-    ec2(s).attachments = healthy_witnessed().ec2.data().unwrap().attachments.clone();
-}
-
 #[test]
-fn an_ec2_answer_without_the_primary_eni_is_not_about_this_node() {
-    // Credentials of another account, or another region: nothing matches.
+fn eni_attachment_is_unknown_without_a_listing_or_with_a_truncated_one() {
     let mut s = healthy_witnessed();
-    let Ok(att) = &mut ec2(&mut s).attachments else {
-        panic!()
-    };
-    att.enis.clear();
-    assert!(reasons(&s).is_empty(), "{:?}", reasons(&s));
+    published(&mut s).enis_observed_at = None;
     assert_eq!(status(&s, "eni-attachment"), CheckStatus::Unknown);
+    // This node absent from a list that was cut short: not known to be fine.
+    let mut s = healthy_witnessed();
+    published(&mut s).nodes_truncated = true;
+    assert_eq!(status(&s, "eni-attachment"), CheckStatus::Unknown);
+    // Absent from a whole list: ok.
+    published(&mut s).nodes_truncated = false;
+    assert_eq!(status(&s, "eni-attachment"), CheckStatus::Ok);
 }
 
 #[test]
@@ -288,9 +263,11 @@ fn cni_settings_off_or_another_eniconfig() {
 
 #[test]
 fn failing_witnesses_are_unknown_and_off_ones_skipped() {
-    let denied = Unavailable::new("ec2", "UnauthorizedOperation").with_kind("forbidden");
+    let denied =
+        Unavailable::new("cluster_facts", "configmaps is forbidden").with_kind("forbidden");
     let mut s = healthy_witnessed();
-    s.ec2 = Witness::On(Err(denied.clone()));
+    s.cluster_facts = Witness::On(Err(denied.clone()));
+    s.instance_type = Err(Unavailable::new("instance_limits", "not in the table"));
     s.ipamd = Witness::On(Err(Unavailable::new("ipamd", "connection refused")));
     let e = evaluate(&s);
     assert!(e.findings.is_empty(), "{:#?}", e.findings);
@@ -304,20 +281,35 @@ fn failing_witnesses_are_unknown_and_off_ones_skipped() {
     ] {
         assert_eq!(status(&s, check), CheckStatus::Unknown, "{check}");
     }
-    // One call denied, the others answered.
+    // A type the table does not know: capacity alone is unknown.
     let mut s = healthy_witnessed();
-    ec2(&mut s).instance_type = Err(denied);
+    s.instance_type = Err(Unavailable::new("instance_limits", "not in the table"));
     assert!(reasons(&s).is_empty());
     assert_eq!(status(&s, "max-pods"), CheckStatus::Unknown);
     assert_eq!(status(&s, "eniconfig-subnet"), CheckStatus::Ok);
-    s.ec2 = Witness::Off;
+    // Off, or eniwatch-cluster not installed: skipped, never unknown.
+    s.cluster_facts = Witness::Off;
     s.ipamd = Witness::Off;
-    assert_eq!(status(&s, "max-pods"), CheckStatus::Skipped);
-    assert_eq!(evaluate(&s).overall(), CheckStatus::Ok);
+    for check in ["eniconfig-subnet", "subnet-headroom", "eni-attachment"] {
+        assert_eq!(status(&s, check), CheckStatus::Skipped, "{check}");
+    }
+    s.cluster_facts = Witness::On(Ok(ClusterFacts {
+        configmap: "kube-system/eniwatch-cluster-facts".into(),
+        published: None,
+    }));
+    for check in ["eniconfig-subnet", "subnet-headroom", "eni-attachment"] {
+        assert_eq!(status(&s, check), CheckStatus::Skipped, "{check}");
+        assert!(
+            detail(&s, check).contains("kube-system/eniwatch-cluster-facts does not exist")
+                && detail(&s, check).contains("deploy/components/cluster"),
+            "{}",
+            detail(&s, check)
+        );
+    }
 }
 
 #[test]
-fn the_eniconfig_subnets_cidr_comes_from_ec2_when_no_eni_is_in_it() {
+fn the_eniconfig_subnets_cidr_comes_from_the_published_facts_when_no_eni_is_in_it() {
     // A node created before the switch: no ENI in subnet-pods.
     let mut s = healthy_witnessed();
     if let Ok(m) = &mut s.imds {
@@ -331,4 +323,30 @@ fn the_eniconfig_subnets_cidr_comes_from_ec2_when_no_eni_is_in_it() {
         ctx.expected.as_ref().unwrap().subnet_cidr,
         Some(fixture::net("100.64.1.0/24"))
     );
+}
+
+fn detail(s: &Snapshot, check: &str) -> String {
+    evaluate(s)
+        .checks
+        .into_iter()
+        .find(|c| c.name == check)
+        .unwrap()
+        .detail
+}
+
+#[test]
+fn ipamds_max_eni_other_than_the_table_is_said_in_the_capacity_detail() {
+    let mut s = healthy_witnessed();
+    assert!(!detail(&s, "max-pods").contains("MAX_ENI"));
+    ipamd(&mut s).warm.max_eni = Some(3);
+    for check in ["max-pods", "warm-pool"] {
+        let d = detail(&s, check);
+        assert!(
+            d.contains("ipamd's MAX_ENI is 3, eniwatch's table gives t3.2xlarge 4 ENIs"),
+            "{check}: {d}"
+        );
+    }
+    // -1 is ipamd's "not set".
+    ipamd(&mut s).warm.max_eni = Some(-1);
+    assert!(!detail(&s, "max-pods").contains("MAX_ENI"));
 }

@@ -20,7 +20,8 @@ pub struct Expected {
     /// The ENIConfig and why it was chosen; None with `--no-kube`.
     pub selection: Option<Selection>,
     pub subnet: SubnetId,
-    /// From IMDS, when an attached ENI is in that subnet; else from EC2.
+    /// From IMDS, when an attached ENI is in that subnet; else from
+    /// eniwatch-cluster's published facts.
     pub subnet_cidr: Option<Ipv4Net>,
     /// Explicit groups (ENIConfig `securityGroups` or `--expect-security-groups`);
     /// None means "the primary ENI's groups".
@@ -105,10 +106,11 @@ pub fn expected(snapshot: &Snapshot) -> Result<Expected, NoExpectation> {
             .find(|e| e.subnet_id.as_ref() == Some(&subnet))
             .and_then(|e| e.subnet_cidr)
     });
-    // No ENI in that subnet (a node created before the switch): EC2 knows.
+    // No ENI in that subnet (a node created before the switch):
+    // eniwatch-cluster's published facts know it.
     let subnet_cidr = subnet_cidr.or_else(|| {
-        let ec2 = snapshot.ec2.data()?;
-        ec2.subnet(&subnet)?.as_ref().ok()?.as_ref()?.cidr
+        let published = snapshot.cluster_facts.data()?.published.as_ref()?;
+        published.subnet(&subnet)?.cidr
     });
     Ok(Expected {
         selection,

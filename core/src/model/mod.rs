@@ -57,8 +57,13 @@ pub struct Snapshot {
     pub selection: SelectionSettings,
     /// `AWS_VPC_K8S_CNI_VETHPREFIX`: host-side veth names start with this.
     pub veth_prefix: String,
-    /// EC2: subnet facts, instance limits, attachment state.
-    pub ec2: Witness<Ec2View>,
+    /// The instance type's network limits, from eniwatch's embedded table
+    /// (`instance_limits`): unavailable when IMDS is, or when the type is
+    /// not in the table.
+    pub instance_type: Observed<InstanceTypeFacts>,
+    /// eniwatch-cluster's published facts (subnets, ENIs EC2 says are not
+    /// attached); off with `--no-cluster-facts` or `--no-kube`.
+    pub cluster_facts: Witness<ClusterFacts>,
     /// ipamd's introspection API: its settings and its datastore.
     pub ipamd: Witness<IpamdView>,
     pub pool: PoolSettings,

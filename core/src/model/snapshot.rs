@@ -33,7 +33,8 @@ pub const ERROR_KINDS: [&str; 9] = [
 /// Why a source's data is missing from a snapshot.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Unavailable {
-    /// The source: `imds`, `kernel`, `kubernetes`, `ec2`, `ipamd`.
+    /// The source: `imds`, `kernel`, `kubernetes`, `cluster_facts`, `ipamd`
+    /// (`instance_limits` for a type not in the embedded table).
     pub source: &'static str,
     /// A short, bounded classification for metrics: one of [`ERROR_KINDS`].
     pub kind: &'static str,

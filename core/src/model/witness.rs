@@ -1,6 +1,12 @@
-//! The optional witnesses: what EC2 and ipamd say about the node, beside IMDS
-//! and the kernel. Each can be switched off (`--no-ec2`, `--no-ipamd`); checks
-//! that need a witness that is off are *skipped*, not unknown.
+//! The optional witnesses: what eniwatch-cluster publishes (from EC2) and
+//! what ipamd says about the node, beside IMDS and the kernel. Each can be
+//! switched off (`--no-cluster-facts`, `--no-ipamd`); checks that need a
+//! witness that is off are *skipped*, not unknown. So are the checks that
+//! need the published facts when eniwatch-cluster is not installed (no
+//! ConfigMap): that is a choice, not a fault.
+//!
+//! The EC2 shapes below (`Ec2View` and its parts) are what EC2 says about
+//! one instance, as `eniwatch-ec2` reads it; the node agent no longer asks.
 
 use std::net::Ipv4Addr;
 
@@ -9,6 +15,27 @@ use serde::Serialize;
 
 use super::ids::{EniId, SubnetId};
 use super::snapshot::{Observed, Unavailable};
+use crate::published::PublishedFacts;
+
+/// What the agent read of eniwatch-cluster's ConfigMap.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ClusterFacts {
+    /// `namespace/name` of the ConfigMap.
+    pub configmap: String,
+    /// None: the ConfigMap does not exist (eniwatch-cluster is not installed).
+    pub published: Option<PublishedFacts>,
+}
+
+impl ClusterFacts {
+    /// Why the checks fed by the published facts are skipped without them.
+    pub fn not_installed(&self) -> String {
+        format!(
+            "needs eniwatch-cluster's published facts: ConfigMap {} does not exist \
+             (install eniwatch-cluster: deploy/components/cluster)",
+            self.configmap
+        )
+    }
+}
 
 /// A witness's contribution to a snapshot.
 #[derive(Debug, Clone, PartialEq, Serialize)]

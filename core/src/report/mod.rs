@@ -23,6 +23,7 @@ use crate::checks::{
     PoolFacts,
 };
 use crate::model::{Expectation, SecurityGroupId, Snapshot, SubnetFacts, SubnetId, Witness};
+use crate::published::PublishedSubnet;
 
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -57,7 +58,8 @@ pub struct Report {
     pub pods: PodPlacement,
     /// Capacity and warm pool: instance limits, max-pods, free addresses and target.
     pub capacity: PoolFacts,
-    /// The ENIConfig subnet as EC2 knows it (null when EC2 is off or did not answer).
+    /// The ENIConfig subnet as eniwatch-cluster published it (null when the
+    /// facts are off, not installed, unreadable, or do not list it).
     pub subnet: Option<SubnetFacts>,
     pub sources: Vec<SourceStatus>,
     pub checks: Vec<CheckResult>,
@@ -163,10 +165,12 @@ impl Report {
                     .find_map(|l| c.node.labels.get(*l).cloned())
             }),
         };
-        let subnet = match (&facts.expected, snapshot.ec2.data()) {
-            (Ok(e), Some(v)) => v
-                .subnet(&e.subnet)
-                .and_then(|f| f.as_ref().ok().cloned().flatten()),
+        let published = snapshot
+            .cluster_facts
+            .data()
+            .and_then(|c| c.published.as_ref());
+        let subnet = match (&facts.expected, published) {
+            (Ok(e), Some(p)) => p.subnet(&e.subnet).map(subnet_facts),
             _ => None,
         };
         Report {
@@ -284,13 +288,23 @@ fn sources(snapshot: &Snapshot) -> Vec<SourceStatus> {
             i.as_ref().map(|_| ()).map_err(|u| u.reason.clone()),
         ));
     }
-    if let Witness::On(e) = &snapshot.ec2 {
-        // Each call fails on its own; the first failure is the one reported.
-        let first_error = match e {
-            Err(u) => Some(u.reason.clone()),
-            Ok(v) => v.first_error().map(|u| u.reason.clone()),
-        };
-        out.push(status("ec2", first_error.map_or(Ok(()), Err)));
+    if let Witness::On(c) = &snapshot.cluster_facts {
+        out.push(status(
+            "cluster_facts",
+            c.as_ref().map(|_| ()).map_err(|u| u.reason.clone()),
+        ));
     }
     out
+}
+
+/// A published subnet in the report's shape (the keys it had when the
+/// agent asked EC2 itself).
+fn subnet_facts(s: &PublishedSubnet) -> SubnetFacts {
+    SubnetFacts {
+        id: s.id.clone(),
+        cidr: s.cidr,
+        availability_zone: s.availability_zone.clone(),
+        availability_zone_id: s.availability_zone_id.clone(),
+        available_ips: s.free_addresses,
+    }
 }

@@ -19,7 +19,7 @@ use crate::gather::assemble;
 use crate::sources::imds;
 use crate::sources::netlink;
 use eniwatch_core::checks::Evaluation;
-use eniwatch_core::model::{Expectation, Snapshot, Unavailable};
+use eniwatch_core::model::{Expectation, Snapshot, Unavailable, Witness};
 use eniwatch_core::report::Report;
 use eniwatch_core::sources::bounded::bounded;
 
@@ -96,9 +96,16 @@ impl Looper {
             }
         };
         let mut snapshot = assemble(&self.sources, self.last_imds.clone(), kernel, expectation);
-        self.witnesses
-            .observe(&mut snapshot, self.wants_addresses, limit, now())
-            .await;
+        snapshot.cluster_facts = match (&self.sources.cluster_facts, &self.cluster) {
+            (None, _) => Witness::Off,
+            (Some(_), Some(w)) => Witness::On(w.facts()),
+            (Some(_), None) => Witness::On(Err(Unavailable::new(
+                crate::sources::cluster_facts::SOURCE,
+                "no Kubernetes client",
+            )
+            .with_kind("dependency"))),
+        };
+        snapshot.ipamd = self.witnesses.ipamd(limit).await;
         snapshot
     }
 

@@ -87,8 +87,7 @@ pub fn sources(imds_endpoint: String) -> SourceConfig {
         selection: SelectionSettings::default(),
         veth_prefix: "eni".into(),
         gather_timeout: Duration::from_secs(5),
-        ec2: None,
-        subnet_refresh: Duration::from_secs(60),
+        cluster_facts: None,
         ipamd: None,
         pool: PoolSettings::default(),
     }

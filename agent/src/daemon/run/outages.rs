@@ -1,7 +1,7 @@
 //! Source outages in the log: one WARN line when a source goes down (with
 //! the cause in words), one INFO line when it is back (with how long it was
 //! down), and nothing in between, however many cycles or retries the outage
-//! lasts. Per source: `imds`, `kernel`, `kubernetes`, `ipamd`, `ec2`.
+//! lasts. Per source: `imds`, `kernel`, `kubernetes`, `ipamd`, `cluster_facts`.
 //!
 //! Pure: the loop feeds each cycle's source statuses (from the report) and
 //! the clock, and logs what comes back. A source that has never answered
@@ -228,11 +228,11 @@ mod tests {
     fn a_source_switched_off_keeps_its_state() {
         let t0 = Instant::now();
         let mut log = OutageLog::new(t0);
-        log.observe(&[up("ec2")], t0);
-        log.observe(&[failing("ec2", "denied")], t0 + secs(1));
+        log.observe(&[up("cluster_facts")], t0);
+        log.observe(&[failing("cluster_facts", "denied")], t0 + secs(1));
         assert!(log.observe(&[], t0 + secs(2)).is_empty());
         assert!(log
-            .observe(&[failing("ec2", "denied")], t0 + secs(3))
+            .observe(&[failing("cluster_facts", "denied")], t0 + secs(3))
             .is_empty());
     }
 }
