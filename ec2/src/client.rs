@@ -31,11 +31,9 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::BehaviorVersion;
 use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_ec2::types::Filter;
 
 use crate::wire::{self, Wire};
-use eniwatch_core::model::SubnetId;
-pub use eniwatch_core::model::{EniAttachment, InstanceLimits, InstanceTypeFacts, SubnetFacts};
+pub use eniwatch_core::model::{InstanceLimits, InstanceTypeFacts};
 use eniwatch_core::sources::bounded_body::size_text;
 use eniwatch_core::sources::cause::{is_timeout, root_cause};
 use eniwatch_core::sources::requests::RequestCounts;
@@ -244,114 +242,6 @@ impl Ec2Client {
             client: aws_sdk_ec2::Client::from_conf(sdk),
             endpoint,
         })
-    }
-
-    /// `DescribeSubnets` for these ids. Unknown ids are simply absent from the answer.
-    pub async fn describe_subnets(&self, ids: &[SubnetId]) -> Result<Vec<SubnetFacts>, Ec2Error> {
-        const OP: &str = "DescribeSubnets";
-        let ids: Vec<String> = ids.iter().map(|s| s.to_string()).collect();
-        let r = self
-            .client
-            .describe_subnets()
-            .filters(
-                Filter::builder()
-                    .name("subnet-id")
-                    .set_values(Some(ids))
-                    .build(),
-            )
-            .send()
-            .await
-            .map_err(|e| classify(OP, &self.endpoint, e))
-            .map(|out| {
-                out.subnets()
-                    .iter()
-                    .filter_map(|s| {
-                        Some(SubnetFacts {
-                            id: s.subnet_id()?.parse().ok()?,
-                            cidr: s.cidr_block().and_then(|c| c.parse().ok()),
-                            availability_zone: s.availability_zone().map(str::to_string),
-                            availability_zone_id: s.availability_zone_id().map(str::to_string),
-                            available_ips: s
-                                .available_ip_address_count()
-                                .and_then(|n| u32::try_from(n).ok()),
-                        })
-                    })
-                    .collect()
-            });
-        r
-    }
-
-    /// `DescribeInstanceTypes` for one type.
-    pub async fn instance_type(&self, instance_type: &str) -> Result<InstanceTypeFacts, Ec2Error> {
-        const OP: &str = "DescribeInstanceTypes";
-        let r = async {
-            let parsed = aws_sdk_ec2::types::InstanceType::from(instance_type);
-            let out = self
-                .client
-                .describe_instance_types()
-                .instance_types(parsed)
-                .send()
-                .await
-                .map_err(|e| classify(OP, &self.endpoint, e))?;
-            let t = out
-                .instance_types()
-                .first()
-                .ok_or_else(|| Ec2Error::Invalid {
-                    operation: OP,
-                    problem: format!("no data for instance type {instance_type:?}"),
-                })?;
-            type_facts(t).map_err(|problem| Ec2Error::Invalid {
-                operation: OP,
-                problem,
-            })
-        }
-        .await;
-        r
-    }
-
-    /// `DescribeNetworkInterfaces` filtered to this instance's attachments.
-    pub async fn instance_enis(&self, instance_id: &str) -> Result<Vec<EniAttachment>, Ec2Error> {
-        const OP: &str = "DescribeNetworkInterfaces";
-        let r = self
-            .client
-            .describe_network_interfaces()
-            .filters(
-                Filter::builder()
-                    .name("attachment.instance-id")
-                    .values(instance_id)
-                    .build(),
-            )
-            .send()
-            .await
-            .map_err(|e| classify(OP, &self.endpoint, e))
-            .map(|out| {
-                out.network_interfaces()
-                    .iter()
-                    .filter_map(|n| {
-                        let att = n.attachment();
-                        Some(EniAttachment {
-                            id: n.network_interface_id()?.parse().ok()?,
-                            status: n.status().map(|s| s.as_str().to_string()),
-                            attachment_status: att
-                                .and_then(|a| a.status())
-                                .map(|s| s.as_str().to_string()),
-                            device_index: att
-                                .and_then(|a| a.device_index())
-                                .and_then(|d| u32::try_from(d).ok()),
-                            network_card_index: att
-                                .and_then(|a| a.network_card_index())
-                                .and_then(|d| u32::try_from(d).ok()),
-                            interface_type: n.interface_type().map(|t| t.as_str().to_string()),
-                            private_ips: n
-                                .private_ip_addresses()
-                                .iter()
-                                .filter_map(|p| p.private_ip_address()?.parse().ok())
-                                .collect(),
-                        })
-                    })
-                    .collect()
-            });
-        r
     }
 }
 

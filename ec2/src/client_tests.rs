@@ -5,8 +5,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use super::*;
+use crate::vpc::{EniQuery, SubnetQuery, VpcApi};
 use eniwatch_lab::test_servers::{answering_huge, closed_port, serve};
 use eniwatch_lab::witness_spec::{counted_fault_router, Ec2Fault};
+
+fn vpc() -> eniwatch_core::model::VpcId {
+    "vpc-0abc".parse().expect("id")
+}
 
 async fn client(endpoint: &str, calls: RequestCounts) -> Ec2Client {
     let config = Ec2Config {
@@ -22,18 +27,17 @@ async fn an_unreachable_endpoint_is_named_with_the_cause_in_words() {
     let endpoint = closed_port().await;
     let calls = RequestCounts::new();
     let c = client(&endpoint, calls.clone()).await;
-    let e = c.instance_type("m5.large").await.expect_err("refused");
+    let e = c
+        .subnets(&SubnetQuery::Vpc(vpc()), None)
+        .await
+        .expect_err("refused");
     assert_eq!(
         e.to_string(),
-        format!(
-            "EC2 DescribeInstanceTypes: EC2 endpoint {endpoint} unreachable: connection refused"
-        )
+        format!("EC2 DescribeSubnets: EC2 endpoint {endpoint} unreachable: connection refused")
     );
     assert_eq!(e.kind(), "unreachable");
     assert_eq!(
-        calls
-            .snapshot()
-            .get(&("DescribeInstanceTypes", "unreachable")),
+        calls.snapshot().get(&("DescribeSubnets", "unreachable")),
         Some(&1),
         "one attempt, counted on the wire"
     );
@@ -53,7 +57,10 @@ async fn an_answer_over_the_limit_is_refused_with_or_without_a_length() {
         let endpoint = serve(answering_huge(wire::MAX_BODY + 1, chunked)).await;
         let calls = RequestCounts::new();
         let c = client(&endpoint, calls.clone()).await;
-        let e = c.instance_enis("i-0abc").await.expect_err("too large");
+        let e = c
+            .network_interfaces(&EniQuery::CniTagged(vpc()), None)
+            .await
+            .expect_err("too large");
         assert_eq!(
             e.to_string(),
             format!("EC2 DescribeNetworkInterfaces: EC2 endpoint {endpoint} answered more than 4 MiB: not an EC2 API answer"),
@@ -77,7 +84,10 @@ async fn a_throttled_call_is_sent_once_and_counted_once() {
     let c = client(&endpoint, calls.clone()).await;
     let started = std::time::Instant::now();
     let e = c
-        .describe_subnets(&["subnet-0abc".parse().expect("id")])
+        .subnets(
+            &SubnetQuery::Ids(vec!["subnet-0abc".parse().expect("id")]),
+            None,
+        )
         .await
         .expect_err("throttled");
     assert_eq!(e.kind(), "throttled", "{e}");
@@ -111,12 +121,12 @@ async fn an_attempt_dropped_unfinished_is_counted_as_a_timeout() {
     let c = client(&endpoint, calls.clone()).await;
     let cut = tokio::time::timeout(
         std::time::Duration::from_millis(300),
-        c.instance_type("m5.large"),
+        c.subnets(&SubnetQuery::Vpc(vpc()), None),
     )
     .await;
     assert!(cut.is_err(), "cut off by the caller");
     assert_eq!(
-        calls.snapshot().get(&("DescribeInstanceTypes", "timeout")),
+        calls.snapshot().get(&("DescribeSubnets", "timeout")),
         Some(&1)
     );
 }

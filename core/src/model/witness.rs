@@ -5,8 +5,9 @@
 //! need the published facts when eniwatch-cluster is not installed (no
 //! ConfigMap): that is a choice, not a fault.
 //!
-//! The EC2 shapes below (`Ec2View` and its parts) are what EC2 says about
-//! one instance, as `eniwatch-ec2` reads it; the node agent no longer asks.
+//! The instance limits and subnet facts below are plain data: the agent
+//! takes the limits from the embedded table, eniwatch-cluster the subnet
+//! facts from EC2.
 
 use std::net::Ipv4Addr;
 
@@ -14,7 +15,7 @@ use ipnet::Ipv4Net;
 use serde::Serialize;
 
 use super::ids::{EniId, SubnetId};
-use super::snapshot::{Observed, Unavailable};
+use super::snapshot::Observed;
 use crate::published::PublishedFacts;
 
 /// What the agent read of eniwatch-cluster's ConfigMap.
@@ -83,80 +84,6 @@ pub struct SubnetFacts {
     pub availability_zone_id: Option<String>,
     /// `AvailableIpAddressCount` as of the last refresh.
     pub available_ips: Option<u32>,
-}
-
-/// An ENI attached (or attaching, or left behind) to this instance.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct EniAttachment {
-    pub id: EniId,
-    /// `in-use`, `available`, ...
-    pub status: Option<String>,
-    /// `attaching`, `attached`, `detaching`, `detached`.
-    pub attachment_status: Option<String>,
-    pub device_index: Option<u32>,
-    pub network_card_index: Option<u32>,
-    /// `interface`, `trunk`, `efa`, ...
-    pub interface_type: Option<String>,
-    pub private_ips: Vec<Ipv4Addr>,
-}
-
-impl EniAttachment {
-    /// Attached, and not on its way in or out.
-    pub fn is_attached(&self) -> bool {
-        self.attachment_status.as_deref() == Some("attached")
-    }
-
-    /// Being attached, or being detached (ipamd returns surplus ENIs as a
-    /// matter of course): in progress, not drift.
-    pub fn in_transition(&self) -> bool {
-        matches!(
-            self.attachment_status.as_deref(),
-            Some("attaching") | Some("detaching")
-        )
-    }
-}
-
-/// One subnet lookup: the facts, or None when EC2 says it does not exist.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct SubnetLookup {
-    pub id: SubnetId,
-    pub facts: Observed<Option<SubnetFacts>>,
-}
-
-/// Everything EC2 contributed. The three calls fail independently (a role may
-/// allow one and not another), so each part has its own outcome.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Ec2View {
-    pub instance_type: Observed<InstanceTypeFacts>,
-    /// The subnets the node needs: the ENIConfig's, and the ENIs'.
-    pub subnets: Vec<SubnetLookup>,
-    /// This instance's ENIs as EC2 sees them.
-    pub attachments: Observed<Attachments>,
-}
-
-/// `DescribeNetworkInterfaces` for this instance, with the ENI set IMDS
-/// listed when it was asked: only those ENIs can be judged by it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Attachments {
-    /// ENI ids IMDS listed at the time of the call, sorted.
-    pub imds_enis: Vec<EniId>,
-    pub enis: Vec<EniAttachment>,
-}
-
-impl Ec2View {
-    /// The first call that failed this cycle, if any: EC2 is up only when
-    /// every call it answered succeeded.
-    pub fn first_error(&self) -> Option<&Unavailable> {
-        self.instance_type
-            .as_ref()
-            .err()
-            .or(self.attachments.as_ref().err())
-            .or(self.subnets.iter().find_map(|s| s.facts.as_ref().err()))
-    }
-
-    pub fn subnet(&self, id: &SubnetId) -> Option<&Observed<Option<SubnetFacts>>> {
-        self.subnets.iter().find(|s| &s.id == id).map(|s| &s.facts)
-    }
 }
 
 /// ipamd's warm-pool settings, None where not reported or not set.
