@@ -14,8 +14,9 @@ cargo clippy --locked --workspace --all-targets -- -D warnings
 # without dev-dependencies (no lab, no test fixtures), compiled and linted as
 # such, and checked to hold no lab code.
 cargo clippy --locked -p eniwatch --bins -- -D warnings
+cargo clippy --locked -p eniwatch-cluster --bins -- -D warnings
 if cargo tree --locked -p eniwatch -e normal --prefix none | grep -qE '^(eniwatch-lab|eniwatch-ec2|aws-(sdk|config|smithy|types|sigv4|credential)[a-z0-9-]*) '; then
-  echo "test: the shipped node agent's dependency graph holds the lab" >&2
+  echo "test: the shipped node agent's dependency graph holds the lab, eniwatch-ec2 or the AWS SDK" >&2
   exit 1
 fi
 # ...built as such, and that binary is the one the integration tests run
@@ -24,5 +25,8 @@ fi
 cargo build --locked -p eniwatch --bin eniwatch
 mkdir -p target/shipped
 cp target/debug/eniwatch target/shipped/eniwatch
+cargo build --locked -p eniwatch-cluster --bin eniwatch-cluster
+cp target/debug/eniwatch-cluster target/shipped/eniwatch-cluster
 export ENIWATCH_BIN="$PWD/target/shipped/eniwatch"
-cargo test --locked --workspace
+export ENIWATCH_CLUSTER_BIN="$PWD/target/shipped/eniwatch-cluster"
+cargo test --locked --workspace --no-fail-fast

@@ -162,6 +162,8 @@ fn every_dashboard_query_and_alert_evaluates_on_a_real_prometheus() {
     )
     .expect("dashboard JSON");
 
+    // With an `ec2:` section the lab publishes eniwatch-cluster's facts for
+    // the node's subnets, which feed the subnet panels.
     let mut s = scenario("drifted");
     s.ec2 = Some(Default::default());
     let node_name = s.node.name.clone();

@@ -379,8 +379,16 @@ fn named_in_source(dir: &str) -> BTreeSet<String> {
         let text = fs::read_to_string(path).unwrap();
         for (at, _) in text.match_indices("\"eniwatch_") {
             let rest = &text[at + 1..];
+            // A literal that is a name and nothing more (test expectations
+            // such as `eniwatch_x{label=...}` are not registrations).
             if let Some(end) = rest.find('"') {
-                names.insert(rest[..end].to_string());
+                let name = &rest[..end];
+                if name
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+                {
+                    names.insert(name.to_string());
+                }
             }
         }
     }

@@ -93,6 +93,9 @@ fn check_json(kubeconfig: &str, endpoint: &str) -> (Option<i32>, Value, String) 
         "eu-west-1",
         "--ec2-endpoint",
         endpoint,
+        // aws-node's setting in the bundled scenarios: one ENIConfig per zone.
+        "--eni-config-label-def",
+        "topology.kubernetes.io/zone",
     ]);
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();
     let json: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {

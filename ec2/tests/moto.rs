@@ -4,6 +4,7 @@
 //! ENIs, attached, available and untagged. What moto answers differently
 //! from EC2 is written down in `eniwatch_ec2::vpc`'s docs.
 
+#[path = "common/skip.rs"]
 mod skip;
 
 use std::collections::BTreeSet;

@@ -50,6 +50,7 @@
 //! - Whether the API is reachable at all (`Scenario::kube_api`): that is the
 //!   lab runner's decision to serve this router or not.
 
+pub mod cluster_facts;
 mod configmaps;
 mod events;
 mod fleet;
@@ -196,6 +197,10 @@ impl KubeState {
             }),
         };
         state.apply_scenario(scenario);
+        if let Some(cm) = cluster_facts::config_map(scenario, &jiff::Timestamp::now().to_string()) {
+            // Rendered from the scenario's own data: valid by construction.
+            let _ = state.put_config_map(cm);
+        }
         state
     }
 

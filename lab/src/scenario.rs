@@ -69,7 +69,8 @@ pub struct Scenario {
     /// What the ipamd emulator serves.
     #[serde(default)]
     pub ipamd: IpamdSpec,
-    /// EC2 for the node (moto, seeded from the scenario); None: the agent runs with --no-ec2.
+    /// EC2 for the node (moto, seeded from the scenario), and the subnet facts
+    /// eniwatch-cluster would publish from it (`kube_emulator::cluster_facts`).
     #[serde(default)]
     pub ec2: Option<Ec2Spec>,
 }
@@ -374,15 +375,9 @@ impl Scenario {
         self.enis.iter().find(|e| e.carries(ip))
     }
 
-    /// Every `eniwatch` flag that matches the scenario: aws-node's settings,
-    /// and EC2 in the lab (or `--no-ec2`).
+    /// Every `eniwatch` flag that matches the scenario: aws-node's settings.
     pub fn eniwatch_args(&self) -> Vec<String> {
-        let mut args = self.cni.eniwatch_args();
-        args.extend(super::witness_spec::ec2_args(
-            self.ec2.as_ref(),
-            &self.node.region,
-        ));
-        args
+        self.cni.eniwatch_args()
     }
 
     pub fn primary_eni(&self) -> Option<&EniSpec> {

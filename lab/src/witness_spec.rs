@@ -135,16 +135,3 @@ pub fn counted_fault_router(
         }
     })
 }
-
-/// The `eniwatch` flags that point the agent at the lab's EC2, or turn it off.
-pub fn ec2_args(ec2: Option<&Ec2Spec>, region: &str) -> Vec<String> {
-    match ec2 {
-        None => vec!["--no-ec2".into()],
-        Some(_) => vec![
-            "--ec2-endpoint".into(),
-            format!("http://{EC2_LISTEN}"),
-            "--ec2-region".into(),
-            region.into(),
-        ],
-    }
-}

@@ -1,0 +1,74 @@
+//! The facts eniwatch-cluster would publish for the lab node, rendered from
+//! the scenario: a scenario with an `ec2:` section has its subnets (and the
+//! ENIs it lists as `detached`) published in the ConfigMap the node agent
+//! watches, `kube-system/eniwatch-cluster-facts`, key `facts.json`, schema 1.
+//!
+//! The lab writes the document itself, from the schema in eniwatch's
+//! docs/cluster.md, and depends on no eniwatch crate: a field the agent
+//! reads under another name fails the tests instead of agreeing with itself.
+
+use serde_json::{json, Value};
+
+use crate::scenario::Scenario;
+
+pub const NAMESPACE: &str = "kube-system";
+pub const NAME: &str = "eniwatch-cluster-facts";
+
+/// The ConfigMap for the scenario, or None without an `ec2:` section.
+pub fn config_map(s: &Scenario, now: &str) -> Option<Value> {
+    let ec2 = s.ec2.as_ref()?;
+    let subnets: Vec<Value> = s
+        .subnets
+        .iter()
+        .map(|sub| {
+            let size = 1u64 << (32 - u32::from(sub.cidr.prefix_len()));
+            let free = sub
+                .available_ip_address_count
+                .map_or(size.saturating_sub(5), u64::from);
+            // Zone ids are the node's for its own zone; other zones' are not in the scenario.
+            let zone_id = (sub.availability_zone == s.node.availability_zone)
+                .then(|| s.node.availability_zone_id.clone())
+                .flatten();
+            let mut v = json!({
+                "id": sub.id,
+                "cidr": sub.cidr.to_string(),
+                "availability_zone": sub.availability_zone,
+                "free_addresses": free,
+                "observed_at": now,
+            });
+            if let Some(id) = zone_id {
+                v["availability_zone_id"] = json!(id);
+            }
+            v
+        })
+        .collect();
+    let nodes: Vec<Value> = if ec2.detached.is_empty() {
+        Vec::new()
+    } else {
+        let enis: Vec<Value> = ec2
+            .detached
+            .iter()
+            .map(|id| json!({"id": id, "status": "available"}))
+            .collect();
+        vec![json!({
+            "name": s.node.name,
+            "instance_id": s.node.instance_id,
+            "enis_not_attached": enis,
+        })]
+    };
+    let facts = json!({
+        "schema_version": 1,
+        "vpc_id": s.vpc.id,
+        "subnets": subnets,
+        "subnets_not_found": [],
+        "enis_observed_at": now,
+        "nodes": nodes,
+        "nodes_truncated": false,
+    });
+    Some(json!({
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": NAME, "namespace": NAMESPACE},
+        "data": {"facts.json": facts.to_string()},
+    }))
+}
