@@ -14,12 +14,14 @@
 //!   exit codes.
 //! - [`instance_limits`]: every EC2 instance type's network limits, embedded
 //!   at build time instead of asked of EC2 by every node.
+//! - [`duration`]: durations as both programs' flags take them.
 //! - [`backoff`]: the one retry policy (exponential, capped, jittered) every
 //!   retry waits by.
 #![forbid(unsafe_code)]
 
 pub mod backoff;
 pub mod checks;
+pub mod duration;
 pub mod expectation;
 pub mod instance_limits;
 pub mod model;

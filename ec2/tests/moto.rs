@@ -4,62 +4,13 @@
 //! ENIs, attached, available and untagged. What moto answers differently
 //! from EC2 is written down in `eniwatch_ec2::vpc`'s docs.
 
-#[path = "common/skip.rs"]
-mod skip;
-
 use std::collections::BTreeSet;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use aws_sdk_ec2::types::{ResourceType, Tag, TagSpecification};
 use eniwatch_core::model::{RouteTarget, CNI_INSTANCE_TAG};
 use eniwatch_core::sources::requests::RequestCounts;
 use eniwatch_ec2::{Ec2Config, VpcAsk, VpcPolicy, VpcReader};
-
-struct Moto {
-    child: Child,
-    endpoint: String,
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Starts moto's server on a free loopback port; None (after saying why) when
-/// it is not installed outside CI.
-fn moto() -> Option<Moto> {
-    let server = std::env::var("ENIWATCH_MOTO_SERVER").unwrap_or_else(|_| "moto_server".into());
-    if let Err(e) = skip::runs(&server, &["--help"]) {
-        let why = format!("moto's EC2 server is not installed ({e}; run scripts/setup.sh)");
-        skip::skip_or_fail("the VPC reader against moto", &why);
-        return None;
-    }
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free loopback port")
-        .port();
-    let child = Command::new(&server)
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| {
-            panic!("moto_server ({server}) ran with --help but not as a server: {e}")
-        });
-    let m = Moto {
-        child,
-        endpoint: format!("http://127.0.0.1:{port}"),
-    };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "moto did not start");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    Some(m)
-}
 
 fn config(endpoint: &str) -> Ec2Config {
     Ec2Config {
@@ -226,7 +177,9 @@ fn ask(s: &Seeded) -> VpcAsk {
 
 #[tokio::test]
 async fn the_vpc_as_moto_describes_it() {
-    let Some(m) = moto() else { return };
+    let Some(m) = eniwatch_lab::moto::start("the VPC reader against moto") else {
+        return;
+    };
     let s = seed(&m.endpoint).await;
     let counts = RequestCounts::new();
     let mut reader = VpcReader::new(config(&m.endpoint), VpcPolicy::default(), counts.clone())

@@ -11,6 +11,8 @@
 //! - [`kube_emulator`]: the slice of the Kubernetes API the agent uses, over HTTP.
 //! - [`ipamd_emulator`]: ipamd's introspection API.
 //! - [`witness_spec`], [`ec2_seed`]: EC2 as moto or a fault server answers it.
+//! - [`skip`], [`moto`]: what a test does when a tool is missing (skip with a
+//!   reason, or fail in CI), and moto's EC2 server started on loopback.
 //! - [`test_servers`]: tiny loopback servers for client tests (a closed port,
 //!   a fixed status, a huge body).
 //!
@@ -25,11 +27,13 @@ pub mod generate;
 pub mod imds_emulator;
 pub mod ipamd_emulator;
 pub mod kube_emulator;
+pub mod moto;
 pub mod netns;
 pub mod node;
 pub mod scenario;
 pub mod serve;
 pub mod signals;
+pub mod skip;
 pub mod test_servers;
 pub mod vpc_seed;
 pub mod witness_spec;

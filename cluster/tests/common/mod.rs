@@ -7,10 +7,10 @@
 pub mod bin;
 pub mod kube;
 pub mod lab;
-pub mod moto;
-pub mod skip;
 
 #[allow(unused_imports)]
-pub use lab::{closed_port, command, run, Emulator};
+pub use eniwatch_lab::skip::skip_or_fail;
 #[allow(unused_imports)]
-pub use skip::skip_or_fail;
+pub use eniwatch_lab::{moto, skip};
+#[allow(unused_imports)]
+pub use lab::{closed_port, command, run, Emulator};

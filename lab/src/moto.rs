@@ -1,12 +1,11 @@
 //! moto's EC2 server on a free loopback port, one per test (each test
-//! seeds its own VPC and must not see another's).
-
-#![allow(dead_code)]
+//! seeds its own VPC and must not see another's), for the tests of every
+//! crate that talks to EC2's emulator.
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::skip;
+use crate::skip;
 
 pub struct Moto {
     child: Child,
@@ -45,7 +44,7 @@ pub fn start(what: &str) -> Option<Moto> {
         child,
         endpoint: format!("http://127.0.0.1:{port}"),
     };
-    let deadline = Instant::now() + Duration::from_secs(20);
+    let deadline = Instant::now() + Duration::from_secs(30);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(Instant::now() < deadline, "moto did not start");
         std::thread::sleep(Duration::from_millis(100));

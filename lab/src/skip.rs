@@ -2,8 +2,6 @@
 //! with a printed reason; in CI (`CI=true`) it fails with that reason, so that
 //! a CI machine without the tool never passes a check it did not run.
 
-#![allow(dead_code)]
-
 use std::process::Command;
 
 /// Whether this is a CI run (`CI=true`).
