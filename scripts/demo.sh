@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The demo: builds eniwatch, then checks the built-in lab node healthy and
-# with drift, then an m5.large whose max-pods custom networking cannot supply,
-# with moto's EC2 server as the EC2 witness. Needs root (network namespaces).
+# with drift, then an m5.large whose max-pods custom networking cannot supply
+# (its limits from the instance table built into eniwatch). Needs root
+# (network namespaces).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ENIWATCH_SETUP_PROMETHEUS=0 source scripts/setup.sh
@@ -30,7 +31,7 @@ else
   "$lab" check lab/scenarios/drifted.yaml -- --output json
 fi
 echo
-echo "=== 4. An m5.large with max-pods 110, EC2 (moto) as witness (lab/scenarios/max-pods-m5-large.yaml) ==="
+echo "=== 4. An m5.large with max-pods 110, limits from the built-in table (lab/scenarios/max-pods-m5-large.yaml) ==="
 echo
 "$lab" check lab/scenarios/max-pods-m5-large.yaml
 echo "(eniwatch check exited $?)"
