@@ -61,6 +61,8 @@ pub fn published(
         enis_observed_at,
         nodes,
         nodes_truncated,
+        cni_subnets: None,
+        node_classes: Vec::new(),
     }
 }
 

@@ -14,6 +14,7 @@
 //!   exit codes.
 //! - [`instance_limits`]: every EC2 instance type's network limits, embedded
 //!   at build time instead of asked of EC2 by every node.
+//! - [`status`]: the cluster-wide migration view of `eniwatch status`, pure.
 //! - [`duration`]: durations as both programs' flags take them.
 //! - [`backoff`]: the one retry policy (exponential, capped, jittered) every
 //!   retry waits by.
@@ -28,3 +29,4 @@ pub mod model;
 pub mod published;
 pub mod report;
 pub mod sources;
+pub mod status;

@@ -13,6 +13,12 @@
 //! | `enis_observed_at` | when the CNI's ENIs were last listed; absent when they could not be |
 //! | `nodes[]` | only nodes with ENIs not attached to them: `name`, `instance_id`, `enis_not_attached[]` (`id`, `status`, `attachment_status`, `attached_to`) |
 //! | `nodes_truncated` | more nodes had such ENIs than [`MAX_NODES`] |
+//! | `cni_subnets[]` | enhanced subnet discovery: per zone (`availability_zone`, `availability_zone_id`), the `subnet_ids` of the VPC tagged `kubernetes.io/role/cni=1`; absent when EC2 could not be read |
+//! | `node_classes[]` | EKS Auto Mode NodeClasses (`eks.amazonaws.com/v1`): `name`; `pod_subnets` per zone (as `cni_subnets`) resolved from `spec.podSubnetSelectorTerms`, absent when it has no pod terms (pods use the node's subnets); `pod_security_groups` from `spec.podSecurityGroupSelectorTerms`, absent without such terms; `problems[]` (a term that matched nothing, EC2 unreadable): a reader treats a class with problems as unknown |
+//!
+//! Every subnet named in `cni_subnets` or `node_classes` is also in
+//! `subnets[]` (its CIDR and free addresses). Both lists are additive to
+//! schema 1: a reader of an older document sees them empty.
 //!
 //! Why a ConfigMap: annotations on ENIConfigs would show as drift in GitOps
 //! tools, and a ConfigMap in eniwatch's namespace needs no new CRD.
@@ -56,6 +62,40 @@ pub struct PublishedFacts {
     pub nodes: Vec<PublishedNode>,
     #[serde(default)]
     pub nodes_truncated: bool,
+    /// Subnets tagged `kubernetes.io/role/cni=1`, per zone; None when EC2
+    /// could not be read (unknown), empty when none is tagged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cni_subnets: Option<Vec<ZoneSubnets>>,
+    /// EKS Auto Mode NodeClasses, resolved.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub node_classes: Vec<PublishedNodeClass>,
+}
+
+/// The subnets of one zone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ZoneSubnets {
+    pub availability_zone: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub availability_zone_id: Option<String>,
+    pub subnet_ids: Vec<SubnetId>,
+}
+
+/// An EKS Auto Mode NodeClass as eniwatch-cluster resolved it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublishedNodeClass {
+    pub name: String,
+    /// From `spec.podSubnetSelectorTerms`, per zone; None: the class has no
+    /// pod subnet terms, so pods use the node's subnets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod_subnets: Option<Vec<ZoneSubnets>>,
+    /// From `spec.podSecurityGroupSelectorTerms`; None: no such terms, so
+    /// pods use the node's security groups.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod_security_groups: Option<Vec<crate::model::SecurityGroupId>>,
+    /// Why the resolution is incomplete (a term matched nothing, EC2 could
+    /// not be read); a reader judges nothing against a class with problems.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub problems: Vec<String>,
 }
 
 /// One subnet's facts.
@@ -139,6 +179,11 @@ impl PublishedFacts {
         self.subnets.iter().find(|s| &s.id == id)
     }
 
+    /// The NodeClass of that name, if published.
+    pub fn node_class(&self, name: &str) -> Option<&PublishedNodeClass> {
+        self.node_classes.iter().find(|c| c.name == name)
+    }
+
     /// The entry for a node, by instance id or node name.
     pub fn node(&self, instance_id: Option<&str>, name: Option<&str>) -> Option<&PublishedNode> {
         self.nodes.iter().find(|n| {
@@ -177,6 +222,17 @@ mod tests {
                 }],
             }],
             nodes_truncated: false,
+            cni_subnets: Some(vec![ZoneSubnets {
+                availability_zone: "eu-west-1a".into(),
+                availability_zone_id: Some("euw1-az1".into()),
+                subnet_ids: vec!["subnet-a".parse().unwrap()],
+            }]),
+            node_classes: vec![PublishedNodeClass {
+                name: "default".into(),
+                pod_subnets: None,
+                pod_security_groups: Some(vec!["sg-1".parse().unwrap()]),
+                problems: vec![],
+            }],
         }
     }
 

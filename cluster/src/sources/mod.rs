@@ -16,6 +16,7 @@ pub mod watch;
 
 use std::net::Ipv4Addr;
 
+use eniwatch_core::model::node_kind;
 use eniwatch_core::model::{EniConfig, Unavailable};
 use eniwatch_core::sources::kube::{self as core_kube, KubeError};
 use k8s_openapi::api::core::v1::Node;
@@ -24,17 +25,7 @@ use kube::{Api, Client};
 
 use crate::model::ClusterNode;
 
-pub const ZONE_LABEL: &str = "topology.kubernetes.io/zone";
-pub const ZONE_ID_LABEL: &str = "topology.k8s.aws/zone-id";
-pub const INSTANCE_TYPE_LABEL: &str = "node.kubernetes.io/instance-type";
-pub const COMPUTE_TYPE_LABEL: &str = "eks.amazonaws.com/compute-type";
-pub const OS_LABEL: &str = "kubernetes.io/os";
-/// Nodegroup labels, in the order they are preferred.
-pub const NODEGROUP_LABELS: [&str; 3] = [
-    "eks.amazonaws.com/nodegroup",
-    "karpenter.sh/nodepool",
-    "alpha.eksctl.io/nodegroup-name",
-];
+pub use eniwatch_core::model::node_kind::{INSTANCE_TYPE_LABEL, ZONE_ID_LABEL, ZONE_LABEL};
 const PAGE_SIZE: u32 = 500;
 
 /// Reduces a Node to what the cluster checks need.
@@ -70,8 +61,10 @@ pub fn cluster_node(node: &Node) -> ClusterNode {
         zone: label(ZONE_LABEL),
         zone_id: label(ZONE_ID_LABEL),
         internal_ips,
-        nodegroup: NODEGROUP_LABELS.iter().copied().find_map(label),
-        out_of_scope: out_of_scope(label(COMPUTE_TYPE_LABEL), label(OS_LABEL)),
+        nodegroup: Some(node_kind::node_group(&info.labels))
+            .filter(|g| g.source != node_kind::GroupSource::Unlabelled)
+            .map(|g| g.name),
+        out_of_scope: out_of_scope(node_kind::platform(&info.labels)),
         info,
     }
 }
@@ -85,18 +78,15 @@ pub fn instance_of_provider_id(provider_id: &str) -> Option<String> {
     (!hex.is_empty() && hex.chars().all(|c| c.is_ascii_hexdigit())).then(|| last.to_string())
 }
 
-fn out_of_scope(compute_type: Option<String>, os: Option<String>) -> Option<String> {
-    let why = match compute_type.as_deref() {
-        Some("fargate") => Some("a Fargate node (the VPC CNI does not run there)"),
-        Some("hybrid") => Some("an EKS hybrid node (not in the VPC's subnets)"),
-        Some("auto") => Some("an EKS Auto Mode node (its networking is managed by EKS)"),
-        _ => None,
-    };
-    if let Some(why) = why {
-        return Some(why.to_string());
+/// Nodes the cluster checks leave out. Auto Mode nodes too: their pod
+/// subnets come from their NodeClass, not from ENIConfigs.
+fn out_of_scope(platform: node_kind::Platform) -> Option<String> {
+    match platform {
+        node_kind::Platform::AutoMode => {
+            Some("an EKS Auto Mode node (its pod subnets come from its NodeClass)".to_string())
+        }
+        other => other.out_of_scope().map(str::to_string),
     }
-    (os.as_deref() == Some("windows"))
-        .then(|| "a Windows node (custom networking is Linux only)".to_string())
 }
 
 /// A Kubernetes error as the snapshot keeps it.
@@ -152,6 +142,7 @@ fn request_error(what: &str, e: &kube::Error) -> KubeError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use eniwatch_core::model::node_kind::{COMPUTE_TYPE_LABEL, OS_LABEL};
 
     fn node(labels: serde_json::Value, provider: &str) -> Node {
         serde_json::from_value(serde_json::json!({

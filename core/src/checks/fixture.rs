@@ -240,6 +240,8 @@ pub fn published_healthy() -> crate::published::PublishedFacts {
         enis_observed_at: Some("2026-01-01T00:00:00Z".into()),
         nodes: vec![],
         nodes_truncated: false,
+        cni_subnets: None,
+        node_classes: vec![],
     }
 }
 

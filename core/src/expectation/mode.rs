@@ -11,8 +11,7 @@ use serde::Serialize;
 
 use crate::model::{Expectation, Snapshot, Witness};
 
-/// The node label EKS Auto Mode sets on its nodes (value `auto`).
-pub const COMPUTE_TYPE_LABEL: &str = "eks.amazonaws.com/compute-type";
+pub use crate::model::node_kind::COMPUTE_TYPE_LABEL;
 
 /// Condition reason: custom networking is not set up for this node.
 pub const NOT_CONFIGURED: &str = "CustomNetworkingNotConfigured";

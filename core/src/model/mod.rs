@@ -1,6 +1,7 @@
 //! Plain data: identifiers and the snapshot the checks judge.
 
 pub mod ids;
+pub mod node_kind;
 pub mod snapshot;
 pub mod vpc;
 pub mod witness;

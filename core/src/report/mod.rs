@@ -22,7 +22,9 @@ use crate::checks::{
     CheckResult, CheckStatus, EniRole, Evaluation, Facts, Finding, NoExpectation, NotApplicable,
     PoolFacts,
 };
-use crate::model::{Expectation, SecurityGroupId, Snapshot, SubnetFacts, SubnetId, Witness};
+use crate::model::{
+    node_kind, Expectation, SecurityGroupId, Snapshot, SubnetFacts, SubnetId, Witness,
+};
 use crate::published::PublishedSubnet;
 
 pub const SCHEMA_VERSION: u32 = 1;
@@ -79,14 +81,6 @@ pub struct NodeSummary {
     /// The node's group, from the labels managed nodegroups, eksctl or Karpenter set.
     pub nodegroup: Option<String>,
 }
-
-/// Node labels naming the node's group, in order of preference.
-pub const NODEGROUP_LABELS: [&str; 4] = [
-    "eks.amazonaws.com/nodegroup",
-    "alpha.eksctl.io/nodegroup-name",
-    "karpenter.sh/nodepool",
-    "karpenter.sh/provisioner-name",
-];
 
 #[derive(Debug, Clone, Serialize)]
 pub struct EniConfigSummary {
@@ -159,11 +153,10 @@ impl Report {
             availability_zone: imds.map(|m| m.availability_zone.clone()),
             availability_zone_id: imds.and_then(|m| m.availability_zone_id.clone()),
             max_pods: cluster.and_then(|c| c.node.capacity_pods),
-            nodegroup: cluster.and_then(|c| {
-                NODEGROUP_LABELS
-                    .iter()
-                    .find_map(|l| c.node.labels.get(*l).cloned())
-            }),
+            nodegroup: cluster
+                .map(|c| node_kind::node_group(&c.node.labels))
+                .filter(|g| g.source != node_kind::GroupSource::Unlabelled)
+                .map(|g| g.name),
         };
         let published = snapshot
             .cluster_facts
