@@ -73,7 +73,11 @@ fn the_plan_has_the_numbers_worked_out_by_hand() {
     let zone = |z: &str| view.zones.iter().find(|r| r.zone == z).unwrap();
     let (a, b, c) = (zone("eu-west-1a"), zone("eu-west-1b"), zone("eu-west-1c"));
     assert_eq!(
-        [a.plan.pods_to_move, b.plan.pods_to_move, c.plan.pods_to_move],
+        [
+            a.plan.pods_to_move,
+            b.plan.pods_to_move,
+            c.plan.pods_to_move
+        ],
         [158, 157, 160]
     );
     assert_eq!(a.plan.free_slots, Amount::Known(196));
@@ -93,15 +97,28 @@ fn the_plan_has_the_numbers_worked_out_by_hand() {
     assert_eq!(c.plan.warm_pool_addresses, Amount::Known(60));
     assert_eq!(c.plan.on_demand, ["Karpenter NodePool general"]);
     let texts: Vec<&str> = view.verdicts.iter().map(|v| v.text.as_str()).collect();
-    assert!(texts.iter().any(|t| t.starts_with(
-        "zone eu-west-1b needs about 8 more m5.large (or 4 m5.xlarge) to absorb 129 pods"
-    )), "{texts:#?}");
-    assert!(texts.iter().any(|t| t.starts_with(
+    assert!(
+        texts.iter().any(|t| t.starts_with(
+            "zone eu-west-1b needs about 8 more m5.large (or 4 m5.xlarge) to absorb 129 pods"
+        )),
+        "{texts:#?}"
+    );
+    assert!(
+        texts.iter().any(|t| {
+            t.starts_with(
         "subnet subnet-0podc has 150 free addresses for 160 pods plus warm pools of 60: 70 short"
-    )), "{texts:#?}");
-    assert!(texts.iter().any(|t| t.starts_with("nodegroup old-ng cannot be deleted yet")));
+    )
+        }),
+        "{texts:#?}"
+    );
+    assert!(texts
+        .iter()
+        .any(|t| t.starts_with("nodegroup old-ng cannot be deleted yet")));
     assert!(texts.contains(&"nodegroup new-ng is migrated (22 nodes)"));
     assert!(texts.contains(&"NodePool general is migrated (14 nodes)"));
     assert_eq!(view.exit_code(), 1);
-    assert!(view.verdicts.iter().any(|v| v.severity == Severity::Blocking));
+    assert!(view
+        .verdicts
+        .iter()
+        .any(|v| v.severity == Severity::Blocking));
 }

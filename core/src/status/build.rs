@@ -4,14 +4,14 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use super::group_verdicts::group_verdict;
 use super::input::{StatusInput, StatusPod};
 use super::judge::{judge_node, Inputs};
 use super::plan::{zone_plan, Outcome};
 use super::view::{
-    Filter, GroupRow, GroupState, Migration, NodeRow, PodCounts, ReadyCounts, Readiness,
+    Filter, GroupRow, GroupState, Migration, NodeRow, PodCounts, Readiness, ReadyCounts,
     ReasonCount, StatusView, Verdict, ZoneRow, SCHEMA_VERSION,
 };
-use super::group_verdicts::group_verdict;
 
 /// The zone of a node without a zone label.
 pub const NO_ZONE: &str = "(no zone label)";
@@ -33,14 +33,19 @@ impl StatusView {
             .nodes
             .iter()
             .map(|n| {
-                let pods = by_node.get(n.info.name.as_str()).map_or(&[][..], |v| &v[..]);
+                let pods = by_node
+                    .get(n.info.name.as_str())
+                    .map_or(&[][..], |v| &v[..]);
                 judge_node(n, pods, &inp)
             })
             .collect();
         nodes.sort_by(|a, b| a.name.cmp(&b.name));
         let mut zone_rows: BTreeMap<&str, Vec<&NodeRow>> = BTreeMap::new();
         for r in &nodes {
-            zone_rows.entry(r.zone.as_deref().unwrap_or(NO_ZONE)).or_default().push(r);
+            zone_rows
+                .entry(r.zone.as_deref().unwrap_or(NO_ZONE))
+                .or_default()
+                .push(r);
         }
         let mut verdicts: Vec<Verdict> = Vec::new();
         let mut zones = Vec::new();
@@ -119,7 +124,11 @@ impl StatusView {
                 && zone.is_none_or(|z| r.zone.as_deref().unwrap_or(NO_ZONE) == z)
         };
         let nodes: Vec<NodeRow> = self.nodes.iter().filter(|r| node_in(r)).cloned().collect();
-        let zone_kept = |z: &str| nodes.iter().any(|r| r.zone.as_deref().unwrap_or(NO_ZONE) == z);
+        let zone_kept = |z: &str| {
+            nodes
+                .iter()
+                .any(|r| r.zone.as_deref().unwrap_or(NO_ZONE) == z)
+        };
         let group_kept = |g: &str| nodes.iter().any(|r| r.nodegroup.name == g);
         let verdicts = self
             .verdicts
@@ -136,8 +145,18 @@ impl StatusView {
                 nodegroup: nodegroup.map(str::to_string),
                 zone: zone.map(str::to_string),
             }),
-            nodegroups: self.nodegroups.iter().filter(|g| group_kept(&g.name)).cloned().collect(),
-            zones: self.zones.iter().filter(|z| zone_kept(&z.zone)).cloned().collect(),
+            nodegroups: self
+                .nodegroups
+                .iter()
+                .filter(|g| group_kept(&g.name))
+                .cloned()
+                .collect(),
+            zones: self
+                .zones
+                .iter()
+                .filter(|z| zone_kept(&z.zone))
+                .cloned()
+                .collect(),
             verdicts,
             nodes,
             ..self.clone()
@@ -159,7 +178,10 @@ fn inputs(input: &StatusInput) -> Inputs<'_> {
     };
     let facts = match &input.facts {
         Ok(f) => Ok(f.as_ref()),
-        Err(u) => Err(format!("eniwatch-cluster's facts could not be read: {}", u.reason)),
+        Err(u) => Err(format!(
+            "eniwatch-cluster's facts could not be read: {}",
+            u.reason
+        )),
     };
     let newest_heartbeat = input
         .nodes
@@ -179,7 +201,9 @@ fn input_words(input: &StatusInput) -> Vec<String> {
     let mut w = Vec::new();
     match &input.eni_configs {
         Ok(Some(_)) => {}
-        Ok(None) => w.push("the ENIConfig CRD is not installed: custom networking is not set up".into()),
+        Ok(None) => {
+            w.push("the ENIConfig CRD is not installed: custom networking is not set up".into())
+        }
         Err(u) => w.push(format!("ENIConfigs could not be listed: {}", u.reason)),
     }
     match &input.facts {
@@ -225,7 +249,9 @@ fn ready_counts(rows: &[&NodeRow]) -> ReadyCounts {
             Readiness::True => c.r#true += 1,
             Readiness::False { reason } => {
                 c.r#false += 1;
-                *reasons.entry(reason.as_deref().unwrap_or("(no reason)")).or_default() += 1;
+                *reasons
+                    .entry(reason.as_deref().unwrap_or("(no reason)"))
+                    .or_default() += 1;
             }
             Readiness::Unknown => c.unknown += 1,
             Readiness::NoAgent => c.no_agent += 1,

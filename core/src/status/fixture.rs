@@ -109,7 +109,12 @@ impl Addresses {
 
 fn pod(node: &str, name: String, ip: Option<Ipv4Addr>, owner: &str) -> StatusPod {
     StatusPod {
-        namespace: if owner == "DaemonSet" { "kube-system" } else { "shop" }.into(),
+        namespace: if owner == "DaemonSet" {
+            "kube-system"
+        } else {
+            "shop"
+        }
+        .into(),
         name,
         node_name: Some(node.to_string()),
         ip,
@@ -175,9 +180,19 @@ fn pods_of(n: &StatusNode, g: &Group, z: usize, addr: &mut Addresses, out: &mut 
             addr.node_subnet(z)
         }
     };
-    out.push(pod(name, format!("fluent-bit-{name}"), Some(next(addr)), "DaemonSet"));
+    out.push(pod(
+        name,
+        format!("fluent-bit-{name}"),
+        Some(next(addr)),
+        "DaemonSet",
+    ));
     for k in 0..g.apps {
-        let mut p = pod(name, format!("app-{name}-{k}"), Some(next(addr)), "ReplicaSet");
+        let mut p = pod(
+            name,
+            format!("app-{name}-{k}"),
+            Some(next(addr)),
+            "ReplicaSet",
+        );
         if name == "old-ng-a-0" && k < 2 {
             p.host_network = true;
             p.ip = node_ip;
@@ -243,7 +258,12 @@ pub fn migration_cluster() -> StatusInput {
         .filter_map(|(z, (id, cidr, free))| subnet(id, cidr, z, *free))
         .collect();
     subnets.extend((0..3).filter_map(|z| {
-        subnet(&format!("subnet-0node{}", &ZONES[z][9..]), &format!("10.0.{}.0/20", 16 * z), z, 3900)
+        subnet(
+            &format!("subnet-0node{}", &ZONES[z][9..]),
+            &format!("10.0.{}.0/20", 16 * z),
+            z,
+            3900,
+        )
     }));
     StatusInput {
         nodes,

@@ -98,16 +98,6 @@ fn unmigrated(
     } else {
         String::new()
     };
-    if g.source == GroupSource::KarpenterNodePool {
-        return v(
-            Severity::ToDo,
-            format!(
-                "{subject}{progress}: Karpenter replaces its unmigrated nodes with nodes that use \
-                 their zone's ENIConfig once they are disrupted (delete their NodeClaims, or let \
-                 drift or expiry replace them); {pods} pods move"
-            ),
-        );
-    }
     let mut zones: Vec<&str> = old
         .iter()
         .map(|r| r.zone.as_deref().unwrap_or(super::build::NO_ZONE))
@@ -127,8 +117,13 @@ fn unmigrated(
         return v(
             Severity::Blocking,
             format!(
-                "{subject} cannot be deleted yet{progress}: zone {} cannot take the pods that \
-                 would move (see below)",
+                "{subject} {}{progress}: zone {} cannot take the pods that would move (see \
+                 below)",
+                if g.source == GroupSource::KarpenterNodePool {
+                    "cannot replace its nodes yet"
+                } else {
+                    "cannot be deleted yet"
+                },
                 short.join(", zone ")
             ),
         );
@@ -137,9 +132,23 @@ fn unmigrated(
         return v(
             Severity::Unknown,
             format!(
-                "whether {subject} can be deleted is unknown{progress}: the plan of zone {} is \
-                 not known",
+                "whether {subject} {} is unknown{progress}: the plan of zone {} is not known",
+                if g.source == GroupSource::KarpenterNodePool {
+                    "can replace its nodes"
+                } else {
+                    "can be deleted"
+                },
                 unknown.join(", zone ")
+            ),
+        );
+    }
+    if g.source == GroupSource::KarpenterNodePool {
+        return v(
+            Severity::ToDo,
+            format!(
+                "{subject}{progress}: Karpenter replaces its unmigrated nodes with nodes that use \
+                 their zone's ENIConfig once they are disrupted (delete their NodeClaims, or let \
+                 drift or expiry replace them); {pods} pods move"
             ),
         );
     }

@@ -7,6 +7,8 @@
 //! - A node is *migrated* when an ENIConfig applies to it and either its
 //!   agent's condition is True, or, without a fresh condition, no pod
 //!   address says otherwise and at least one is in the ENIConfig's subnet.
+//!   False with pods in that subnet is *drift* on a migrated node; False
+//!   without a placed pod address is *unknown*.
 //!   A node whose pod addresses are all outside that subnet is *not
 //!   migrated*, whatever its condition (the old nodes of a migration).
 //! - A heartbeat more than [`STALE_AFTER_SECS`] older than the newest one
@@ -135,7 +137,8 @@ fn outside(p: &StatusPod, cidr: Option<&Ipv4Net>) -> bool {
 
 fn mode(node: &StatusNode, inp: &Inputs) -> NodeMode {
     let labels = &node.info.labels;
-    let ipv6_only = !node.internal_ips.is_empty() && node.internal_ips.iter().all(|ip| ip.is_ipv6());
+    let ipv6_only =
+        !node.internal_ips.is_empty() && node.internal_ips.iter().all(|ip| ip.is_ipv6());
     if ipv6_only {
         return NodeMode::NotApplicable {
             not_applicable: "ipv6".into(),
@@ -244,10 +247,14 @@ fn migration(
     if cidr_known && c.elsewhere > 0 && c.on_eniconfig_subnet == 0 {
         return Migration::NotMigrated;
     }
+    // A False condition on a node whose pod addresses cannot be placed may
+    // be an old node as well as drift on a new one: unknown, not guessed.
+    let placed_on_subnet = cidr_known && c.on_eniconfig_subnet > 0;
     match ready {
         Readiness::True => Migration::Migrated,
-        Readiness::False { .. } => Migration::Drift,
-        _ if c.on_eniconfig_subnet > 0 => Migration::Migrated,
+        Readiness::False { .. } if placed_on_subnet => Migration::Drift,
+        Readiness::False { .. } => Migration::Unknown,
+        _ if placed_on_subnet => Migration::Migrated,
         _ => Migration::Unknown,
     }
 }
@@ -257,14 +264,20 @@ fn free_slots(node: &StatusNode, subnet: &str, c: &PodCounts, inp: &Inputs) -> A
         return Amount::Known(0);
     }
     let Some(itype) = node_kind::label(&node.info.labels, node_kind::INSTANCE_TYPE_LABEL) else {
-        return Amount::unknown(format!("node {} has no instance-type label", node.info.name));
+        return Amount::unknown(format!(
+            "node {} has no instance-type label",
+            node.info.name
+        ));
     };
     let Some(limits) = crate::instance_limits::lookup(itype) else {
         return Amount::unknown(format!(
             "instance type {itype} is not in eniwatch's table (upgrade eniwatch)"
         ));
     };
-    let kubelet = node.allocatable_pods.or(node.info.capacity_pods).map(u64::from);
+    let kubelet = node
+        .allocatable_pods
+        .or(node.info.capacity_pods)
+        .map(u64::from);
     let cap = |pd: bool| {
         let f = max_pods(
             limits.pod_limits(),

@@ -21,10 +21,10 @@
 use std::collections::BTreeMap;
 
 use super::judge::Inputs;
-use super::zone_verdicts::verdicts;
 use super::view::{
     Amount, Migration, NodeMode, NodeRow, NodesToAdd, SubnetRoom, Verdict, ZonePlan,
 };
+use super::zone_verdicts::verdicts;
 use crate::checks::capacity::{max_pods, AddressingMode};
 use crate::model::node_kind::GroupSource;
 
@@ -182,7 +182,10 @@ fn most_common<'a>(rows: impl Iterator<Item = &'a &'a NodeRow>) -> Option<String
         }
     }
     // Most nodes first; the name breaks ties, so the answer is stable.
-    let best = counts.iter().map(|(t, n)| (*n, std::cmp::Reverse(*t))).max()?;
+    let best = counts
+        .iter()
+        .map(|(t, n)| (*n, std::cmp::Reverse(*t)))
+        .max()?;
     Some(best.1 .0.to_string())
 }
 
@@ -232,9 +235,11 @@ fn warm_pool(shortfall: &Amount, add: &[NodesToAdd], pd: bool) -> Amount {
         (Amount::Known(_), None) => Amount::unknown("no instance type to add is known"),
         (Amount::Known(_), Some(a)) if pd => Amount::Known(a.count.saturating_mul(16)),
         (Amount::Known(_), Some(a)) => match crate::instance_limits::lookup(&a.instance_type) {
-            Some(l) => Amount::Known(a.count.saturating_mul(u64::from(l.pod_limits().ipv4_per_eni))),
+            Some(l) => Amount::Known(
+                a.count
+                    .saturating_mul(u64::from(l.pod_limits().ipv4_per_eni)),
+            ),
             None => Amount::unknown(format!("{} is not in eniwatch's table", a.instance_type)),
         },
     }
 }
-

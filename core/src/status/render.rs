@@ -40,7 +40,11 @@ pub fn render_text(view: &StatusView, width: usize, colour: bool) -> String {
         let mut parts = Vec::new();
         parts.extend(f.nodegroup.as_ref().map(|g| format!("nodegroup {g}")));
         parts.extend(f.zone.as_ref().map(|z| format!("zone {z}")));
-        let _ = writeln!(s, "shown: {} (the plan counts the whole cluster)", parts.join(", "));
+        let _ = writeln!(
+            s,
+            "shown: {} (the plan counts the whole cluster)",
+            parts.join(", ")
+        );
     }
     s.push('\n');
     let _ = writeln!(

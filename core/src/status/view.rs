@@ -67,10 +67,7 @@ pub struct Filter {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum NodeMode {
     /// The ENIConfig the node selects exists and names a subnet.
-    CustomNetworking {
-        eni_config: String,
-        subnet: String,
-    },
+    CustomNetworking { eni_config: String, subnet: String },
     /// No ENIConfig applies (the one it selects does not exist, or the CRD
     /// is not installed): standard networking.
     Standard { why: String },
@@ -98,7 +95,9 @@ pub enum Readiness {
     /// No condition: no node agent there.
     NoAgent,
     /// A heartbeat far older than the newest one: the agent stopped.
-    Stale { last_heartbeat: String },
+    Stale {
+        last_heartbeat: String,
+    },
 }
 
 /// Where a node stands in the migration.

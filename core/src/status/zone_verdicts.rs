@@ -82,8 +82,9 @@ fn capacity(zone: &str, plan: &ZonePlan, inp: &Inputs, out: &mut Vec<Verdict>) -
     let (free, short) = match (&plan.free_slots, &plan.shortfall) {
         (Amount::Known(f), Amount::Known(s)) => (*f, *s),
         (Amount::Unknown { unknown }, _) | (_, Amount::Unknown { unknown }) => {
-            let text =
-                format!("free pod slots on the migrated nodes are unknown ({unknown}); {p} pods to move");
+            let text = format!(
+                "free pod slots on the migrated nodes are unknown ({unknown}); {p} pods to move"
+            );
             out.push(verdict(zone, Severity::Unknown, subject, text.clone()));
             return Outcome::Unknown(text);
         }
@@ -96,7 +97,9 @@ fn capacity(zone: &str, plan: &ZonePlan, inp: &Inputs, out: &mut Vec<Verdict>) -
             zone,
             Severity::Ok,
             subject,
-            format!("zone {zone}'s migrated nodes have {free} free pod slots for its {p} pods to move"),
+            format!(
+                "zone {zone}'s migrated nodes have {free} free pod slots for its {p} pods to move"
+            ),
         ));
         return Outcome::Fits;
     }
@@ -123,15 +126,20 @@ fn capacity(zone: &str, plan: &ZonePlan, inp: &Inputs, out: &mut Vec<Verdict>) -
         return Outcome::Fits;
     }
     let text = match sizes.split_first() {
-        Some((first, rest)) if rest.is_empty() => {
-            format!("zone {zone} needs about {} to absorb {short} pods", more(first))
+        Some((first, [])) => {
+            format!(
+                "zone {zone} needs about {} to absorb {short} pods",
+                more(first)
+            )
         }
         Some((first, rest)) => format!(
             "zone {zone} needs about {} (or {}) to absorb {short} pods",
             more(first),
             rest.join(" or ")
         ),
-        None => format!("zone {zone} lacks room for {short} pods (no instance type to add is known)"),
+        None => {
+            format!("zone {zone} lacks room for {short} pods (no instance type to add is known)")
+        }
     };
     out.push(verdict(
         zone,
@@ -175,7 +183,8 @@ fn subnet(zone: &str, plan: &ZonePlan, out: &mut Vec<Verdict>) -> Outcome {
         }
     };
     let need = p.saturating_add(warm);
-    let head = format!("{subject} has {free} free addresses for {p} pods plus warm pools of {warm}");
+    let head =
+        format!("{subject} has {free} free addresses for {p} pods plus warm pools of {warm}");
     if free >= need {
         out.push(verdict(zone, Severity::Ok, subject, head));
         return Outcome::Fits;
