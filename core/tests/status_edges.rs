@@ -320,3 +320,49 @@ mod no_input_panics {
         }
     }
 }
+
+#[test]
+fn a_heartbeat_far_ahead_does_not_make_the_others_stale() {
+    let mut input = migration_cluster();
+    if let Some(c) = input.nodes[0].condition.as_mut() {
+        c.last_heartbeat = Some("2099-01-01T00:00:00Z".into());
+    }
+    let v = view(&input);
+    let stale: u64 = v.zones.iter().map(|z| z.ready.stale).sum();
+    assert_eq!(stale, 1, "only general-c-13 is stale");
+}
+
+#[test]
+fn five_thousand_nodes_are_judged_at_once() {
+    // The fixture 84 times over: 5,040 nodes, 126,000 pods.
+    let one = migration_cluster();
+    let mut input = one.clone();
+    input.nodes.clear();
+    input.pods.clear();
+    for copy in 0..84 {
+        for n in &one.nodes {
+            let mut n = n.clone();
+            n.info.name = format!("{}-{copy}", n.info.name);
+            input.nodes.push(n);
+        }
+        for p in &one.pods {
+            let mut p = p.clone();
+            p.node_name = p.node_name.map(|n| format!("{n}-{copy}"));
+            input.pods.push(p);
+        }
+    }
+    let started = std::time::Instant::now();
+    let v = StatusView::from_input(&input);
+    let text = render_text(&v, 80, false);
+    let json = render_json(&v);
+    eprintln!(
+        "{} nodes, {} pods: judged and rendered in {:?}",
+        input.nodes.len(),
+        input.pods.len(),
+        started.elapsed()
+    );
+    let b = v.zones.iter().find(|z| z.zone == "eu-west-1b").unwrap();
+    assert_eq!(b.plan.pods_to_move, 157 * 84);
+    assert!(text.contains("5040 nodes"));
+    assert_eq!(json["nodes"].as_array().map(Vec::len), Some(5040));
+}

@@ -183,12 +183,16 @@ fn inputs(input: &StatusInput) -> Inputs<'_> {
             u.reason
         )),
     };
-    let newest_heartbeat = input
+    // The median heartbeat, not the newest: one clock far ahead (or a
+    // garbage date) must not make every other node stale.
+    let mut beats: Vec<i64> = input
         .nodes
         .iter()
         .filter_map(|n| n.condition.as_ref()?.last_heartbeat.as_deref())
         .filter_map(super::time::unix_seconds)
-        .max();
+        .collect();
+    beats.sort_unstable();
+    let newest_heartbeat = beats.get(beats.len() / 2).copied();
     Inputs {
         eni_configs,
         facts,

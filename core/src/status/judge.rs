@@ -11,7 +11,7 @@
 //!   without a placed pod address is *unknown*.
 //!   A node whose pod addresses are all outside that subnet is *not
 //!   migrated*, whatever its condition (the old nodes of a migration).
-//! - A heartbeat more than [`STALE_AFTER_SECS`] older than the newest one
+//! - A heartbeat more than [`STALE_AFTER_SECS`] older than the median one
 //!   listed is *stale*: the condition is not trusted. The clock is never
 //!   read, so the same input always gives the same view.
 //! - Free slots: `min(custom-networking max pods, the kubelet's max-pods)`
@@ -44,6 +44,7 @@ pub(crate) struct Inputs<'a> {
     /// Ok(None): not published; Err: reading failed.
     pub facts: Result<Option<&'a PublishedFacts>, String>,
     pub selection: &'a SelectionSettings,
+    /// The median heartbeat of all conditions (seconds).
     pub newest_heartbeat: Option<i64>,
 }
 
