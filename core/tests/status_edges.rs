@@ -366,3 +366,16 @@ fn five_thousand_nodes_are_judged_at_once() {
     assert!(text.contains("5040 nodes"));
     assert_eq!(json["nodes"].as_array().map(Vec::len), Some(5040));
 }
+
+#[test]
+fn nodes_of_unknown_state_are_named_in_the_text() {
+    let mut input = migration_cluster();
+    input.facts = Ok(None);
+    let text = render_text(&view(&input), 80, false);
+    assert!(text.contains("Nodes with drift or of unknown state"));
+    assert!(text.contains("  old-ng-a-0 (old-ng): False: PodIPOutsideENIConfigSubnet"));
+    assert!(text.contains("and 15 more"), "{text}");
+    for line in text.lines().take_while(|l| *l != "Plan") {
+        assert!(line.chars().count() <= 80, "{line}");
+    }
+}

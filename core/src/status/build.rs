@@ -40,57 +40,8 @@ impl StatusView {
             })
             .collect();
         nodes.sort_by(|a, b| a.name.cmp(&b.name));
-        let mut zone_rows: BTreeMap<&str, Vec<&NodeRow>> = BTreeMap::new();
-        for r in &nodes {
-            zone_rows
-                .entry(r.zone.as_deref().unwrap_or(NO_ZONE))
-                .or_default()
-                .push(r);
-        }
-        let mut verdicts: Vec<Verdict> = Vec::new();
-        let mut zones = Vec::new();
-        let mut outcomes: BTreeMap<String, Outcome> = BTreeMap::new();
-        for (zone, rows) in &zone_rows {
-            let (plan, v, outcome) = zone_plan(zone, rows, &inp);
-            zones.push(ZoneRow {
-                zone: zone.to_string(),
-                nodes: rows.len() as u64,
-                ready: ready_counts(rows),
-                pods: pod_sum(rows),
-                plan,
-            });
-            verdicts.extend(v);
-            outcomes.insert(zone.to_string(), outcome);
-        }
-        let mut group_rows: BTreeMap<(&str, _), Vec<&NodeRow>> = BTreeMap::new();
-        for r in &nodes {
-            group_rows
-                .entry((r.nodegroup.name.as_str(), r.nodegroup.source))
-                .or_default()
-                .push(r);
-        }
-        let mut nodegroups = Vec::new();
-        let mut group_verdicts = Vec::new();
-        for ((name, source), rows) in &group_rows {
-            let mut zones: Vec<String> = rows
-                .iter()
-                .map(|r| r.zone.clone().unwrap_or_else(|| NO_ZONE.to_string()))
-                .collect();
-            zones.dedup();
-            zones.sort();
-            zones.dedup();
-            let row = GroupRow {
-                name: name.to_string(),
-                source: *source,
-                nodes: rows.len() as u64,
-                zones,
-                ready: ready_counts(rows),
-                pods: pod_sum(rows),
-                state: group_state(rows),
-            };
-            group_verdicts.extend(group_verdict(&row, rows, &outcomes));
-            nodegroups.push(row);
-        }
+        let (zones, mut verdicts, outcomes) = zones(&nodes, &inp);
+        let (nodegroups, mut group_verdicts) = groups(&nodes, &outcomes);
         group_verdicts.append(&mut verdicts);
         if input.nodes.is_empty() {
             words.push("no nodes were listed".to_string());
@@ -164,6 +115,72 @@ impl StatusView {
     }
 }
 
+/// Each zone's row, plan, verdicts and outcome.
+fn zones(
+    nodes: &[NodeRow],
+    inp: &Inputs,
+) -> (Vec<ZoneRow>, Vec<Verdict>, BTreeMap<String, Outcome>) {
+    let mut zone_rows: BTreeMap<&str, Vec<&NodeRow>> = BTreeMap::new();
+    for r in nodes {
+        zone_rows
+            .entry(r.zone.as_deref().unwrap_or(NO_ZONE))
+            .or_default()
+            .push(r);
+    }
+    let mut verdicts: Vec<Verdict> = Vec::new();
+    let mut zones = Vec::new();
+    let mut outcomes: BTreeMap<String, Outcome> = BTreeMap::new();
+    for (zone, rows) in &zone_rows {
+        let (plan, v, outcome) = zone_plan(zone, rows, inp);
+        zones.push(ZoneRow {
+            zone: zone.to_string(),
+            nodes: rows.len() as u64,
+            ready: ready_counts(rows),
+            pods: pod_sum(rows),
+            plan,
+        });
+        verdicts.extend(v);
+        outcomes.insert(zone.to_string(), outcome);
+    }
+    (zones, verdicts, outcomes)
+}
+
+/// Each nodegroup's row and verdicts, from its nodes and its zones' outcomes.
+fn groups(
+    nodes: &[NodeRow],
+    outcomes: &BTreeMap<String, Outcome>,
+) -> (Vec<GroupRow>, Vec<Verdict>) {
+    let mut group_rows: BTreeMap<(&str, _), Vec<&NodeRow>> = BTreeMap::new();
+    for r in nodes {
+        group_rows
+            .entry((r.nodegroup.name.as_str(), r.nodegroup.source))
+            .or_default()
+            .push(r);
+    }
+    let mut nodegroups = Vec::new();
+    let mut verdicts = Vec::new();
+    for ((name, source), rows) in &group_rows {
+        let mut zones: Vec<String> = rows
+            .iter()
+            .map(|r| r.zone.clone().unwrap_or_else(|| NO_ZONE.to_string()))
+            .collect();
+        zones.sort();
+        zones.dedup();
+        let row = GroupRow {
+            name: name.to_string(),
+            source: *source,
+            nodes: rows.len() as u64,
+            zones,
+            ready: ready_counts(rows),
+            pods: pod_sum(rows),
+            state: group_state(rows),
+        };
+        verdicts.extend(group_verdict(&row, rows, outcomes));
+        nodegroups.push(row);
+    }
+    (nodegroups, verdicts)
+}
+
 impl From<&StatusInput> for StatusView {
     fn from(input: &StatusInput) -> Self {
         StatusView::from_input(input)
@@ -192,12 +209,12 @@ fn inputs(input: &StatusInput) -> Inputs<'_> {
         .filter_map(super::time::unix_seconds)
         .collect();
     beats.sort_unstable();
-    let newest_heartbeat = beats.get(beats.len() / 2).copied();
+    let median_heartbeat = beats.get(beats.len() / 2).copied();
     Inputs {
         eni_configs,
         facts,
         selection: &input.selection,
-        newest_heartbeat,
+        median_heartbeat,
     }
 }
 

@@ -33,7 +33,7 @@ use crate::model::node_kind::{self, Platform};
 use crate::model::{EniConfig, SelectionSettings};
 use crate::published::PublishedFacts;
 
-/// Seconds a heartbeat may lag the newest before it is called stale (the
+/// Seconds a heartbeat may lag the median one before it is called stale (the
 /// agent renews its condition every few minutes).
 pub(crate) const STALE_AFTER_SECS: i64 = 600;
 
@@ -45,7 +45,7 @@ pub(crate) struct Inputs<'a> {
     pub facts: Result<Option<&'a PublishedFacts>, String>,
     pub selection: &'a SelectionSettings,
     /// The median heartbeat of all conditions (seconds).
-    pub newest_heartbeat: Option<i64>,
+    pub median_heartbeat: Option<i64>,
 }
 
 impl Inputs<'_> {
@@ -80,7 +80,7 @@ impl Inputs<'_> {
 pub(crate) fn judge_node(node: &StatusNode, pods: &[&StatusPod], inp: &Inputs) -> NodeRow {
     let labels = &node.info.labels;
     let mode = mode(node, inp);
-    let ready = readiness(node, inp.newest_heartbeat);
+    let ready = readiness(node, inp.median_heartbeat);
     let cidr = match &mode {
         NodeMode::CustomNetworking { subnet, .. } => Some(inp.cidr(subnet)),
         _ => None,
@@ -190,12 +190,12 @@ fn mode(node: &StatusNode, inp: &Inputs) -> NodeMode {
     }
 }
 
-fn readiness(node: &StatusNode, newest: Option<i64>) -> Readiness {
+fn readiness(node: &StatusNode, median: Option<i64>) -> Readiness {
     let Some(c) = &node.condition else {
         return Readiness::NoAgent;
     };
-    if let (Some(text), Some(newest)) = (&c.last_heartbeat, newest) {
-        if unix_seconds(text).is_some_and(|t| newest.saturating_sub(t) > STALE_AFTER_SECS) {
+    if let (Some(text), Some(median)) = (&c.last_heartbeat, median) {
+        if unix_seconds(text).is_some_and(|t| median.saturating_sub(t) > STALE_AFTER_SECS) {
             return Readiness::Stale {
                 last_heartbeat: text.clone(),
             };

@@ -8,7 +8,10 @@
 
 use std::fmt::Write;
 
-use super::view::{Amount, GroupRow, ReadyCounts, Severity, StatusView, ZoneRow};
+use super::view::{
+    Amount, GroupRow, Migration, NodeMode, NodeRow, Readiness, ReadyCounts, Severity, StatusView,
+    ZoneRow,
+};
 use crate::model::node_kind::GroupSource;
 
 /// The narrowest width verdicts are wrapped at.
@@ -70,6 +73,7 @@ pub fn render_text(view: &StatusView, width: usize, colour: bool) -> String {
          FREE: free pod slots on migrated nodes; ADDR: free pod-subnet addresses.\n",
     );
     reasons(&mut s, view);
+    attention(&mut s, view);
     s.push_str("\nPlan\n");
     let width = width.max(MIN_WIDTH);
     for v in &view.verdicts {
@@ -169,6 +173,41 @@ fn reasons(s: &mut String, view: &StatusView) {
         for l in lines {
             let _ = writeln!(s, "{l}");
         }
+    }
+}
+
+/// Nodes shown by name: drift and unknown state (the others are counted).
+const NODES_SHOWN: usize = 10;
+
+fn attention(s: &mut String, view: &StatusView) {
+    let nodes: Vec<&NodeRow> = view
+        .nodes
+        .iter()
+        .filter(|n| matches!(n.migration, Migration::Drift | Migration::Unknown))
+        .collect();
+    if nodes.is_empty() {
+        return;
+    }
+    s.push_str("\nNodes with drift or of unknown state\n");
+    for n in nodes.iter().take(NODES_SHOWN) {
+        let why = match (&n.ready, &n.mode) {
+            (_, NodeMode::Unknown { why }) => why.clone(),
+            (Readiness::False { reason }, _) => {
+                format!("False: {}", reason.as_deref().unwrap_or("no reason"))
+            }
+            (Readiness::Stale { last_heartbeat }, _) => format!("stale since {last_heartbeat}"),
+            (Readiness::NoAgent, _) => "no agent, no pod address placed".to_string(),
+            _ => "no pod address placed".to_string(),
+        };
+        let line = format!("  {} ({}): {why}", n.name, n.nodegroup.name);
+        let _ = writeln!(s, "{}", cut(&line, 79));
+    }
+    if nodes.len() > NODES_SHOWN {
+        let _ = writeln!(
+            s,
+            "  and {} more (--output json lists them)",
+            nodes.len() - NODES_SHOWN
+        );
     }
 }
 

@@ -94,7 +94,7 @@ pub enum Readiness {
     Unknown,
     /// No condition: no node agent there.
     NoAgent,
-    /// A heartbeat far older than the newest one: the agent stopped.
+    /// A heartbeat far older than the median one: the agent stopped.
     Stale {
         last_heartbeat: String,
     },
