@@ -379,3 +379,15 @@ fn nodes_of_unknown_state_are_named_in_the_text() {
         assert!(line.chars().count() <= 80, "{line}");
     }
 }
+
+#[test]
+fn a_cluster_where_custom_networking_does_not_apply_is_done() {
+    let mut input = migration_cluster();
+    for n in &mut input.nodes {
+        n.internal_ips = vec![IpAddr::V6(Ipv6Addr::LOCALHOST)];
+    }
+    let v = view(&input);
+    assert!(v.nodes.iter().all(|n| n.migration == Migration::NotInPlan));
+    assert!(v.zones.iter().all(|z| z.plan.pods_to_move == 0));
+    assert_eq!(v.exit_code(), 0, "{:#?}", v.verdicts);
+}
