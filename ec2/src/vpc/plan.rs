@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
-use super::api::{EniQuery, SubnetQuery, VpcApi, TYPE_PAGE};
+use super::api::{EniQuery, GroupQuery, SubnetQuery, VpcApi, TYPE_PAGE};
 use super::part::{
     absent, invalid_type, most_common_vpc, no_vpc_found, not_read, unknown_type, Part,
 };
@@ -30,6 +30,20 @@ struct SubnetsAnswer {
     not_found: Vec<SubnetId>,
 }
 
+/// What the groups call asked: the ids, and the VPC whose groups were
+/// listed whole (when a NodeClass selects pod groups by tag).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct GroupsAsked {
+    ids: Vec<SecurityGroupId>,
+    vpc: Option<VpcId>,
+}
+
+impl GroupsAsked {
+    fn is_empty(&self) -> bool {
+        self.ids.is_empty() && self.vpc.is_none()
+    }
+}
+
 /// The schedule and the caches.
 pub struct VpcPlan {
     policy: VpcPolicy,
@@ -45,7 +59,7 @@ pub struct VpcPlan {
     prefix_enis: Part<(Vec<SubnetId>, Vec<NetworkInterface>)>,
     route_tables: Part<Vec<RouteTable>>,
     /// The groups asked, and those that exist.
-    groups: Part<(Vec<SecurityGroupId>, Vec<SecurityGroup>)>,
+    groups: Part<(GroupsAsked, Vec<SecurityGroup>)>,
     /// Per type: the answer, and whether it is final (EC2 answered).
     types: BTreeMap<String, (Observed<InstanceTypeFacts>, bool)>,
 }
@@ -241,8 +255,20 @@ impl VpcPlan {
         }
     }
 
+    /// The groups to ask for: the ids asked, and the VPC's whole list when
+    /// the ask wants it and the VPC is known.
+    fn groups_wanted(&self, ask: &VpcAsk) -> GroupsAsked {
+        GroupsAsked {
+            ids: ask.security_groups.iter().cloned().collect(),
+            vpc: ask
+                .vpc_security_groups
+                .then(|| self.vpc(ask).ok())
+                .flatten(),
+        }
+    }
+
     async fn refresh_groups<A: VpcApi>(&mut self, api: &A, ask: &VpcAsk, now: Instant) {
-        let wanted: Vec<SecurityGroupId> = ask.security_groups.iter().cloned().collect();
+        let wanted = self.groups_wanted(ask);
         let changed = self
             .groups
             .value
@@ -252,13 +278,48 @@ impl VpcPlan {
             self.groups.value = Some((wanted, Vec::new()));
             self.groups.error = None;
         } else if changed || self.groups.is_due(now) {
-            let r = self
-                .gate
-                .paged(OP_GROUPS, now, |t| api.security_groups(&wanted, t))
-                .await;
+            let r = self.read_groups(api, &wanted, now).await;
             let next = now + self.gate.jittered(self.policy.route_refresh);
             self.groups.settle(r.map(|g| (wanted, g)), next);
         }
+    }
+
+    /// The VPC's groups (filter `vpc-id`) when wanted, then by `group-id`
+    /// the asked groups absent from that answer (another VPC's, or none).
+    async fn read_groups<A: VpcApi>(
+        &mut self,
+        api: &A,
+        wanted: &GroupsAsked,
+        now: Instant,
+    ) -> Observed<Vec<SecurityGroup>> {
+        let mut all = match &wanted.vpc {
+            Some(vpc) => {
+                let query = GroupQuery::Vpc(vpc.clone());
+                self.gate
+                    .paged(OP_GROUPS, now, |t| api.security_groups(&query, t))
+                    .await?
+            }
+            None => Vec::new(),
+        };
+        let rest: Vec<SecurityGroupId> = wanted
+            .ids
+            .iter()
+            .filter(|id| !all.iter().any(|g| &g.id == *id))
+            .cloned()
+            .collect();
+        if !rest.is_empty() {
+            let query = GroupQuery::Ids(rest);
+            let found = self
+                .gate
+                .paged(OP_GROUPS, now, |t| api.security_groups(&query, t))
+                .await?;
+            for g in found {
+                if !all.iter().any(|a| a.id == g.id) {
+                    all.push(g);
+                }
+            }
+        }
+        Ok(all)
     }
 
     async fn refresh_types<A: VpcApi>(&mut self, api: &A, ask: &VpcAsk, now: Instant) {
@@ -302,7 +363,7 @@ impl VpcPlan {
                 .groups
                 .value
                 .as_ref()
-                .map(|(asked, _)| asked.clone())
+                .map(|(asked, _)| asked.ids.clone())
                 .unwrap_or_default(),
             cni_enis: self.cni_enis.observed(missing, Clone::clone),
             prefix_subnet_enis: match &self.cni_enis.value {
@@ -354,8 +415,8 @@ impl VpcPlan {
             }
             times.push(self.gate.earliest(OP_ROUTES, at(self.route_tables.due)));
         }
-        if !ask.security_groups.is_empty() {
-            let wanted: Vec<_> = ask.security_groups.iter().cloned().collect();
+        let wanted = self.groups_wanted(ask);
+        if !wanted.is_empty() {
             let changed = self.groups.value.as_ref().is_none_or(|(a, _)| a != &wanted);
             let due = if changed { now } else { at(self.groups.due) };
             times.push(self.gate.earliest(OP_GROUPS, due));
