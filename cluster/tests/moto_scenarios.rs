@@ -70,6 +70,16 @@ async fn healthy_cluster_has_no_finding_and_every_check_ok() {
     }
     assert_eq!(out.report["status"], "ok");
     assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.report.get("node_classes").is_none() && out.report.get("node_classes_error").is_none(),
+        "no NodeClass CRD (404): none, and no error: {}",
+        out.report
+    );
+    assert_eq!(
+        out.report["cni_subnets"],
+        serde_json::json!([]),
+        "none tagged"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
