@@ -5,16 +5,20 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
-use super::api::{EniQuery, GroupQuery, SubnetQuery, VpcApi, TYPE_PAGE};
+use super::api::{EniQuery, SubnetQuery, VpcApi, TYPE_PAGE};
 use super::part::{
     absent, invalid_type, most_common_vpc, no_vpc_found, not_read, unknown_type, Part,
 };
 use super::policy::Gate;
 use super::{VpcAsk, VpcPolicy};
 use eniwatch_core::model::{
-    InstanceTypeFacts, NetworkInterface, Observed, RouteTable, SecurityGroup, SecurityGroupId,
-    Subnet, SubnetId, Unavailable, VpcFacts, VpcId,
+    InstanceTypeFacts, NetworkInterface, Observed, RouteTable, SecurityGroup, Subnet, SubnetId,
+    Unavailable, VpcFacts, VpcId,
 };
+
+#[path = "plan_groups.rs"]
+mod groups;
+use groups::GroupsAsked;
 
 pub(super) const OP_SUBNETS: &str = "DescribeSubnets";
 pub(super) const OP_ENIS: &str = "DescribeNetworkInterfaces";
@@ -28,20 +32,6 @@ pub(super) const OP_TYPES: &str = "DescribeInstanceTypes";
 struct SubnetsAnswer {
     subnets: Vec<Subnet>,
     not_found: Vec<SubnetId>,
-}
-
-/// What the groups call asked: the ids, and the VPC whose groups were
-/// listed whole (when a NodeClass selects pod groups by tag).
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct GroupsAsked {
-    ids: Vec<SecurityGroupId>,
-    vpc: Option<VpcId>,
-}
-
-impl GroupsAsked {
-    fn is_empty(&self) -> bool {
-        self.ids.is_empty() && self.vpc.is_none()
-    }
 }
 
 /// The schedule and the caches.
@@ -253,73 +243,6 @@ impl VpcPlan {
             let next = now + self.gate.jittered(self.policy.subnet_refresh);
             self.prefix_enis.settle(r.map(|enis| (wanted, enis)), next);
         }
-    }
-
-    /// The groups to ask for: the ids asked, and the VPC's whole list when
-    /// the ask wants it and the VPC is known.
-    fn groups_wanted(&self, ask: &VpcAsk) -> GroupsAsked {
-        GroupsAsked {
-            ids: ask.security_groups.iter().cloned().collect(),
-            vpc: ask
-                .vpc_security_groups
-                .then(|| self.vpc(ask).ok())
-                .flatten(),
-        }
-    }
-
-    async fn refresh_groups<A: VpcApi>(&mut self, api: &A, ask: &VpcAsk, now: Instant) {
-        let wanted = self.groups_wanted(ask);
-        let changed = self
-            .groups
-            .value
-            .as_ref()
-            .is_none_or(|(asked, _)| asked != &wanted);
-        if wanted.is_empty() {
-            self.groups.value = Some((wanted, Vec::new()));
-            self.groups.error = None;
-        } else if changed || self.groups.is_due(now) {
-            let r = self.read_groups(api, &wanted, now).await;
-            let next = now + self.gate.jittered(self.policy.route_refresh);
-            self.groups.settle(r.map(|g| (wanted, g)), next);
-        }
-    }
-
-    /// The VPC's groups (filter `vpc-id`) when wanted, then by `group-id`
-    /// the asked groups absent from that answer (another VPC's, or none).
-    async fn read_groups<A: VpcApi>(
-        &mut self,
-        api: &A,
-        wanted: &GroupsAsked,
-        now: Instant,
-    ) -> Observed<Vec<SecurityGroup>> {
-        let mut all = match &wanted.vpc {
-            Some(vpc) => {
-                let query = GroupQuery::Vpc(vpc.clone());
-                self.gate
-                    .paged(OP_GROUPS, now, |t| api.security_groups(&query, t))
-                    .await?
-            }
-            None => Vec::new(),
-        };
-        let rest: Vec<SecurityGroupId> = wanted
-            .ids
-            .iter()
-            .filter(|id| !all.iter().any(|g| &g.id == *id))
-            .cloned()
-            .collect();
-        if !rest.is_empty() {
-            let query = GroupQuery::Ids(rest);
-            let found = self
-                .gate
-                .paged(OP_GROUPS, now, |t| api.security_groups(&query, t))
-                .await?;
-            for g in found {
-                if !all.iter().any(|a| a.id == g.id) {
-                    all.push(g);
-                }
-            }
-        }
-        Ok(all)
     }
 
     async fn refresh_types<A: VpcApi>(&mut self, api: &A, ask: &VpcAsk, now: Instant) {

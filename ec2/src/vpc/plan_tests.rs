@@ -312,47 +312,6 @@ async fn an_eniconfig_subnet_not_seen_yet_is_asked_at_once() {
 }
 
 #[tokio::test]
-async fn a_nodeclass_by_tag_lists_the_vpcs_groups_then_only_the_named_ones_outside_it() {
-    let mut c = cluster(1, VpcPolicy::default());
-    c.at(0).await;
-    c.ec2.take_log();
-    c.ask.vpc_security_groups = true;
-    c.ask
-        .security_groups
-        .insert("sg-elsewhere".parse().unwrap());
-    c.ask.security_groups.insert("sg-gone".parse().unwrap());
-    let calls = c.run(10, 100, 1).await;
-    let ops: Vec<_> = calls
-        .iter()
-        .map(|(t, c)| (*t, c.op, c.what.as_str()))
-        .collect();
-    assert_eq!(
-        ops,
-        [
-            (10, OP_GROUPS, format!("vpc-id={VPC}").as_str()),
-            (10, OP_GROUPS, "group-id=sg-elsewhere,sg-gone"),
-        ],
-        "sg-pods is in the VPC's answer: not asked again"
-    );
-    let facts = c.at(100).await;
-    let mut ids: Vec<String> = facts
-        .security_groups
-        .unwrap()
-        .iter()
-        .map(|g| g.id.to_string())
-        .collect();
-    ids.sort();
-    assert_eq!(ids, ["sg-auto", "sg-elsewhere", "sg-pods"]);
-    assert_eq!(facts.security_groups_asked.len(), 3);
-    c.ec2.take_log();
-    let later = c.run(101, 1800, 10).await;
-    assert!(
-        later.iter().all(|(_, call)| call.op != OP_GROUPS),
-        "no group call until the route refresh: {later:?}"
-    );
-}
-
-#[tokio::test]
 async fn instance_types_are_asked_once_each_at_most_100_a_call() {
     let mut c = cluster(1, VpcPolicy::default());
     c.ask.instance_types = (0..149).map(|n| format!("z{n}.large")).collect();
@@ -464,3 +423,6 @@ async fn next_due_is_the_earliest_part_after_backoff_and_budget() {
     let due = c.plan.next_due().duration_since(c.t0).as_secs();
     assert!((40..=46).contains(&due), "backing off from 10: {due}");
 }
+
+#[path = "plan_tests_groups.rs"]
+mod groups;
