@@ -21,6 +21,7 @@ NODE_RBAC_RULES = {("crd.k8s.amazonaws.com", "eniconfigs", ()): {"get", "list", 
 CLUSTER_RULES = {
     ("", "nodes", ()): {"list", "watch"},
     ("crd.k8s.amazonaws.com", "eniconfigs", ()): {"list", "watch"},
+    ("eks.amazonaws.com", "nodeclasses", ()): {"list", "watch"},
 }
 CLUSTER_ROLE_RULES = {
     # create cannot be limited by name (the object does not exist yet).

@@ -16,6 +16,8 @@
 //! - The alerts and the dashboards use only metrics the agent exports or
 //!   docs/cluster.md lists for eniwatch-cluster (and, where cluster/src names
 //!   its metrics, the same ones).
+//! - The RBAC for `eniwatch status` is read-only and grants what it lists;
+//!   eniwatch-cluster may list and watch NodeClasses (`ship/rbac.rs`).
 
 #[path = "common/bin.rs"]
 mod bin;
@@ -29,6 +31,8 @@ use std::process::Command;
 mod help;
 #[path = "ship/missing_tools.rs"]
 mod missing_tools;
+#[path = "ship/rbac.rs"]
+mod rbac;
 #[path = "common/skip.rs"]
 mod skip;
 

@@ -6,7 +6,9 @@
 //! operation), the whole EC2 refresh bounded by [`EC2_DEADLINE`]. A source
 //! that cannot be read makes the checks that need it *unknown* and the
 //! verdict at best unknown (exit 2), with the cause in words; never a
-//! finding, never a panic. There is no history: an unattached ENI's age
+//! finding, never a panic. The NodeClasses are not judged: a failure to
+//! list them is reported beside the verdict (`node_classes_error`), never
+//! in it. There is no history: an unattached ENI's age
 //! comes from the CNI's `createdAt` tag only.
 
 use std::time::{Duration, Instant};
@@ -19,6 +21,7 @@ use eniwatch_ec2::VpcReader;
 use crate::checks::judge;
 use crate::cli::Config;
 use crate::model::EniHistory;
+use crate::publish::published;
 use crate::render::{SourceError, Verdict};
 use crate::snapshot::{self, ec2_error, vpc_ask, vpc_unavailable, Parts};
 use crate::sources::{self, unavailable};
@@ -28,8 +31,8 @@ pub const EC2_DEADLINE: Duration = Duration::from_secs(60);
 
 /// Reads, judges and returns the verdict.
 pub async fn check(config: &Config) -> Verdict {
-    let (nodes, eni_configs) = read_kube(config).await;
-    let ask = vpc_ask(config.vpc_id.as_ref(), &nodes, &eni_configs);
+    let (nodes, eni_configs, node_classes) = read_kube(config).await;
+    let ask = vpc_ask(config.vpc_id.as_ref(), &nodes, &eni_configs, &node_classes);
     let counts = RequestCounts::new();
     let vpc = match VpcReader::new(config.ec2.clone(), config.policy.clone(), counts.clone()).await
     {
@@ -67,19 +70,24 @@ pub async fn check(config: &Config) -> Verdict {
     }
     let now = jiff::Timestamp::now();
     let vpc_id = vpc.vpc_id.as_ref().ok().map(|v| v.as_str().to_string());
+    let node_classes_error = node_classes.as_ref().err().map(|e| e.reason.clone());
     let parts = Parts {
         nodes,
         eni_configs,
+        node_classes,
         vpc,
     };
     let snap = snapshot::snapshot(parts, config, &EniHistory::default(), now);
     let eval = judge(&snap);
+    let facts = published(&snap, &eval, None);
     Verdict::new(&eval, vpc_id, now, &counts.snapshot(), errors)
+        .with_facts(&facts, node_classes_error)
 }
 
 type KubeParts = (
     Observed<Vec<crate::model::ClusterNode>>,
     Observed<Option<Vec<eniwatch_core::model::EniConfig>>>,
+    Observed<Option<Vec<crate::node_classes::NodeClass>>>,
 );
 
 async fn read_kube(config: &Config) -> KubeParts {
@@ -87,15 +95,17 @@ async fn read_kube(config: &Config) -> KubeParts {
         Ok(c) => c,
         Err(e) => {
             let u = unavailable(&e);
-            return (Err(u.clone()), Err(u));
+            return (Err(u.clone()), Err(u.clone()), Err(u));
         }
     };
-    let (nodes, configs) = tokio::join!(
+    let (nodes, configs, classes) = tokio::join!(
         sources::read_nodes(&client),
-        sources::read_eniconfigs(&client)
+        sources::read_eniconfigs(&client),
+        sources::read_node_classes(&client)
     );
     (
         nodes.map_err(|e| unavailable(&e.at(&url))),
         configs.map_err(|e| unavailable(&e.at(&url))),
+        classes.map_err(|e| unavailable(&e.at(&url))),
     )
 }

@@ -11,10 +11,11 @@
 //! ([`eniwatch_core::published`]).
 //!
 //! - [`cli`]: the command line and the checked configuration.
-//! - [`sources`]: Nodes and ENIConfigs from the Kubernetes API.
+//! - [`sources`]: Nodes, ENIConfigs and NodeClasses from the Kubernetes API.
 //! - [`snapshot`]: the question for EC2, the snapshot, the ENI history.
 //! - [`model`]: the cluster snapshot (Nodes, ENIConfigs, the VPC).
 //! - [`checks`]: the pure checks and per-subnet summaries.
+//! - [`node_classes`]: EKS Auto Mode NodeClasses and CNI-tagged subnets, resolved.
 //! - [`publish`]: the facts published for the node agents.
 //! - [`check`]: the one-shot verdict; [`render`]: its text and JSON.
 //! - [`daemon`]: `run`: the loop, metrics, Events, the facts ConfigMap.
@@ -26,6 +27,7 @@ pub mod cli;
 pub mod daemon;
 pub mod metrics;
 pub mod model;
+pub mod node_classes;
 pub mod publish;
 pub mod render;
 pub mod snapshot;

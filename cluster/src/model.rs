@@ -17,6 +17,9 @@ pub struct ClusterSnapshot {
     pub nodes: Observed<Vec<ClusterNode>>,
     /// None when the ENIConfig CRD is not installed.
     pub eni_configs: Observed<Option<Vec<EniConfig>>>,
+    /// EKS Auto Mode NodeClasses; None when their CRD is not installed.
+    /// Not judged: resolved for the published facts.
+    pub node_classes: Observed<Option<Vec<crate::node_classes::NodeClass>>>,
     /// How nodes select their ENIConfig (aws-node's settings).
     pub selection: SelectionSettings,
     pub vpc: VpcFacts,

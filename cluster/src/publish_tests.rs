@@ -86,6 +86,93 @@ fn what_ec2_could_not_say_is_absent_or_kept() {
     assert!(publish(&s, None).subnets.is_empty());
 }
 
+/// The healthy cluster with an Auto Mode pod subnet in zone c (tagged for
+/// NodeClasses and for the CNI) and a NodeClass selecting it by tag.
+fn with_auto_mode() -> ClusterSnapshot {
+    let mut s = healthy();
+    let mut podc = subnet("subnet-podc", "100.64.64.0/19", 'c', 7000);
+    podc.tags = [
+        ("eniwatch/auto".to_string(), "pods".to_string()),
+        (
+            crate::node_classes::CNI_ROLE_TAG.to_string(),
+            "1".to_string(),
+        ),
+    ]
+    .into();
+    subnets(&mut s).push(podc);
+    subnet_mut(&mut s, "subnet-poda")
+        .tags
+        .insert(crate::node_classes::CNI_ROLE_TAG.into(), "1".into());
+    s.node_classes = Ok(Some(vec![crate::node_classes::node_class_from_spec(
+        "auto".into(),
+        Some(&serde_json::json!({
+            "podSubnetSelectorTerms": [{"tags": {"eniwatch/auto": "*"}}],
+            "podSecurityGroupSelectorTerms": [{"id": "sg-pods"}]
+        })),
+    )]));
+    s
+}
+
+#[test]
+fn cni_subnets_and_nodeclasses_are_published_with_their_subnets() {
+    let doc = publish(&with_auto_mode(), None);
+    let cni = doc.cni_subnets.as_ref().unwrap();
+    let cni: Vec<(&str, Vec<&str>)> = cni
+        .iter()
+        .map(|z| {
+            let ids = z.subnet_ids.iter().map(|s| s.as_str()).collect();
+            (z.availability_zone.as_str(), ids)
+        })
+        .collect();
+    assert_eq!(
+        cni,
+        [
+            ("eu-west-1a", vec!["subnet-poda"]),
+            ("eu-west-1c", vec!["subnet-podc"])
+        ]
+    );
+    let class = doc.node_class("auto").unwrap();
+    assert!(class.problems.is_empty(), "{:?}", class.problems);
+    let pods = class.pod_subnets.as_ref().unwrap();
+    assert_eq!(pods.len(), 1);
+    assert_eq!(pods[0].subnet_ids[0].as_str(), "subnet-podc");
+    assert_eq!(
+        class.pod_security_groups.as_ref().unwrap()[0].as_str(),
+        "sg-pods"
+    );
+    let podc = doc
+        .subnet(&id("subnet-podc"))
+        .expect("every named subnet is in subnets[]");
+    assert_eq!(podc.free_addresses, Some(7000));
+    assert_eq!(PublishedFacts::parse(&doc.to_json()).unwrap(), doc);
+    let mut later = with_auto_mode();
+    later.now = "2026-03-01T12:05:00Z".parse().unwrap();
+    assert_eq!(
+        publish(&later, Some(&doc)).to_json(),
+        doc.to_json(),
+        "no write"
+    );
+}
+
+#[test]
+fn without_ec2_the_cni_subnets_are_kept_and_nodeclasses_have_problems() {
+    let first = publish(&with_auto_mode(), None);
+    let mut s = with_auto_mode();
+    s.vpc.subnets = Err(eniwatch_core::model::Unavailable::new("ec2", "throttled"));
+    let doc = publish(&s, Some(&first));
+    assert_eq!(doc.cni_subnets, first.cni_subnets);
+    let class = doc.node_class("auto").unwrap();
+    assert_eq!(class.problems.len(), 1, "{:?}", class.problems);
+    assert!(class.problems[0].contains("throttled"));
+    assert_eq!(publish(&s, None).cni_subnets, None);
+    let mut s = healthy();
+    s.node_classes = Err(eniwatch_core::model::Unavailable::new(
+        "kubernetes",
+        "forbidden",
+    ));
+    assert!(publish(&s, None).node_classes.is_empty());
+}
+
 #[test]
 fn five_thousand_nodes_with_problems_stay_under_a_mebibyte() {
     let mut s = healthy();

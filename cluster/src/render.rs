@@ -9,6 +9,8 @@ use std::fmt::Write;
 use eniwatch_core::checks::{CheckResult, CheckStatus, Finding};
 use serde::Serialize;
 
+use eniwatch_core::published::{PublishedFacts, PublishedNodeClass, ZoneSubnets};
+
 use crate::checks::{ClusterEvaluation, SubnetSummary};
 
 pub const SCHEMA_VERSION: u32 = 1;
@@ -34,6 +36,15 @@ pub struct Verdict {
     /// Sources that could not be read (empty when all were).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub source_errors: Vec<SourceError>,
+    /// What `run` publishes as `cni_subnets` (absent: EC2 did not list the subnets).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cni_subnets: Option<Vec<ZoneSubnets>>,
+    /// What `run` publishes as `node_classes` (EKS Auto Mode), resolved.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub node_classes: Vec<PublishedNodeClass>,
+    /// Why the NodeClasses could not be listed (not judged: beside the verdict).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node_classes_error: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -78,7 +89,23 @@ impl Verdict {
                 })
                 .collect(),
             source_errors,
+            cni_subnets: None,
+            node_classes: Vec::new(),
+            node_classes_error: None,
         }
+    }
+
+    /// With the resolved CNI subnets and NodeClasses of the facts `run`
+    /// would publish.
+    pub fn with_facts(
+        mut self,
+        facts: &PublishedFacts,
+        node_classes_error: Option<String>,
+    ) -> Self {
+        self.cni_subnets.clone_from(&facts.cni_subnets);
+        self.node_classes.clone_from(&facts.node_classes);
+        self.node_classes_error = node_classes_error;
+        self
     }
 }
 

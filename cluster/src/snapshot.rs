@@ -9,15 +9,22 @@ use eniwatch_ec2::VpcAsk;
 use jiff::Timestamp;
 
 use crate::model::{ClusterNode, ClusterSnapshot, EniHistory};
+use crate::node_classes::{self, NodeClass};
 
-/// What to ask EC2, from the ENIConfigs and Nodes read now. A part that
-/// could not be read asks for nothing of its own (EC2 keeps the rest).
+/// What to ask EC2, from the ENIConfigs, NodeClasses and Nodes read now. A
+/// part that could not be read asks for nothing of its own (EC2 keeps the
+/// rest).
 pub fn vpc_ask(
     vpc_id: Option<&VpcId>,
     nodes: &Observed<Vec<ClusterNode>>,
     eni_configs: &Observed<Option<Vec<EniConfig>>>,
+    classes: &Observed<Option<Vec<NodeClass>>>,
 ) -> VpcAsk {
     let configs: &[EniConfig] = match eni_configs {
+        Ok(Some(c)) => c,
+        _ => &[],
+    };
+    let classes: &[NodeClass] = match classes {
         Ok(Some(c)) => c,
         _ => &[],
     };
@@ -36,7 +43,9 @@ pub fn vpc_ask(
         security_groups: configs
             .iter()
             .flat_map(|c| c.security_groups.iter().cloned())
+            .chain(node_classes::named_groups(classes))
             .collect(),
+        vpc_security_groups: node_classes::needs_vpc_groups(classes),
         instance_types,
     }
 }
@@ -75,6 +84,7 @@ pub fn update_history(history: &mut EniHistory, vpc: &VpcFacts, now: Timestamp) 
 pub struct Parts {
     pub nodes: Observed<Vec<ClusterNode>>,
     pub eni_configs: Observed<Option<Vec<EniConfig>>>,
+    pub node_classes: Observed<Option<Vec<NodeClass>>>,
     pub vpc: VpcFacts,
 }
 
@@ -88,6 +98,7 @@ pub fn snapshot(
         now,
         nodes: parts.nodes,
         eni_configs: parts.eni_configs,
+        node_classes: parts.node_classes,
         selection: config.selection.clone(),
         vpc: parts.vpc,
         history: history.clone(),
@@ -193,10 +204,28 @@ mod tests {
             security_groups: vec!["sg-01".parse().unwrap()],
             problems: vec![],
         }]));
-        let ask = vpc_ask(None, &Ok(vec![]), &configs);
+        let ask = vpc_ask(None, &Ok(vec![]), &configs, &Ok(None));
         assert_eq!(ask.eniconfig_subnets.len(), 1);
         assert_eq!(ask.security_groups.len(), 1);
-        let ask = vpc_ask(None, &Ok(vec![]), &Ok(None));
+        assert!(!ask.vpc_security_groups);
+        let ask = vpc_ask(None, &Ok(vec![]), &Ok(None), &Ok(None));
         assert!(ask.eniconfig_subnets.is_empty());
+        let classes = Ok(Some(vec![
+            node_classes::node_class_from_spec(
+                "by-id".into(),
+                Some(&serde_json::json!({"podSecurityGroupSelectorTerms": [{"id": "sg-02"}]})),
+            ),
+            node_classes::node_class_from_spec(
+                "by-tag".into(),
+                Some(&serde_json::json!({"podSecurityGroupSelectorTerms": [{"tags": {"a": "*"}}]})),
+            ),
+        ]));
+        let ask = vpc_ask(None, &Ok(vec![]), &configs, &classes);
+        assert_eq!(
+            ask.security_groups.len(),
+            2,
+            "the ENIConfig's and the NodeClass's"
+        );
+        assert!(ask.vpc_security_groups, "a NodeClass selects groups by tag");
     }
 }

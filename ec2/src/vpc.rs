@@ -11,7 +11,7 @@
 //! | CNI ENIs | `DescribeNetworkInterfaces` filters `vpc-id`, `tag-key` = [`CNI_INSTANCE_TAG`], `MaxResults` 1000, paged | every `subnet_refresh` + 0..20 % |
 //! | ENIs of prefix subnets | `DescribeNetworkInterfaces` filter `subnet-id` = subnets where a CNI ENI holds a prefix, paged; no call when there is none | every `subnet_refresh` + 0..20 %; at once when that set changes |
 //! | route tables | `DescribeRouteTables` filter `vpc-id`, paged | every `route_refresh` + 0..20 % |
-//! | security groups | `DescribeSecurityGroups` filter `group-id` = the ENIConfigs' groups (absent: does not exist) | every `route_refresh` + 0..20 %; at once when the set changes |
+//! | security groups | `DescribeSecurityGroups` filter `group-id` = the groups the ENIConfigs and NodeClasses name (absent: does not exist); when a NodeClass selects pod groups by tag, first filter `vpc-id` (every group of the VPC, with tags), then `group-id` only for named groups absent from it | every `route_refresh` + 0..20 %; at once when the set changes |
 //! | instance types | `DescribeInstanceTypes` filter `instance-type`, at most 100 a call | once per type not in the embedded table, for the process lifetime |
 //!
 //! Filters, never id lists: `SubnetIds=` or `InstanceTypes=` with one
@@ -61,7 +61,7 @@ mod part;
 mod plan;
 pub mod policy;
 
-pub use api::{EniQuery, Page, SubnetQuery, VpcApi};
+pub use api::{EniQuery, GroupQuery, Page, SubnetQuery, VpcApi};
 pub use plan::VpcPlan;
 
 /// What to ask about, from the ENIConfigs and Nodes.
@@ -71,6 +71,9 @@ pub struct VpcAsk {
     pub vpc_id: Option<VpcId>,
     pub eniconfig_subnets: BTreeSet<SubnetId>,
     pub security_groups: BTreeSet<SecurityGroupId>,
+    /// Also list every group of the VPC, with its tags (an EKS Auto Mode
+    /// NodeClass selects pod groups by tag).
+    pub vpc_security_groups: bool,
     /// Instance types of nodes that the embedded table does not know.
     pub instance_types: BTreeSet<String>,
 }

@@ -171,6 +171,7 @@ fn ask(s: &Seeded) -> VpcAsk {
             "subnet-0doesnotexist".parse().unwrap(),
         ]),
         security_groups: BTreeSet::from([s.group.parse().unwrap(), "sg-0gone".parse().unwrap()]),
+        vpc_security_groups: false,
         instance_types: BTreeSet::from(["m5.large".to_string(), "x9.nosuch".to_string()]),
     }
 }

@@ -17,6 +17,10 @@
 //! `node.k8s.amazonaws.com/instance_id` and an old `createdAt`, three
 //! secondary addresses) attached at device index 1.
 //!
+//! # EKS Auto Mode
+//! [`auto_mode`] tags subnets and creates groups on a seeded VPC, and gives
+//! the NodeClass objects that select them.
+//!
 //! # Breakages
 //! Each [`Breakage`] changes the healthy cluster so that exactly one reason
 //! fires ([`Breakage::reason`]); they combine (zone a, b and c carry
@@ -38,6 +42,7 @@
 //!   its subnet's.
 //! - Paging parameters are accepted and everything comes in one page.
 
+pub mod auto_mode;
 pub mod kube;
 mod network;
 mod nodes;

@@ -139,6 +139,7 @@ pub const NODE_B: &str = "ip-10-0-2-10.eu-west-1.compute.internal";
 pub fn healthy() -> ClusterSnapshot {
     let nat = |z: &str| RouteTarget::NatGateway(format!("nat-{z}"));
     ClusterSnapshot {
+        node_classes: Ok(None),
         now: now(),
         nodes: Ok(vec![
             node(NODE_A, 'a', "10.0.1.10"),
@@ -175,6 +176,7 @@ pub fn healthy() -> ClusterSnapshot {
                 id: id("sg-pods"),
                 vpc_id: Some(id("vpc-1")),
                 name: Some("pods".into()),
+                tags: Default::default(),
             }]),
             security_groups_asked: vec![id("sg-pods")],
             cni_enis: Ok(vec![

@@ -203,7 +203,8 @@ async fn turn(
 ) -> VpcAsk {
     let nodes = mirror.nodes();
     let eni_configs = mirror.eni_configs();
-    let ask = vpc_ask(config.vpc_id.as_ref(), &nodes, &eni_configs);
+    let node_classes = mirror.node_classes();
+    let ask = vpc_ask(config.vpc_id.as_ref(), &nodes, &eni_configs, &node_classes);
     if last_ask.is_some_and(|a| *a != ask) {
         tracing::info!("the ENIConfigs or Nodes changed what EC2 is asked about");
     }
@@ -215,9 +216,13 @@ async fn turn(
     if let Some(e) = ec2_error(&vpc) {
         tracing::debug!(error = %e, "EC2 not fully read");
     }
+    if let Err(e) = &node_classes {
+        tracing::debug!(error = %e.reason, "NodeClasses not read; none published");
+    }
     let parts = Parts {
         nodes,
         eni_configs,
+        node_classes,
         vpc,
     };
     let snap = snapshot::snapshot(parts, config, history, now);

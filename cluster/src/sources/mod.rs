@@ -1,7 +1,9 @@
 //! The Kubernetes API as eniwatch-cluster reads it: every Node, reduced at
-//! once to a [`ClusterNode`], and the ENIConfigs, parsed one by one with
-//! eniwatch-core's parser (a malformed ENIConfig cannot hide the others; a
-//! missing CRD is `Ok(None)`, "none exist").
+//! once to a [`ClusterNode`], the ENIConfigs, parsed one by one with
+//! eniwatch-core's parser, and the EKS Auto Mode NodeClasses
+//! ([`crate::node_classes`]). A malformed object cannot hide the others; a
+//! missing CRD is `Ok(None)`, "none exist" (most clusters have no
+//! NodeClass CRD: that is no error, and nothing is logged for it).
 //!
 //! Policy:
 //! - `check` lists (pages of 500) with eniwatch-core's one-shot client: no
@@ -20,10 +22,11 @@ use eniwatch_core::model::node_kind;
 use eniwatch_core::model::{EniConfig, Unavailable};
 use eniwatch_core::sources::kube::{self as core_kube, KubeError};
 use k8s_openapi::api::core::v1::Node;
-use kube::api::ListParams;
+use kube::api::{DynamicObject, ListParams};
 use kube::{Api, Client};
 
 use crate::model::ClusterNode;
+use crate::node_classes::{node_class, nodeclass_resource, NodeClass};
 
 pub use eniwatch_core::model::node_kind::{INSTANCE_TYPE_LABEL, ZONE_ID_LABEL, ZONE_LABEL};
 const PAGE_SIZE: u32 = 500;
@@ -128,6 +131,17 @@ pub async fn read_nodes(client: &Client) -> Result<Vec<ClusterNode>, KubeError> 
 /// All ENIConfigs; None when the CRD is not installed.
 pub async fn read_eniconfigs(client: &Client) -> Result<Option<Vec<EniConfig>>, KubeError> {
     core_kube::read_eniconfigs(client).await
+}
+
+/// All NodeClasses (cluster-scoped; one list: a cluster has a handful);
+/// None when the CRD is not installed (not an EKS Auto Mode cluster).
+pub async fn read_node_classes(client: &Client) -> Result<Option<Vec<NodeClass>>, KubeError> {
+    let api: Api<DynamicObject> = Api::all_with(client.clone(), &nodeclass_resource());
+    match api.list(&ListParams::default()).await {
+        Ok(list) => Ok(Some(list.items.iter().map(node_class).collect())),
+        Err(kube::Error::Api(s)) if s.code == 404 => Ok(None),
+        Err(e) => Err(request_error("NodeClasses", &e)),
+    }
 }
 
 fn request_error(what: &str, e: &kube::Error) -> KubeError {

@@ -1,4 +1,4 @@
-//! Nodes and ENIConfigs mirrored by watches, for `run`.
+//! Nodes, ENIConfigs and NodeClasses mirrored by watches, for `run`.
 //!
 //! Policy:
 //! - One kube-runtime watcher per collection (list, then watch from the
@@ -11,9 +11,9 @@
 //! - After a watch error the collection is *unavailable* (the checks that
 //!   need it say unknown) until it has listed again: a mirror from before
 //!   an outage could miss nodes that left during it.
-//! - The ENIConfig CRD missing (the list answers 404) is the answer "no
-//!   ENIConfigs", not an error; the watch keeps retrying, so a CRD
-//!   installed later is picked up.
+//! - The ENIConfig or NodeClass CRD missing (the list answers 404) is the
+//!   answer "none", not an error (logged at debug only); the watch keeps
+//!   retrying with its backoff, so a CRD installed later is picked up.
 //! - Every change wakes the loop through [`Mirror::changed`]; the loop
 //!   debounces.
 
@@ -37,6 +37,7 @@ use tokio::task::JoinHandle;
 
 use super::cluster_node;
 use crate::model::ClusterNode;
+use crate::node_classes::{node_class, nodeclass_resource, NodeClass};
 
 /// One mirrored collection.
 #[derive(Debug)]
@@ -44,7 +45,7 @@ struct Part<T> {
     items: BTreeMap<String, (T, Option<String>)>,
     buffer: BTreeMap<String, (T, Option<String>)>,
     listed: bool,
-    /// The CRD is not installed (ENIConfigs only).
+    /// The CRD is not installed (ENIConfigs and NodeClasses only).
     absent: bool,
     error: Option<Unavailable>,
 }
@@ -102,9 +103,10 @@ impl<T: Clone> Part<T> {
 struct Inner {
     nodes: Part<ClusterNode>,
     eni_configs: Part<EniConfig>,
+    node_classes: Part<NodeClass>,
 }
 
-/// The mirror of Nodes and ENIConfigs, shared by the watch tasks and the loop.
+/// The mirror of Nodes, ENIConfigs and NodeClasses, shared by the watch tasks and the loop.
 #[derive(Clone, Default)]
 pub struct Mirror {
     inner: Arc<Mutex<Inner>>,
@@ -117,11 +119,12 @@ impl Mirror {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Starts both watches; they run until the handles are aborted.
+    /// Starts the watches; they run until the handles are aborted.
     pub fn start(client: &Client) -> (Mirror, Vec<JoinHandle<()>>) {
         let mirror = Mirror::default();
         let nodes: Api<Node> = Api::all(client.clone());
         let eniconfigs: Api<DynamicObject> = Api::all_with(client.clone(), &eniconfig_resource());
+        let classes: Api<DynamicObject> = Api::all_with(client.clone(), &nodeclass_resource());
         let tasks = vec![
             tokio::spawn(follow(mirror.clone(), nodes, reduce_node, nodes_part)),
             tokio::spawn(follow(
@@ -129,6 +132,12 @@ impl Mirror {
                 eniconfigs,
                 reduce_eniconfig,
                 eniconfigs_part,
+            )),
+            tokio::spawn(follow(
+                mirror.clone(),
+                classes,
+                reduce_node_class,
+                node_classes_part,
             )),
         ];
         (mirror, tasks)
@@ -147,15 +156,26 @@ impl Mirror {
         inner.eni_configs.observed("ENIConfigs").map(Some)
     }
 
+    /// None when the NodeClass CRD is not installed.
+    pub fn node_classes(&self) -> Observed<Option<Vec<NodeClass>>> {
+        let inner = self.lock();
+        if inner.node_classes.absent {
+            return Ok(None);
+        }
+        inner.node_classes.observed("NodeClasses").map(Some)
+    }
+
     /// The uid of an ENIConfig, for Events about it.
     pub fn eniconfig_uid(&self, name: &str) -> Option<String> {
         self.lock().eni_configs.items.get(name)?.1.clone()
     }
 
-    /// Both collections listed (or the CRD found absent) at least once.
+    /// Every collection listed (or its CRD found absent) at least once.
     pub fn listed(&self) -> bool {
         let inner = self.lock();
-        inner.nodes.listed && (inner.eni_configs.listed || inner.eni_configs.absent)
+        inner.nodes.listed
+            && (inner.eni_configs.listed || inner.eni_configs.absent)
+            && (inner.node_classes.listed || inner.node_classes.absent)
     }
 }
 
@@ -165,6 +185,15 @@ fn nodes_part(i: &mut Inner) -> &mut Part<ClusterNode> {
 
 fn eniconfigs_part(i: &mut Inner) -> &mut Part<EniConfig> {
     &mut i.eni_configs
+}
+
+fn node_classes_part(i: &mut Inner) -> &mut Part<NodeClass> {
+    &mut i.node_classes
+}
+
+fn reduce_node_class(o: DynamicObject) -> (String, NodeClass, Option<String>) {
+    let c = node_class(&o);
+    (c.name.clone(), c, o.metadata.uid.clone())
 }
 
 fn reduce_node(n: Node) -> (String, ClusterNode, Option<String>) {

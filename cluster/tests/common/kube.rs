@@ -1,4 +1,4 @@
-//! The seeded cluster's Nodes and ENIConfigs served over HTTP as the API
+//! The seeded cluster's Nodes, ENIConfigs and NodeClasses served over HTTP as the API
 //! server serves them, for `eniwatch-cluster --kubeconfig`.
 //!
 //! [`serve`] is the one place that decides which server holds them. The
@@ -7,7 +7,8 @@
 //! server of fixed objects: LIST (one page, the selectors ignored: the
 //! cluster component asks for all Nodes and all ENIConfigs), GET by name,
 //! WATCH (open, silent: nothing changes), and 404 `Status` for anything
-//! else (ConfigMaps included: none is published before the first run).
+//! else (ConfigMaps included: none is published before the first run; and
+//! NodeClasses unless given, as on a cluster without their CRD).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -27,17 +28,30 @@ pub struct KubeApi {
 struct Objects {
     nodes: Vec<Value>,
     eni_configs: Vec<Value>,
+    /// None: the NodeClass CRD is not installed (404).
+    node_classes: Option<Vec<Value>>,
 }
 
 const NODES: &str = "/api/v1/nodes";
 const ENI_CONFIGS: &str = "/apis/crd.k8s.amazonaws.com/v1alpha1/eniconfigs";
+const NODE_CLASSES: &str = "/apis/eks.amazonaws.com/v1/nodeclasses";
 const RESOURCE_VERSION: &str = "1";
 
 /// Serves `nodes` and `eni_configs` (wire-form objects) on loopback.
 pub async fn serve(nodes: Vec<Value>, eni_configs: Vec<Value>) -> KubeApi {
+    serve_with_node_classes(nodes, eni_configs, None).await
+}
+
+/// As [`serve`], and the NodeClasses (`Some`: their CRD is installed).
+pub async fn serve_with_node_classes(
+    nodes: Vec<Value>,
+    eni_configs: Vec<Value>,
+    node_classes: Option<Vec<Value>>,
+) -> KubeApi {
     let objects = Arc::new(Objects {
         nodes: nodes.into_iter().map(identify).collect(),
         eni_configs: eni_configs.into_iter().map(identify).collect(),
+        node_classes: node_classes.map(|c| c.into_iter().map(identify).collect()),
     });
     let app = axum::Router::new().fallback(answer).with_state(objects);
     let addr = eniwatch_lab::serve_on_loopback(app).await.expect("serve");
@@ -79,21 +93,24 @@ async fn answer(State(objects): State<Arc<Objects>>, req: Request) -> Response {
     if *req.method() != axum::http::Method::GET {
         return status(StatusCode::METHOD_NOT_ALLOWED, "MethodNotAllowed", &path);
     }
-    let (items, list_kind, api_version) = if path.starts_with(NODES) {
-        (&objects.nodes, "NodeList", "v1")
+    let (items, list_kind, api_version, base) = if path.starts_with(NODES) {
+        (&objects.nodes, "NodeList", "v1", NODES)
     } else if path.starts_with(ENI_CONFIGS) {
         (
             &objects.eni_configs,
             "ENIConfigList",
             "crd.k8s.amazonaws.com/v1alpha1",
+            ENI_CONFIGS,
+        )
+    } else if let (true, Some(classes)) = (path.starts_with(NODE_CLASSES), &objects.node_classes) {
+        (
+            classes,
+            "NodeClassList",
+            "eks.amazonaws.com/v1",
+            NODE_CLASSES,
         )
     } else {
         return status(StatusCode::NOT_FOUND, "NotFound", &path);
-    };
-    let base = if list_kind == "NodeList" {
-        NODES
-    } else {
-        ENI_CONFIGS
     };
     if let Some(name) = path.strip_prefix(base).and_then(|r| r.strip_prefix('/')) {
         return match items.iter().find(|o| o["metadata"]["name"] == name) {

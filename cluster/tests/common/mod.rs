@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod bin;
+pub mod check;
 pub mod kube;
 pub mod lab;
 

@@ -136,6 +136,8 @@ pub struct SecurityGroup {
     pub id: SecurityGroupId,
     pub vpc_id: Option<VpcId>,
     pub name: Option<String>,
+    /// Its tags (EKS Auto Mode NodeClasses select pod groups by tag).
+    pub tags: BTreeMap<String, String>,
 }
 
 /// An ENI as `DescribeNetworkInterfaces` lists it.

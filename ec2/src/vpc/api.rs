@@ -32,6 +32,16 @@ pub enum SubnetQuery {
     Ids(Vec<SubnetId>),
 }
 
+/// Which security groups to list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GroupQuery {
+    /// Filter `group-id` (never `GroupIds=`): these groups, in any VPC; an
+    /// unknown id is absent from the answer.
+    Ids(Vec<SecurityGroupId>),
+    /// Filter `vpc-id`: every group of the VPC (with its tags).
+    Vpc(VpcId),
+}
+
 /// Which ENIs to list.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EniQuery {
@@ -88,10 +98,11 @@ pub trait VpcApi: Sync {
         token: Option<String>,
     ) -> impl Future<Output = Result<Page<RouteTable>, Ec2Error>> + Send;
 
-    /// `DescribeSecurityGroups` filter `group-id`: an unknown id is absent.
+    /// `DescribeSecurityGroups` filter `group-id` (an unknown id is absent)
+    /// or `vpc-id`.
     fn security_groups(
         &self,
-        ids: &[SecurityGroupId],
+        query: &GroupQuery,
         token: Option<String>,
     ) -> impl Future<Output = Result<Page<SecurityGroup>, Ec2Error>> + Send;
 

@@ -17,11 +17,13 @@ use aws_sdk_ec2::types::{
     Subnet as SdkSubnet, Tag,
 };
 
-use super::api::{EniQuery, Page, SubnetQuery, TypeAnswer, VpcApi, ENI_PAGE, PAGE, TYPE_PAGE};
+use super::api::{
+    EniQuery, GroupQuery, Page, SubnetQuery, TypeAnswer, VpcApi, ENI_PAGE, PAGE, TYPE_PAGE,
+};
 use crate::client::{classify, type_facts, Ec2Client, Ec2Error};
 use eniwatch_core::model::{
-    EniAttachmentFacts, NetworkInterface, RouteTable, RouteTarget, SecurityGroup, SecurityGroupId,
-    Subnet, SubnetFacts, VpcId, VpcRoute, CNI_INSTANCE_TAG,
+    EniAttachmentFacts, NetworkInterface, RouteTable, RouteTarget, SecurityGroup, Subnet,
+    SubnetFacts, VpcId, VpcRoute, CNI_INSTANCE_TAG,
 };
 
 fn filter(name: &str, values: impl IntoIterator<Item = String>) -> Filter {
@@ -242,13 +244,17 @@ impl VpcApi for Ec2Client {
 
     fn security_groups(
         &self,
-        ids: &[SecurityGroupId],
+        query: &GroupQuery,
         token: Option<String>,
     ) -> impl Future<Output = Result<Page<SecurityGroup>, Ec2Error>> + Send {
+        let by = match query {
+            GroupQuery::Ids(ids) => filter("group-id", ids.iter().map(|g| g.to_string())),
+            GroupQuery::Vpc(vpc) => filter("vpc-id", [vpc.to_string()]),
+        };
         let call = self
             .client
             .describe_security_groups()
-            .filters(filter("group-id", ids.iter().map(|g| g.to_string())))
+            .filters(by)
             .max_results(page_size(PAGE))
             .set_next_token(token);
         async move {
@@ -261,6 +267,7 @@ impl VpcApi for Ec2Client {
                     id: g.group_id()?.parse().ok()?,
                     vpc_id: g.vpc_id().and_then(|v| v.parse().ok()),
                     name: g.group_name().map(str::to_string),
+                    tags: tags(g.tags()),
                 })
             });
             Ok::<_, Ec2Error>(Page {

@@ -5,14 +5,16 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::{Mutex, MutexGuard};
 
-use super::api::{EniQuery, Page, SubnetQuery, TypeAnswer, VpcApi, ENI_PAGE, PAGE, TYPE_PAGE};
+use super::api::{
+    EniQuery, GroupQuery, Page, SubnetQuery, TypeAnswer, VpcApi, ENI_PAGE, PAGE, TYPE_PAGE,
+};
 use super::plan::{OP_ENIS, OP_GROUPS, OP_ROUTES, OP_SUBNETS, OP_TYPES};
 use crate::client::Ec2Error;
 use crate::wire::code_kind;
 use eniwatch_core::checks::fixture::net;
 use eniwatch_core::model::{
     EniAttachmentFacts, InstanceLimits, InstanceTypeFacts, NetworkInterface, RouteTable,
-    SecurityGroup, SecurityGroupId, Subnet, SubnetFacts, VpcId, CNI_INSTANCE_TAG,
+    SecurityGroup, Subnet, SubnetFacts, VpcId, CNI_INSTANCE_TAG,
 };
 
 pub(super) const VPC: &str = "vpc-0main";
@@ -204,18 +206,20 @@ impl VpcApi for FakeVpc {
 
     fn security_groups(
         &self,
-        ids: &[SecurityGroupId],
+        query: &GroupQuery,
         token: Option<String>,
     ) -> impl Future<Output = Result<Page<SecurityGroup>, Ec2Error>> + Send {
-        self.answer(
-            OP_GROUPS,
-            format!("group-id={}", list(ids)),
-            token,
-            |s, token| {
-                let found = s.groups.iter().filter(|g| ids.contains(&g.id));
-                page(found.cloned().collect(), token, PAGE)
-            },
-        )
+        let asked = match query {
+            GroupQuery::Ids(ids) => format!("group-id={}", list(ids)),
+            GroupQuery::Vpc(vpc) => format!("vpc-id={vpc}"),
+        };
+        self.answer(OP_GROUPS, asked, token, |s, token| {
+            let found = s.groups.iter().filter(|g| match query {
+                GroupQuery::Ids(ids) => ids.contains(&g.id),
+                GroupQuery::Vpc(vpc) => g.vpc_id.as_ref() == Some(vpc),
+            });
+            page(found.cloned().collect(), token, PAGE)
+        })
     }
 
     fn instance_types(

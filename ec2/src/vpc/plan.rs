@@ -12,9 +12,13 @@ use super::part::{
 use super::policy::Gate;
 use super::{VpcAsk, VpcPolicy};
 use eniwatch_core::model::{
-    InstanceTypeFacts, NetworkInterface, Observed, RouteTable, SecurityGroup, SecurityGroupId,
-    Subnet, SubnetId, Unavailable, VpcFacts, VpcId,
+    InstanceTypeFacts, NetworkInterface, Observed, RouteTable, SecurityGroup, Subnet, SubnetId,
+    Unavailable, VpcFacts, VpcId,
 };
+
+#[path = "plan_groups.rs"]
+mod groups;
+use groups::GroupsAsked;
 
 pub(super) const OP_SUBNETS: &str = "DescribeSubnets";
 pub(super) const OP_ENIS: &str = "DescribeNetworkInterfaces";
@@ -45,7 +49,7 @@ pub struct VpcPlan {
     prefix_enis: Part<(Vec<SubnetId>, Vec<NetworkInterface>)>,
     route_tables: Part<Vec<RouteTable>>,
     /// The groups asked, and those that exist.
-    groups: Part<(Vec<SecurityGroupId>, Vec<SecurityGroup>)>,
+    groups: Part<(GroupsAsked, Vec<SecurityGroup>)>,
     /// Per type: the answer, and whether it is final (EC2 answered).
     types: BTreeMap<String, (Observed<InstanceTypeFacts>, bool)>,
 }
@@ -241,26 +245,6 @@ impl VpcPlan {
         }
     }
 
-    async fn refresh_groups<A: VpcApi>(&mut self, api: &A, ask: &VpcAsk, now: Instant) {
-        let wanted: Vec<SecurityGroupId> = ask.security_groups.iter().cloned().collect();
-        let changed = self
-            .groups
-            .value
-            .as_ref()
-            .is_none_or(|(asked, _)| asked != &wanted);
-        if wanted.is_empty() {
-            self.groups.value = Some((wanted, Vec::new()));
-            self.groups.error = None;
-        } else if changed || self.groups.is_due(now) {
-            let r = self
-                .gate
-                .paged(OP_GROUPS, now, |t| api.security_groups(&wanted, t))
-                .await;
-            let next = now + self.gate.jittered(self.policy.route_refresh);
-            self.groups.settle(r.map(|g| (wanted, g)), next);
-        }
-    }
-
     async fn refresh_types<A: VpcApi>(&mut self, api: &A, ask: &VpcAsk, now: Instant) {
         for chunk in self.types_due(ask).chunks(TYPE_PAGE) {
             let r = self
@@ -302,7 +286,7 @@ impl VpcPlan {
                 .groups
                 .value
                 .as_ref()
-                .map(|(asked, _)| asked.clone())
+                .map(|(asked, _)| asked.ids.clone())
                 .unwrap_or_default(),
             cni_enis: self.cni_enis.observed(missing, Clone::clone),
             prefix_subnet_enis: match &self.cni_enis.value {
@@ -354,8 +338,8 @@ impl VpcPlan {
             }
             times.push(self.gate.earliest(OP_ROUTES, at(self.route_tables.due)));
         }
-        if !ask.security_groups.is_empty() {
-            let wanted: Vec<_> = ask.security_groups.iter().cloned().collect();
+        let wanted = self.groups_wanted(ask);
+        if !wanted.is_empty() {
             let changed = self.groups.value.as_ref().is_none_or(|(a, _)| a != &wanted);
             let due = if changed { now } else { at(self.groups.due) };
             times.push(self.gate.earliest(OP_GROUPS, due));

@@ -42,11 +42,26 @@ fn cluster(nodes: usize, policy: VpcPolicy) -> Cluster {
             subnets: vec![],
             routes: vec![],
         }];
-        s.groups = vec![SecurityGroup {
-            id: "sg-pods".parse().unwrap(),
-            vpc_id: Some(vpc()),
-            name: Some("pods".into()),
-        }];
+        s.groups = vec![
+            SecurityGroup {
+                id: "sg-pods".parse().unwrap(),
+                vpc_id: Some(vpc()),
+                name: Some("pods".into()),
+                tags: Default::default(),
+            },
+            SecurityGroup {
+                id: "sg-auto".parse().unwrap(),
+                vpc_id: Some(vpc()),
+                name: Some("auto".into()),
+                tags: [("role".to_string(), "pods".to_string())].into(),
+            },
+            SecurityGroup {
+                id: "sg-elsewhere".parse().unwrap(),
+                vpc_id: Some("vpc-0other".parse().unwrap()),
+                name: Some("elsewhere".into()),
+                tags: Default::default(),
+            },
+        ];
         s.types.insert("x9.large".into(), TYPE_FACTS);
     }
     Cluster {
@@ -56,6 +71,7 @@ fn cluster(nodes: usize, policy: VpcPolicy) -> Cluster {
             vpc_id: Some(vpc()),
             eniconfig_subnets: BTreeSet::from(["subnet-pods".parse().unwrap()]),
             security_groups: BTreeSet::from(["sg-pods".parse().unwrap()]),
+            vpc_security_groups: false,
             instance_types: BTreeSet::new(),
         },
         t0: Instant::now(),
@@ -407,3 +423,6 @@ async fn next_due_is_the_earliest_part_after_backoff_and_budget() {
     let due = c.plan.next_due().duration_since(c.t0).as_secs();
     assert!((40..=46).contains(&due), "backing off from 10: {due}");
 }
+
+#[path = "plan_tests_groups.rs"]
+mod groups;
