@@ -141,18 +141,35 @@ pub fn render_text(r: &Report) -> String {
     }
 
     let p = &r.pods;
+    let pod_subnet = match &r.mode.mode {
+        NetworkingMode::EksAutoMode { .. } => "the NodeClass pod subnet",
+        NetworkingMode::Standard => "a CNI-tagged subnet",
+        _ => "the ENIConfig subnet",
+    };
     let _ = writeln!(
         o,
-        "\nPods       {} on this node: {} in the ENIConfig subnet, {} in the node subnet, {} elsewhere, \
+        "\nPods       {} on this node: {} in {pod_subnet}, {} in the node subnet, {} elsewhere, \
          {} host-network, {} on branch ENIs, {} not placed",
-        p.total, p.eniconfig_subnet, p.node_subnet, p.other, p.host_network, p.branch_eni, p.unplaced
+        p.total,
+        p.eniconfig_subnet,
+        p.node_subnet,
+        p.other,
+        p.host_network,
+        p.branch_eni,
+        p.unplaced
     );
 
     let c = &r.capacity;
     let supply = match (&c.limits, &c.capacity) {
         (Ok(l), Ok(n)) => format!(
-            "{} ENIs x {} IPv4 addresses: custom networking hosts {n} pods",
-            l.max_enis, l.ipv4_per_eni
+            "{} ENIs x {} IPv4 addresses: {} hosts {n} pods",
+            l.max_enis,
+            l.ipv4_per_eni,
+            if c.custom_networking {
+                "custom networking"
+            } else {
+                "the standard formula"
+            }
         ),
         (Err(e), _) | (_, Err(e)) => format!("limits unknown ({e})"),
     };
