@@ -258,71 +258,7 @@ fn drifted_demo_node() {
     );
 }
 
-/// The checks that compare the node with an ENIConfig.
-const ENICONFIG_CHECKS: [&str; 7] = [
-    "eniconfig",
-    "eni-subnet",
-    "eni-security-groups",
-    "pod-subnet",
-    "eniconfig-subnet",
-    "subnet-headroom",
-    "max-pods",
-];
-
-#[test]
-fn no_eniconfig_and_custom_networking_off_is_not_applicable() {
-    lab!();
-    let s = scenario("no-eniconfig");
-    let o = check(&s, &[]);
-    assert_eq!(o.code, 0, "{}", o.report);
-    assert!(o.reasons().is_empty(), "{:?}", o.reasons());
-    assert_eq!(o.report["status"], "ok");
-    assert_eq!(
-        o.report["not_applicable"]["reason"],
-        "CustomNetworkingNotConfigured"
-    );
-    for c in ENICONFIG_CHECKS {
-        assert_eq!(o.check_status(c), "not_applicable", "{c}");
-    }
-    // What does not need an ENIConfig still runs, ipamd included.
-    for c in [
-        "eni-configured",
-        "pod-ip-on-eni",
-        "pod-routes",
-        "pod-rules",
-        "cni-settings",
-        "ipamd-state",
-    ] {
-        assert_eq!(o.check_status(c), "ok", "{c}");
-    }
-    assert_eq!(o.report["pods"]["node_subnet"], 38);
-    // Without ipamd the verdict is the same.
-    let o = check(&s, &["--no-ipamd"]);
-    assert_eq!(o.code, 0, "{}", o.report);
-    assert_eq!(o.check_status("eniconfig"), "not_applicable");
-    assert_eq!(o.check_status("cni-settings"), "skipped");
-}
-
-#[test]
-fn auto_mode_node_is_not_applicable() {
-    lab!();
-    let o = check(&scenario("auto-mode"), &[]);
-    assert_eq!(o.code, 0, "{}", o.report);
-    assert!(o.reasons().is_empty(), "{:?}", o.reasons());
-    assert_eq!(o.report["not_applicable"]["reason"], "EKSAutoModeNode");
-    for c in ENICONFIG_CHECKS
-        .iter()
-        .chain(&["cni-settings", "ipamd-state"])
-    {
-        assert_eq!(o.check_status(c), "not_applicable", "{c}");
-    }
-    for c in ["eni-configured", "pod-ip-on-eni", "pod-routes", "pod-rules"] {
-        assert_eq!(o.check_status(c), "ok", "{c}");
-    }
-    // In the NodeClass's pod subnet: elsewhere, not "not placed".
-    assert_eq!(o.report["pods"]["other"], 38);
-    assert_eq!(o.report["pods"]["unplaced"], 0);
-}
+// Standard mode, EKS Auto Mode and nodes out of scope: lab_modes.rs.
 
 #[test]
 fn malformed_eniconfig_is_one_finding() {

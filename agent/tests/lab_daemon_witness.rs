@@ -39,7 +39,7 @@ fn capacity_metrics_come_from_the_embedded_table() {
     assert!(!text.contains("eniwatch_ec2_requests_total"), "{text}");
     assert!(!text.contains("source=\"ec2\""), "{text}");
     assert!(text
-        .contains("eniwatch_info{eniconfig=\"ap-southeast-1a\",instance_type=\"m5.large\",node="));
+        .contains("eniwatch_info{eniconfig=\"ap-southeast-1a\",instance_type=\"m5.large\",mode=\"custom_networking\",node="));
     assert!(text.contains("nodegroup=\"ng-m5\""));
     let events = d.events_with_reason("MaxPodsExceedsCapacity");
     assert_eq!(events.len(), 1, "{events:?}");

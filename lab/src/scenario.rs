@@ -21,7 +21,10 @@ use serde::{Deserialize, Serialize};
 
 pub use super::witness_spec::{Ec2Fault, Ec2Spec, IpamdShape, IpamdSpec};
 
+mod cluster;
 mod validate;
+
+pub use cluster::{ClusterSpec, NodeClassSpec};
 
 /// Errors loading or validating a scenario file.
 #[derive(Debug, thiserror::Error)]
@@ -73,6 +76,10 @@ pub struct Scenario {
     /// eniwatch-cluster would publish from it (`kube_emulator::cluster_facts`).
     #[serde(default)]
     pub ec2: Option<Ec2Spec>,
+    /// What the rest of the cluster says: CNI-tagged subnets, NodeClasses,
+    /// IPv6 pod addresses ([`ClusterSpec`]).
+    #[serde(default)]
+    pub cluster: ClusterSpec,
 }
 
 fn yes() -> bool {

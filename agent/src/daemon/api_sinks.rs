@@ -57,6 +57,12 @@ impl ApiSinks {
     }
 
     async fn cycle(&mut self, outcome: Arc<CycleOutcome>) {
+        // Out of scope (IPv6, Windows, hybrid, Fargate, no VPC CNI): eniwatch
+        // has nothing to say on the API, neither events nor a condition.
+        if outcome.report.not_applicable.is_some() {
+            self.last = None;
+            return;
+        }
         if !outcome.transitions.is_empty() {
             self.publish(&outcome.transitions).await;
         }
@@ -86,6 +92,7 @@ impl ApiSinks {
             return;
         };
         let outage = outage(&outcome.snapshot);
+        c.set_mode(outcome.report.mode.words.clone());
         let now = (Instant::now(), SystemTime::now());
         let what = "patching the node condition";
         match c

@@ -145,13 +145,12 @@ pub fn verdict(active: &[Finding], checks: &[CheckResult]) -> Verdict {
             message: format!("{} drift {noun}: {}", active.len(), parts.join(", ")),
         };
     }
-    // Nothing to compare with an ENIConfig (none exists, or an Auto Mode
-    // node): neither ready nor broken as far as custom networking goes.
-    if let Some(na) = eniwatch_core::checks::mode::not_applicable_in(checks) {
+    // Out of scope (the sinks write no condition then; said for completeness).
+    if eniwatch_core::checks::mode::out_of_scope_in(checks) {
         return Verdict {
             status: ConditionStatus::Unknown,
-            reason: na.reason.into(),
-            message: na.message,
+            reason: "NotApplicable".into(),
+            message: "eniwatch has nothing to judge on this node".into(),
         };
     }
     let unknown: Vec<&str> = checks
@@ -204,6 +203,8 @@ pub struct ConditionSink {
     sent: Option<(Verdict, Instant)>,
     /// The status held through a short outage.
     hold: Hold,
+    /// The node's networking mode in words, leading the message.
+    mode: Option<String>,
 }
 
 impl ConditionSink {
@@ -216,7 +217,13 @@ impl ConditionSink {
             since: None,
             sent: None,
             hold: Hold::new(DEFAULT_STALE_AFTER),
+            mode: None,
         }
+    }
+
+    /// The networking mode the message starts with, from the next update on.
+    pub fn set_mode(&mut self, words: String) {
+        self.mode = Some(words);
     }
 
     /// How long a judged status is kept while a source is unavailable
@@ -244,9 +251,11 @@ impl ConditionSink {
         now_instant: Instant,
         now: SystemTime,
     ) -> Result<bool, ConditionError> {
-        let verdict = self
-            .hold
-            .apply(verdict(active, checks), outage, now_instant, now)?;
+        let mut fresh = verdict(active, checks);
+        if let Some(mode) = &self.mode {
+            fresh.message = format!("{mode}: {}", fresh.message);
+        }
+        let verdict = self.hold.apply(fresh, outage, now_instant, now)?;
         if let Some((last, at)) = &self.sent {
             if *last == verdict && now_instant.saturating_duration_since(*at) < self.heartbeat {
                 return Ok(false);

@@ -117,6 +117,23 @@ mod emulated {
     }
 
     #[tokio::test]
+    async fn the_message_starts_with_the_networking_mode() -> TestResult {
+        let scenario = healthy()?;
+        let state = KubeState::new(&scenario);
+        let client = serve(&state).await?;
+        let mut sink = ConditionSink::new(client, scenario.node.name.clone(), DEFAULT_HEARTBEAT);
+        sink.set_mode("standard mode (custom networking off)".into());
+        let ok = [check("pod-routes", CheckStatus::Ok)];
+        assert!(sink.update(&[], &ok, None, Instant::now(), at(0)).await?);
+        let c = ours(&state);
+        assert_eq!(
+            c["message"],
+            "standard mode (custom networking off): all 1 checks pass"
+        );
+        Ok(())
+    }
+
+    #[tokio::test]
     async fn true_false_unknown_are_patched_beside_kubelets_conditions() -> TestResult {
         let scenario = healthy()?;
         let state = KubeState::new(&scenario);
@@ -336,7 +353,10 @@ mod emulated {
 }
 
 #[test]
-fn no_eniconfig_anywhere_is_unknown_not_configured_and_drift_still_wins() {
+fn no_eniconfig_anywhere_is_standard_mode_judged_and_drift_still_wins() {
+    // Once "CustomNetworkingNotConfigured"; now standard mode, judged: the
+    // fixture's secondaries may be in CNI-tagged subnets, unknown without
+    // eniwatch-cluster's facts.
     use eniwatch_core::checks::fixture::{cluster, healthy};
     let mut s = healthy();
     cluster(&mut s).eni_configs = Some(vec![]);
@@ -344,13 +364,29 @@ fn no_eniconfig_anywhere_is_unknown_not_configured_and_drift_still_wins() {
     let v = verdict(&e.findings, &e.checks);
     assert_eq!(
         (v.status, v.reason.as_str()),
-        (ConditionStatus::Unknown, "CustomNetworkingNotConfigured")
+        (ConditionStatus::Unknown, "ChecksInconclusive")
     );
-    assert!(v.message.contains("not configured"), "{}", v.message);
+    assert!(v.message.contains("eni-subnet"), "{}", v.message);
     let active = [drift(Reason::PodRouteMissing, Subject::pod(None, "a"))];
     let v = verdict(&active, &e.checks);
     assert_eq!(
         (v.status, v.reason.as_str()),
         (ConditionStatus::False, "PodRouteMissing")
+    );
+}
+
+#[test]
+fn an_out_of_scope_node_reads_as_not_applicable() {
+    use eniwatch_core::checks::fixture::{cluster, healthy};
+    let mut s = healthy();
+    cluster(&mut s)
+        .node
+        .labels
+        .insert("kubernetes.io/os".into(), "windows".into());
+    let e = eniwatch_core::checks::evaluate(&s);
+    let v = verdict(&e.findings, &e.checks);
+    assert_eq!(
+        (v.status, v.reason.as_str()),
+        (ConditionStatus::Unknown, "NotApplicable")
     );
 }

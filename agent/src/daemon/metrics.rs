@@ -6,7 +6,7 @@
 //!
 //! | metric | type | labels | meaning |
 //! |---|---|---|---|
-//! | `eniwatch_info` | gauge | `node`, `instance_type`, `zone`, `zone_id`, `eniconfig`, `nodegroup` | 1: the node's identity (a field that a cycle could not read keeps its last known value) |
+//! | `eniwatch_info` | gauge | `node`, `instance_type`, `zone`, `zone_id`, `eniconfig`, `nodegroup`, `mode` | 1: the node's identity (a field that a cycle could not read keeps its last known value); `mode` is the networking mode: `custom_networking`, `standard`, `eks_auto_mode` or `not_applicable` |
 //! | `eniwatch_build_info` | gauge | `version` | 1 |
 //! | `eniwatch_findings` | gauge | `reason` | findings past the grace period (drift, and the informational `ENILimitReached`); every reason, 0 when none |
 //! | `eniwatch_drift_transitions_total` | counter | `reason`, `transition` | drifts that `began` or `resolved` |
@@ -87,7 +87,7 @@ pub struct Metrics {
 #[derive(Debug, Default)]
 struct Memory {
     /// Last known `eniwatch_info` labels, in label order.
-    info: [String; 6],
+    info: [String; 7],
     /// Request totals already added to `eniwatch_requests_total`.
     requests: BTreeMap<(&'static str, &'static str), u64>,
     /// Sources whose error counters exist (at 0 or more).
@@ -159,6 +159,7 @@ impl Metrics {
             "zone_id",
             "eniconfig",
             "nodegroup",
+            "mode",
         ];
         let ips = ["device", "card", "state"];
         let timestamp = Opts::new(

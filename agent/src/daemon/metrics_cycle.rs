@@ -57,6 +57,7 @@ impl Metrics {
         let report = &outcome.report;
 
         let node = &report.node;
+        let mode = report.mode.mode.as_str().to_string();
         let fresh = [
             Some(&node.name),
             node.instance_type.as_ref(),
@@ -64,6 +65,7 @@ impl Metrics {
             node.availability_zone_id.as_ref(),
             report.eniconfig.name.as_ref(),
             node.nodegroup.as_ref(),
+            Some(&mode),
         ];
         for (known, now) in memory.info.iter_mut().zip(fresh) {
             if let Some(now) = now {

@@ -107,6 +107,7 @@ fn every_family_is_present_after_one_cycle() {
         ("zone", "ap-southeast-1a"),
         ("zone_id", "apse1-az1"),
         ("eniconfig", "ap-southeast-1a"),
+        ("mode", "custom_networking"),
     ];
     assert_eq!(value(&m, "eniwatch_info", &want), 1.0);
     let version = [("version", env!("CARGO_PKG_VERSION"))];
@@ -248,6 +249,16 @@ fn per_eni_and_info_series_are_rebuilt_each_cycle() {
     assert_eq!(info.len(), 1, "{info:?}");
     assert_eq!(info[0].0["eniconfig"], "zone-b");
 
+    // The mode follows the node: without any ENIConfig, standard mode.
+    let mut s = healthy();
+    if let eniwatch_core::model::Expectation::Kubernetes(Ok(c)) = &mut s.expectation {
+        c.eni_configs = Some(vec![]);
+    }
+    m.observe_cycle(&cycle(s, &mut settler));
+    let info = find(&m, "eniwatch_info", &[]);
+    assert_eq!(info.len(), 1, "{info:?}");
+    assert_eq!(info[0].0["mode"], "standard");
+
     // IMDS down: the identity keeps its last known instance type.
     let mut s = healthy();
     s.imds = Err(eniwatch_core::model::Unavailable::new("imds", "timed out"));
@@ -257,7 +268,7 @@ fn per_eni_and_info_series_are_rebuilt_each_cycle() {
         1
     );
     assert!(find(&m, "eniwatch_eni_ipv4_addresses", &[]).is_empty());
-    assert_eq!(value(&m, "eniwatch_cycles_total", &[]), 3.0);
+    assert_eq!(value(&m, "eniwatch_cycles_total", &[]), 4.0);
 }
 
 #[test]

@@ -214,6 +214,7 @@ pub async fn read_ipamd(client: &IpamdClient) -> Result<IpamdView, IpamdError> {
         custom_networking: env.custom_networking,
         warm: env.warm,
         prefix_delegation: env.prefix_delegation,
+        ipv6: env.ipv6,
         selected_eniconfig,
         enis,
     })

@@ -237,6 +237,7 @@ proptest! {
         let want = EnvSettings {
             custom_networking: custom.1,
             prefix_delegation: pd.1,
+            ipv6: None,
             warm: WarmTargets {
                 warm_eni_target: narrow(eni.1),
                 warm_ip_target: narrow(ip.1),

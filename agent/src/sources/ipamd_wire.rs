@@ -39,6 +39,8 @@ pub struct EnvSettings {
     pub custom_networking: Option<bool>,
     pub warm: WarmTargets,
     pub prefix_delegation: Option<bool>,
+    /// `ENABLE_IPv6`: an IPv6 cluster (custom networking is IPv4 only).
+    pub ipv6: Option<bool>,
 }
 
 // The wire types hold only the fields eniwatch uses. Unknown fields are ignored,
@@ -211,6 +213,7 @@ pub fn parse_env_settings(body: &[u8]) -> Result<EnvSettings, String> {
     Ok(EnvSettings {
         custom_networking: env_bool(&map, "AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG")?,
         prefix_delegation: env_bool(&map, "ENABLE_PREFIX_DELEGATION")?,
+        ipv6: env_bool(&map, "ENABLE_IPv6")?,
         warm: WarmTargets {
             warm_eni_target: env_int(&map, "WARM_ENI_TARGET")?,
             warm_ip_target: env_int(&map, "WARM_IP_TARGET")?,

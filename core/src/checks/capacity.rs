@@ -50,13 +50,23 @@ pub fn max_pods(limits: InstanceLimits, mode: AddressingMode) -> u64 {
         .saturating_add(2)
 }
 
-/// How to set max-pods to `n`, per node bootstrap.
-fn max_pods_fix(n: u64, prefix_delegation: bool) -> String {
+/// How to set max-pods to `n`, per node bootstrap; on a Karpenter node,
+/// Karpenter's own settings first.
+fn max_pods_fix(n: u64, prefix_delegation: bool, karpenter: bool) -> String {
     let more = if prefix_delegation {
         "; or use a larger instance type"
     } else {
         "; or enable prefix delegation (ENABLE_PREFIX_DELEGATION=true, Nitro instances)"
     };
+    if karpenter {
+        return format!(
+            "this node is Karpenter's: set Karpenter's reservedENIs setting to 1 (RESERVED_ENIS=1 \
+             in the Karpenter controller's environment) so that it reserves the primary ENI, \
+             which takes no pods under custom networking, when it computes max-pods, or set \
+             kubelet.maxPods in the EC2NodeClass (spec.kubelet.maxPods) to at most {n}; then \
+             replace the NodePool's nodes{more}"
+        );
+    }
     format!(
         "set the kubelet's max-pods to at most {n}: AL2023 NodeConfig spec.kubelet.config.maxPods \
          (or the nodegroup's maxPodsExpression), AL2 bootstrap.sh --use-max-pods false \
@@ -126,7 +136,7 @@ fn max_pods_judged(ctx: &Context) -> Outcome {
              {}",
             limits.max_enis,
             limits.ipv4_per_eni,
-            max_pods_fix(capacity, pd)
+            max_pods_fix(capacity, pd, ctx.mode.is_karpenter())
         ),
     )
 }
@@ -183,7 +193,7 @@ fn max_pods_either_way(ctx: &Context, f: &PoolFacts, limits: InstanceLimits, why
              to be on: no pod addresses); pods beyond that stay in ContainerCreating; {}",
             limits.max_enis,
             limits.ipv4_per_eni,
-            max_pods_fix(without, true)
+            max_pods_fix(without, true, ctx.mode.is_karpenter())
         ),
     )
 }

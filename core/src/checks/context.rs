@@ -11,7 +11,7 @@ use std::net::Ipv4Addr;
 use serde::Serialize;
 
 use super::imds_integrity::{self, ImdsProblem};
-use super::mode::{self, NotApplicable};
+use super::mode::{self, NetworkingMode};
 use super::placement::Placement;
 use super::pool::PoolFacts;
 use crate::expectation::Selection;
@@ -82,8 +82,8 @@ pub struct Context<'a> {
     pub pods: Result<Vec<PodInfo>, String>,
     /// Pods come from the kernel's routes (`--no-kube`), so route checks are moot.
     pub pods_from_kernel: bool,
-    /// Some: custom networking does not apply to this node, and why.
-    pub not_applicable: Option<NotApplicable>,
+    /// The node's networking mode, decided once.
+    pub mode: NetworkingMode,
     /// IMDS answers that cannot be true (see [`imds_integrity`]).
     pub imds_problems: Vec<ImdsProblem>,
     /// Capacity and warm pool, computed on first use (two checks read it,
@@ -133,7 +133,8 @@ impl<'a> Context<'a> {
             }),
             Err(_) => Vec::new(),
         };
-        let expected = crate::expectation::expected(snapshot);
+        let mode = mode::decide(snapshot);
+        let expected = crate::expectation::expected(snapshot, &mode);
         let (pods, pods_from_kernel) = match (&snapshot.expectation, cluster) {
             (Expectation::Flags(_), _) => (
                 kernel
@@ -155,7 +156,7 @@ impl<'a> Context<'a> {
             enis,
             pods,
             pods_from_kernel,
-            not_applicable: mode::not_applicable(snapshot),
+            mode,
             imds_problems,
             pool: std::cell::OnceCell::new(),
             placement: std::cell::OnceCell::new(),
@@ -215,7 +216,9 @@ pub fn selection_of(expected: &Result<Expected, NoExpectation>) -> Option<&Selec
         Ok(e) => e.selection.as_ref(),
         Err(NoExpectation::NotFound { selection, .. })
         | Err(NoExpectation::Invalid { selection, .. }) => Some(selection),
-        Err(NoExpectation::Unavailable { .. }) => None,
+        Err(NoExpectation::Unavailable { .. })
+        | Err(NoExpectation::Unresolved { .. })
+        | Err(NoExpectation::NotApplicable) => None,
     }
 }
 

@@ -1,5 +1,9 @@
-//! Are the secondary ENIs in the ENIConfig subnet, with the ENIConfig's
-//! security groups?
+//! Are the secondary ENIs in the expected subnet, with the expected
+//! security groups? Under custom networking those are the ENIConfig's; in
+//! standard mode the node's subnet (or CNI-tagged subnets of its zone) and
+//! the primary ENI's groups; on EKS Auto Mode the NodeClass's. Outside
+//! custom networking an ENI in an unlisted subnet is unknown, never drift,
+//! while the list may be incomplete (no eniwatch-cluster facts).
 //!
 //! Only ENIs the CNI allocates pod IPs from are judged: not the primary, not a
 //! trunk, not EFA-only interfaces, not addressless ENIs on other network cards.
@@ -9,6 +13,7 @@ use std::collections::BTreeSet;
 use super::context::{Context, EniRole, EniView};
 use super::imds_integrity::ProblemKind;
 use super::{no_expectation_detail, Finding, Outcome, Reason, Subject};
+use crate::expectation::ExpectedSource;
 use crate::model::SecurityGroupId;
 
 fn judged<'c, 'a>(ctx: &'c Context<'a>) -> Vec<&'c EniView<'a>> {
@@ -43,19 +48,27 @@ pub(crate) fn eni_subnet(ctx: &Context) -> Outcome {
         .collect();
     let right = enis
         .iter()
-        .filter(|e| e.meta.subnet_id.as_ref() == Some(&expected.subnet))
+        .filter(|e| {
+            e.meta
+                .subnet_id
+                .as_ref()
+                .is_some_and(|s| expected.allows(s))
+        })
         .count();
     let wrong: Vec<&&EniView> = enis
         .iter()
-        .filter(|e| matches!(&e.meta.subnet_id, Some(s) if *s != expected.subnet))
+        .filter(|e| matches!(&e.meta.subnet_id, Some(s) if !expected.allows(s)))
         .collect();
     let mut out = Outcome::ok(format!(
         "{right} secondary ENI{} in {}",
         if right == 1 { "" } else { "s" },
-        expected.subnet
+        expected.subnets_text()
     ));
     if !unknown.is_empty() {
         out.unknown = Some(format!("IMDS has no subnet-id for {}", unknown.join(", ")));
+    }
+    if !ctx.mode.is_custom_networking() {
+        return outside_custom_networking(ctx, expected, wrong, out);
     }
     if right == 0 && !wrong.is_empty() {
         let list: Vec<String> = wrong
@@ -93,6 +106,60 @@ pub(crate) fn eni_subnet(ctx: &Context) -> Outcome {
     out
 }
 
+/// Standard mode and EKS Auto Mode: each ENI outside the expected subnets
+/// is a finding when the list is complete, else unknown.
+fn outside_custom_networking(
+    ctx: &Context,
+    expected: &super::Expected,
+    wrong: Vec<&&EniView>,
+    mut out: Outcome,
+) -> Outcome {
+    if wrong.is_empty() {
+        return out;
+    }
+    let list: Vec<String> = wrong
+        .iter()
+        .map(|e| format!("{} in {}", e.display_name(), subnet_of(e)))
+        .collect();
+    if !expected.complete {
+        let more = format!(
+            "{} outside {} {}; whether that subnet is tagged kubernetes.io/role/cni=1 \
+             (enhanced subnet discovery) is unknown without eniwatch-cluster's facts",
+            list.join(", "),
+            expected.source.words(),
+            expected.subnets_text()
+        );
+        out.unknown = Some(match out.unknown.take() {
+            Some(u) => format!("{u}; {more}"),
+            None => more,
+        });
+        return out;
+    }
+    let allowed = match ctx.mode {
+        super::NetworkingMode::Standard => {
+            "the node subnet or a CNI-tagged subnet of its zone".to_string()
+        }
+        _ => expected.source.words().to_string(),
+    };
+    for e in wrong {
+        out.findings.push(Finding::new(
+            "",
+            Reason::SecondaryENIUnexpectedSubnet,
+            Subject::eni(e.display_name()),
+            format!(
+                "{}: secondary ENI {} (device {}, card {}) is in {}, not in {allowed} ({})",
+                ctx.mode.words(),
+                e.display_name(),
+                e.meta.device_number,
+                e.meta.network_card,
+                subnet_of(e),
+                expected.subnets_text()
+            ),
+        ));
+    }
+    out
+}
+
 /// The impossible-data message for an ENI IMDS lists without groups.
 fn no_groups(ctx: &Context, e: &EniView) -> Option<String> {
     ctx.imds_problems
@@ -112,18 +179,24 @@ pub(crate) fn eni_security_groups(ctx: &Context) -> Outcome {
         (_, Err(reason)) => return Outcome::unknown(format!("IMDS: {reason}")),
         (Ok(e), Ok(_)) => e,
     };
+    let none_listed = match expected.source {
+        ExpectedSource::Eniconfig | ExpectedSource::Flags => "the ENIConfig lists none",
+        ExpectedSource::NodeSubnet => "standard mode",
+        ExpectedSource::NodeClass => "the NodeClass selects no pod security groups",
+    };
     let (want, origin): (BTreeSet<&SecurityGroupId>, String) = match &expected.security_groups {
         Some(groups) => (
             groups.iter().collect(),
-            match &expected.selection {
-                Some(s) => format!("ENIConfig {:?} lists", s.name),
-                None => "--expect-security-groups lists".to_string(),
+            match (&expected.selection, expected.source) {
+                (Some(s), _) => format!("ENIConfig {:?} lists", s.name),
+                (None, ExpectedSource::NodeClass) => "the NodeClass selects".to_string(),
+                (None, _) => "--expect-security-groups lists".to_string(),
             },
         ),
         None => match ctx.primary() {
             Some(p) if !p.meta.security_groups.is_empty() => (
                 p.meta.security_groups.iter().collect(),
-                "the primary ENI has (the ENIConfig lists none)".to_string(),
+                format!("the primary ENI has ({none_listed})"),
             ),
             Some(p) => {
                 let why = no_groups(ctx, p).unwrap_or_default();
@@ -142,12 +215,18 @@ pub(crate) fn eni_security_groups(ctx: &Context) -> Outcome {
     // groups follow from the same root cause, so they are not reported twice.
     let enis: Vec<&EniView> = judged(ctx)
         .into_iter()
-        .filter(|e| e.meta.subnet_id.as_ref() == Some(&expected.subnet))
+        .filter(|e| {
+            e.meta
+                .subnet_id
+                .as_ref()
+                .is_some_and(|s| expected.allows(s))
+        })
         .collect();
     let mut out = Outcome::ok(format!(
-        "{} ENI{} in the ENIConfig subnet with {}",
+        "{} ENI{} in {} with {}",
         enis.len(),
         if enis.len() == 1 { "" } else { "s" },
+        expected.source.words(),
         show(&want)
     ));
     let mut unjudged = Vec::new();

@@ -224,7 +224,7 @@ reasons! {
     MaxPodsExceedsCapacity, Error,
     "The kubelet's max-pods is above what custom networking can address on this instance type.",
     "max-pods was computed for the standard mode (the primary ENI takes no pods under custom networking), or set by hand.",
-    "Set max-pods to the number in the message (AL2023 NodeConfig spec.kubelet.config.maxPods or the nodegroup's maxPodsExpression, AL2 bootstrap.sh --use-max-pods false --kubelet-extra-args '--max-pods=N', Karpenter kubelet.maxPods), or enable prefix delegation.";
+    "Set max-pods to the number in the message (AL2023 NodeConfig spec.kubelet.config.maxPods or the nodegroup's maxPodsExpression, AL2 bootstrap.sh --use-max-pods false --kubelet-extra-args '--max-pods=N', Karpenter: reservedENIs=1 (RESERVED_ENIS) or the EC2NodeClass's kubelet.maxPods), or enable prefix delegation.";
     WarmPoolBelowTarget, Warning,
     "Fewer free pod addresses than the warm-pool target, while more ENIs could be attached.",
     "The ENIConfig subnet is running out of addresses, EC2 is throttling ipamd, or ipamd lacks IAM permissions.",
@@ -281,6 +281,14 @@ reasons! {
     "A policy rule ahead of the CNI's (before its 512 or 1536 rules) sends pod traffic elsewhere than the CNI's tables would: out of another interface, or dropped.",
     "A host tool added policy routing: nm-cloud-setup, a VPN client (wg-quick, OpenVPN), a policy-routing agent, or a hand-made ip rule.",
     "Delete the rule (ip rule del priority N) and stop the tool that adds it (nm-cloud-setup: disable nm-cloud-setup.service and its timer); or give the tool's rules priorities above 1536, or selectors that leave the pod addresses out.";
+    SecondaryENIUnexpectedSubnet, Warning,
+    "Outside custom networking, a secondary ENI is in a subnet the node's mode does not use: in standard mode neither the node's subnet nor a subnet of its zone tagged kubernetes.io/role/cni=1; on an EKS Auto Mode node not a pod subnet its NodeClass selects in its zone.",
+    "Standard mode: the ENI was created under an earlier ENIConfig (custom networking switched off since), by enhanced subnet discovery before the subnet's cni tag was removed, or by something other than the CNI. Auto Mode: the NodeClass's podSubnetSelectorTerms changed after the node was launched.",
+    "Replace the node (drain and delete it) so its ENIs are created under the current settings; if the subnet is meant for pods, tag it kubernetes.io/role/cni=1 (standard) or add it to the NodeClass's podSubnetSelectorTerms (Auto Mode); if the ENI is not the CNI's, tag it node.k8s.amazonaws.com/no_manage=true.";
+    PodIPUnexpectedSubnet, Warning,
+    "Outside custom networking, a pod (not host-network, not a branch-ENI pod) has an IP outside the subnets the node's mode uses: the node's subnet or CNI-tagged subnets of its zone (standard mode), or the NodeClass's pod subnets (EKS Auto Mode).",
+    "The pod kept an address from an ENI created under earlier settings (custom networking switched off, a cni tag removed, the NodeClass's pod subnets changed).",
+    "Restart the pod (kubectl delete pod); if it comes back outside, replace the node so its ENIs follow the current settings.";
 }
 
 impl std::fmt::Display for Reason {

@@ -151,6 +151,7 @@ pub fn healthy() -> Snapshot {
     wire_pod(&mut k, "100.64.1.21", 3, 12);
     let mut host_pod = pod("aws-node-x", "10.0.1.10");
     host_pod.host_network = true;
+    host_pod.namespace = Some("kube-system".into());
     let imds = InstanceMetadata {
         instance_id: "i-0123".into(),
         instance_type: "t3.2xlarge".into(),
@@ -293,6 +294,7 @@ pub fn healthy_witnessed() -> Snapshot {
             ..WarmTargets::default()
         },
         prefix_delegation: None,
+        ipv6: None,
         selected_eniconfig: Some("ap-southeast-1a".into()),
         enis: vec![
             ipamd_eni(0, 0, &[], &[]),

@@ -18,10 +18,10 @@
 //! | check | reasons |
 //! |---|---|
 //! | `eniconfig` | `ENIConfigNotFound`, `ENIConfigInvalid` |
-//! | `eni-subnet` | `CustomNetworkingNotApplied`, `SecondaryENIWrongSubnet` |
+//! | `eni-subnet` | `CustomNetworkingNotApplied`, `SecondaryENIWrongSubnet`, `SecondaryENIUnexpectedSubnet` |
 //! | `eni-security-groups` | `SecondaryENIWrongSecurityGroups` |
 //! | `eni-configured` | `ENINotConfigured` |
-//! | `pod-subnet` | `PodIPOutsideENIConfigSubnet` |
+//! | `pod-subnet` | `PodIPOutsideENIConfigSubnet`, `PodIPUnexpectedSubnet` |
 //! | `pod-ip-on-eni` | `PodIPNotOnAnyENI` |
 //! | `pod-routes` | `PodRouteMissing` |
 //! | `pod-rules` | `PodRuleMissing`, `PodRuleWrongTable` |
@@ -35,11 +35,12 @@
 //! | `pod-traffic` | `PodTrafficShadowed` |
 //!
 //! A check that needs a witness switched off (`--no-cluster-facts`, `--no-ipamd`)
-//! or eniwatch-cluster's facts where it is not installed is *skipped*; an informational finding leaves its check *ok*. Where custom
-//! networking does not apply to the node ([`mode`]: no ENIConfig and ipamd not
-//! running it, or an EKS Auto Mode node), the checks that compare with an
-//! ENIConfig are *not applicable*. Where IMDS says what cannot be true
-//! ([`imds_integrity`]), the checks resting on it are *unknown*.
+//! or eniwatch-cluster's facts where it is not installed is *skipped*; an
+//! informational finding leaves its check *ok*. The node's networking mode
+//! ([`mode`]: custom networking, standard, EKS Auto Mode, not applicable)
+//! decides what the placement checks compare with and which checks do not
+//! run. Where IMDS says what cannot be true ([`imds_integrity`]), the checks
+//! resting on it are *unknown*.
 
 pub mod capacity;
 mod cni_rules;
@@ -73,6 +74,8 @@ mod tests;
 #[cfg(test)]
 mod tests_applicability;
 #[cfg(test)]
+mod tests_auto_mode;
+#[cfg(test)]
 mod tests_declared;
 #[cfg(test)]
 mod tests_impossible;
@@ -85,7 +88,7 @@ mod witness_tests;
 pub use context::{Context, EniRole, EniView, Expected, NoExpectation};
 pub use facts::{EniFacts, Facts};
 pub use finding::{CheckResult, CheckStatus, Finding, Reason, Severity, Subject, SubjectKind};
-pub use mode::NotApplicable;
+pub use mode::{NetworkingMode, NotApplicable};
 pub use placement::{Place, Placement, PodPlacement};
 pub use pool::{Addresses, PoolFacts};
 
@@ -98,9 +101,10 @@ use Reason as R;
 pub struct Evaluation {
     pub checks: Vec<CheckResult>,
     pub findings: Vec<Finding>,
-    /// Some: custom networking does not apply to this node (reason
-    /// `CustomNetworkingNotConfigured` or `EKSAutoModeNode`, and why); the
-    /// checks that compare with an ENIConfig are `not_applicable`.
+    /// The node's networking mode, decided once from the snapshot.
+    pub mode: NetworkingMode,
+    /// Some: the node is out of scope (IPv6, Windows, hybrid, Fargate, no
+    /// VPC CNI), and why; every check is then `not_applicable`.
     pub not_applicable: Option<NotApplicable>,
     /// What the checks derived from the snapshot: consumers render these.
     pub facts: Facts,
@@ -224,7 +228,11 @@ const CHECKS: &[(&str, CheckFn, &[Reason])] = &[
     (
         "eni-subnet",
         eni_placement::eni_subnet,
-        &[R::CustomNetworkingNotApplied, R::SecondaryENIWrongSubnet],
+        &[
+            R::CustomNetworkingNotApplied,
+            R::SecondaryENIWrongSubnet,
+            R::SecondaryENIUnexpectedSubnet,
+        ],
     ),
     (
         "eni-security-groups",
@@ -239,7 +247,7 @@ const CHECKS: &[(&str, CheckFn, &[Reason])] = &[
     (
         "pod-subnet",
         pod_placement::pod_subnet,
-        &[R::PodIPOutsideENIConfigSubnet],
+        &[R::PodIPOutsideENIConfigSubnet, R::PodIPUnexpectedSubnet],
     ),
     (
         "pod-ip-on-eni",
@@ -344,16 +352,17 @@ pub fn checks_and_reasons() -> impl Iterator<Item = (&'static str, &'static [Rea
     CHECKS.iter().map(|(name, _, reasons)| (*name, *reasons))
 }
 
-/// Why custom networking does not apply to the node, or None when it does:
-/// the same answer [`Evaluation::not_applicable`] carries.
-pub fn not_applicable(snapshot: &Snapshot) -> Option<NotApplicable> {
-    mode::not_applicable(snapshot)
+/// The node's networking mode: the same answer [`Evaluation::mode`] carries.
+pub fn networking_mode(snapshot: &Snapshot) -> NetworkingMode {
+    mode::decide(snapshot)
 }
 
-/// Not applicable to the node: the check is not run.
+/// Not run in the node's mode: not applicable, or unknown (not confirmed).
 fn preempted(name: &str, ctx: &Context) -> Option<Outcome> {
-    mode::check_not_applicable(name, ctx.not_applicable.as_ref())
-        .map(|na| Outcome::not_applicable(na.summary()))
+    mode::preempted(name, &ctx.mode).map(|p| match p {
+        mode::Preempted::NotApplicable(why) => Outcome::not_applicable(why),
+        mode::Preempted::Unknown(why) => Outcome::unknown(why),
+    })
 }
 
 /// A check that ran on an impossible IMDS answer it rests on is unknown,
@@ -392,7 +401,8 @@ pub fn evaluate_in(ctx: &Context) -> Evaluation {
     Evaluation {
         checks,
         findings,
-        not_applicable: ctx.not_applicable.clone(),
+        mode: ctx.mode.clone(),
+        not_applicable: ctx.mode.not_applicable().cloned(),
         facts: Facts::new(ctx),
     }
 }
@@ -413,5 +423,7 @@ pub(crate) fn no_expectation_detail(ne: &NoExpectation) -> String {
             problems.join("; ")
         ),
         NoExpectation::Unavailable { reason } => format!("Kubernetes API: {reason}"),
+        NoExpectation::Unresolved { reason } => reason.clone(),
+        NoExpectation::NotApplicable => "the node is out of scope".to_string(),
     }
 }

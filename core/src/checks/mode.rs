@@ -1,54 +1,79 @@
-//! Which checks do not apply where custom networking does not (decided in
-//! [`crate::expectation::mode`]): those that compare with an ENIConfig are
-//! *not applicable* there, never drift and never unknown; the checks of the
-//! data plane, the ENIs and the warm pool still run.
+//! Which checks run in which networking mode (decided in
+//! [`crate::expectation::mode`]):
+//!
+//! - custom networking: every check.
+//! - standard: every check but those about an ENIConfig (`eniconfig`,
+//!   `eniconfig-subnet`), which are *not applicable*; the others judge
+//!   against the node's subnet (and CNI-tagged ones), max-pods by the
+//!   standard formula.
+//! - EKS Auto Mode: the ENIConfig checks are *not applicable*; ipamd's
+//!   introspection, the kernel layout (routes, rules, links), the warm pool
+//!   and the max-pods formula of Auto Mode nodes are not confirmed, so the
+//!   checks resting on them are *unknown*, with a sentence saying so, rather
+//!   than guessed. ENI and pod placement against the NodeClass is judged.
+//! - not applicable: every check *not applicable*.
 
 use super::{CheckResult, CheckStatus};
 pub use crate::expectation::mode::{
-    not_applicable, NotApplicable, AUTO_MODE, COMPUTE_TYPE_LABEL, NOT_CONFIGURED,
+    decide, NetworkingMode, NotApplicable, OutOfScope, COMPUTE_TYPE_LABEL,
 };
 
-/// Checks that compare the node with its ENIConfig (or rest on custom
-/// networking's capacity formula): not applicable when custom networking is not.
-pub const NEEDS_CUSTOM_NETWORKING: [&str; 7] = [
-    "eniconfig",
-    "eni-subnet",
-    "eni-security-groups",
-    "pod-subnet",
-    "eniconfig-subnet",
-    "subnet-headroom",
+/// Checks that compare the node with an ENIConfig.
+pub const NEEDS_ENICONFIG: [&str; 2] = ["eniconfig", "eniconfig-subnet"];
+
+/// Checks resting on what is not confirmed on EKS Auto Mode nodes.
+pub const UNCONFIRMED_ON_AUTO_MODE: [&str; 8] = [
+    "eni-configured",
+    "pod-routes",
+    "pod-rules",
+    "cni-settings",
     "max-pods",
+    "warm-pool",
+    "ipamd-state",
+    "pod-traffic",
 ];
 
-/// Checks that ask aws-node's ipamd, which an Auto Mode node does not run.
-pub const NEEDS_AWS_NODE: [&str; 2] = ["cni-settings", "ipamd-state"];
+/// What the checks resting on the unconfirmed parts say on Auto Mode.
+pub const AUTO_MODE_UNCONFIRMED: &str = "not confirmed on EKS Auto Mode nodes: they run no \
+     aws-node, so ipamd's introspection, its settings and warm pool, the kernel layout of pod \
+     routes and rules, and the max-pods formula are not known to eniwatch; not judged";
 
-/// Whether `check` applies to the node; None when it does.
-pub fn check_not_applicable<'n>(
-    check: &str,
-    na: Option<&'n NotApplicable>,
-) -> Option<&'n NotApplicable> {
-    let na = na?;
-    let moot = NEEDS_CUSTOM_NETWORKING.contains(&check)
-        || ((na.reason == AUTO_MODE || na.ipamd_unread) && NEEDS_AWS_NODE.contains(&check));
-    moot.then_some(na)
+/// How a check is preempted in this mode.
+pub enum Preempted {
+    NotApplicable(String),
+    Unknown(&'static str),
 }
 
-/// The same answer read back from check results alone (as settled by the
-/// daemon): the `eniconfig` check is `not_applicable` exactly when custom
-/// networking does not apply. The message is the check's one-line detail.
-pub fn not_applicable_in(checks: &[CheckResult]) -> Option<NotApplicable> {
-    let c = checks
-        .iter()
-        .find(|c| c.name == "eniconfig" && c.status == CheckStatus::NotApplicable)?;
-    let reason = if c.detail.starts_with("EKS Auto Mode") {
-        AUTO_MODE
-    } else {
-        NOT_CONFIGURED
-    };
-    Some(NotApplicable {
-        reason,
-        message: c.detail.clone(),
-        ipamd_unread: false,
-    })
+/// Whether `check` runs in `mode`; None when it does.
+pub fn preempted(check: &str, mode: &NetworkingMode) -> Option<Preempted> {
+    match mode {
+        NetworkingMode::CustomNetworking { .. } => None,
+        NetworkingMode::NotApplicable(na) => Some(Preempted::NotApplicable(na.summary())),
+        NetworkingMode::Standard => NEEDS_ENICONFIG.contains(&check).then(|| {
+            Preempted::NotApplicable(
+                "standard mode: custom networking is off and no ENIConfig applies".to_string(),
+            )
+        }),
+        NetworkingMode::EksAutoMode { .. } => {
+            if NEEDS_ENICONFIG.contains(&check) {
+                Some(Preempted::NotApplicable(
+                    "EKS Auto Mode: pod subnets come from the NodeClass, not from ENIConfigs"
+                        .to_string(),
+                ))
+            } else if UNCONFIRMED_ON_AUTO_MODE.contains(&check) {
+                Some(Preempted::Unknown(AUTO_MODE_UNCONFIRMED))
+            } else {
+                None
+            }
+        }
+    }
+}
+
+/// Whether check results alone (as settled by the daemon) say the node is
+/// out of scope: every check `not_applicable`.
+pub fn out_of_scope_in(checks: &[CheckResult]) -> bool {
+    !checks.is_empty()
+        && checks
+            .iter()
+            .all(|c| c.status == CheckStatus::NotApplicable)
 }

@@ -1,8 +1,10 @@
 //! Where each pod's IP is: the one classification the `pod-subnet` check,
 //! the report's `pods` block and the `eniwatch_pods{placement}` metric share.
 //!
-//! A routed pod's IP is in the ENIConfig subnet when that subnet's CIDR
-//! contains it. When the CIDR is unknown (no attached ENI is in it, EC2 did
+//! A routed pod's IP is in the expected subnet (the ENIConfig's; in standard
+//! mode the node's or a CNI-tagged one of its zone, counted `node_subnet` or
+//! `eniconfig_subnet` by where it is; on EKS Auto Mode the NodeClass's,
+//! counted `eniconfig_subnet`) when that subnet's CIDR contains it. When the CIDR is unknown (no attached ENI is in it, EC2 did
 //! not answer), a pod can still be proven outside it: subnets of a VPC never
 //! overlap, so an IP inside another known subnet (the node subnet, another
 //! ENI's) is outside the ENIConfig subnet. Only pods in no known subnet stay
@@ -59,9 +61,12 @@ pub struct PlacedPod {
     pub index: usize,
     pub ip: Option<Ipv4Addr>,
     pub place: Place,
-    /// Set when the IP is provably outside the ENIConfig subnet: where it
-    /// is instead, in words (for the `PodIPOutsideENIConfigSubnet` message).
+    /// Set when the IP is provably outside the expected subnets: where it
+    /// is instead, in words (for the finding's message).
     pub outside: Option<String>,
+    /// Inside an expected subnet (the ENIConfig's; in standard mode the
+    /// node's or a CNI-tagged one; on Auto Mode the NodeClass's).
+    pub expected: bool,
 }
 
 /// Where this node's pods' IPs are: the report's `pods` block, and the
@@ -130,55 +135,79 @@ impl Placement {
             return out;
         };
         for (index, pod) in pods.iter().enumerate() {
-            let (place, outside) = classify(ctx, pod);
+            let (place, outside, expected) = classify(ctx, pod);
             out.counts.add(place);
             out.pods.push(PlacedPod {
                 index,
                 ip: pod.ip,
                 place,
                 outside,
+                expected,
             });
         }
         out
     }
 }
 
-fn classify(ctx: &Context, pod: &PodInfo) -> (Place, Option<String>) {
+fn classify(ctx: &Context, pod: &PodInfo) -> (Place, Option<String>, bool) {
     if pod.completed {
-        return (Place::Completed, None);
+        return (Place::Completed, None, false);
     }
     match (pod.host_network, &pod.branch, pod.ip, pod.terminal) {
-        (true, _, _, _) => (Place::HostNetwork, None),
-        (_, Some(_), _, _) => (Place::BranchEni, None),
-        (_, _, None, _) | (_, _, _, true) => (Place::Unplaced, None),
+        (true, _, _, _) => (Place::HostNetwork, None, false),
+        (_, Some(_), _, _) => (Place::BranchEni, None, false),
+        (_, _, None, _) | (_, _, _, true) => (Place::Unplaced, None, false),
         (_, _, Some(ip), false) => match &ctx.expected {
             Ok(expected) => routed(ctx, expected, ip),
-            Err(_) => (without_expectation(ctx, ip), None),
+            Err(_) => (without_expectation(ctx, ip), None, false),
         },
     }
 }
 
-/// A routed pod's place when the ENIConfig subnet is known by id.
-fn routed(ctx: &Context, expected: &Expected, ip: Ipv4Addr) -> (Place, Option<String>) {
+/// A routed pod's place when the expected subnets are known by id: the
+/// place, where it is instead when provably outside them, and whether it
+/// is inside them.
+fn routed(ctx: &Context, expected: &Expected, ip: Ipv4Addr) -> (Place, Option<String>, bool) {
+    let custom = ctx.mode.is_custom_networking();
+    if expected.contains(ip) {
+        let place = if !custom && in_node_subnet(ctx, ip) {
+            Place::NodeSubnet
+        } else {
+            Place::EniconfigSubnet
+        };
+        return (place, None, true);
+    }
     let found = containing(ctx, ip);
-    let outside = match expected.subnet_cidr {
-        Some(cidr) if cidr.contains(&ip) => return (Place::EniconfigSubnet, None),
-        Some(cidr) => found.map(|e| locate(e, ip)).unwrap_or_else(|| {
-            format!("in no subnet this node knows (ENIConfig subnet is {cidr})")
-        }),
-        // CIDR unknown: outside only if provably inside another subnet.
-        None => match found {
-            Some(e) if !is_expected(e, expected) => locate(e, ip),
-            _ if ctx.not_applicable.is_some() => return (without_expectation(ctx, ip), None),
-            _ => return (Place::Unplaced, None),
-        },
-    };
     let place = match found {
         Some(e) if e.role == EniRole::Primary => Place::NodeSubnet,
         _ if in_node_subnet(ctx, ip) => Place::NodeSubnet,
         _ => Place::Other,
     };
-    (place, Some(outside))
+    // Another subnet may be allowed that eniwatch does not know of
+    // (CNI-tagged subnets without eniwatch-cluster's facts).
+    if !expected.complete {
+        let known = found.is_some() || in_node_subnet(ctx, ip);
+        return (if known { place } else { Place::Unplaced }, None, false);
+    }
+    let outside = if expected.cidrs_known() {
+        found.map(|e| locate(e, ip)).unwrap_or_else(|| {
+            format!(
+                "in no subnet this node knows ({} is {})",
+                expected.source.words(),
+                expected
+                    .subnet_cidr
+                    .map_or_else(|| expected.subnet.to_string(), |c| c.to_string())
+            )
+        })
+    } else {
+        // A CIDR unknown: outside only if provably inside another subnet.
+        match found {
+            Some(e) if !is_expected(e, expected) => locate(e, ip),
+            _ if !custom => return (without_expectation(ctx, ip), None, false),
+            _ => return (Place::Unplaced, None, false),
+        }
+    };
+    (place, Some(outside), false)
 }
 
 fn without_expectation(ctx: &Context, ip: Ipv4Addr) -> Place {
@@ -188,7 +217,7 @@ fn without_expectation(ctx: &Context, ip: Ipv4Addr) -> Place {
         // Without custom networking there is no ENIConfig subnet to be
         // unsure about: outside a known node subnet is elsewhere. With the
         // node subnet unknown (IMDS unread), nothing is proven.
-        Some(_) if ctx.not_applicable.is_some() => Place::Other,
+        Some(_) if !ctx.mode.is_custom_networking() => Place::Other,
         _ => Place::Unplaced,
     }
 }
@@ -209,13 +238,13 @@ fn containing<'c, 'a>(ctx: &'c Context<'a>, ip: Ipv4Addr) -> Option<&'c EniView<
     })
 }
 
-/// Whether `eni`'s subnet is the expected one. An unknown subnet id proves
+/// Whether `eni`'s subnet is an expected one. An unknown subnet id proves
 /// nothing either way, so it counts as possibly expected.
 fn is_expected(eni: &EniView, expected: &Expected) -> bool {
     eni.meta
         .subnet_id
         .as_ref()
-        .is_none_or(|s| *s == expected.subnet)
+        .is_none_or(|s| expected.allows(s))
 }
 
 /// Where an IP outside the ENIConfig subnet is, for the finding's message.

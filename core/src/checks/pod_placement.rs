@@ -10,7 +10,6 @@ use std::net::Ipv6Addr;
 
 use super::context::{routes_through_the_node, Context};
 use super::imds_integrity::ProblemKind;
-use super::placement::Place;
 use super::{no_expectation_detail, Finding, Outcome, Reason, Subject};
 use crate::model::PodInfo;
 
@@ -76,6 +75,7 @@ pub(crate) fn pod_subnet(ctx: &Context) -> Outcome {
         Ok(pods) => pods,
         Err(reason) => return Outcome::unknown(format!("pods: {reason}")),
     };
+    let custom = ctx.mode.is_custom_networking();
     let mut inside = 0usize;
     let mut undecided = 0usize;
     let mut out = Outcome::ok(String::new());
@@ -86,9 +86,9 @@ pub(crate) fn pod_subnet(ctx: &Context) -> Outcome {
         if !is_routed(pod) {
             continue;
         }
-        match (placed.place, &placed.outside, placed.ip) {
-            (Place::EniconfigSubnet, _, _) => inside += 1,
-            (_, Some(place), Some(ip)) => out.findings.push(Finding::new(
+        match (placed.expected, &placed.outside, placed.ip) {
+            (true, _, _) => inside += 1,
+            (_, Some(place), Some(ip)) if custom => out.findings.push(Finding::new(
                 "",
                 Reason::PodIPOutsideENIConfigSubnet,
                 pod_subject(pod),
@@ -97,14 +97,33 @@ pub(crate) fn pod_subnet(ctx: &Context) -> Outcome {
                     expected.subnet
                 ),
             )),
+            (_, Some(place), Some(ip)) => out.findings.push(Finding::new(
+                "",
+                Reason::PodIPUnexpectedSubnet,
+                pod_subject(pod),
+                format!(
+                    "{}: pod IP {ip} is outside {} ({}): it is {place}",
+                    ctx.mode.words(),
+                    expected.source.words(),
+                    expected.subnets_text()
+                ),
+            )),
             _ => undecided += 1,
         }
     }
-    out.ok_detail = format!("{inside} pod IPs in {}", expected.subnet);
-    if undecided > 0 {
+    out.ok_detail = format!("{inside} pod IPs in {}", expected.subnets_text());
+    if undecided > 0 && !expected.complete {
+        out.unknown = Some(format!(
+            "{undecided} pod IP(s) are outside {} ({}); whether their subnets are tagged \
+             kubernetes.io/role/cni=1 (enhanced subnet discovery) is unknown without \
+             eniwatch-cluster's facts",
+            expected.source.words(),
+            expected.subnets_text()
+        ));
+    } else if undecided > 0 {
         out.unknown = Some(format!(
             "the CIDR of {} is unknown (no attached ENI is in it), so {undecided} pod IP(s) could not be placed",
-            expected.subnet,
+            expected.subnets_text(),
         ));
     }
     also_unknown(&mut out, unplaceable(ctx));

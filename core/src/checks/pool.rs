@@ -97,11 +97,10 @@ impl PoolFacts {
             Ok(_) => Err("eniwatch's table has no network limits for the instance type".into()),
             Err(u) => Err(u.reason.clone()),
         };
-        // The premise of the tool: custom networking, unless ipamd says it
-        // is off or it is not configured at all (no ENIConfig).
+        // The node's mode, unless ipamd says otherwise.
         let custom_networking = ipamd
             .and_then(|v| v.custom_networking)
-            .unwrap_or(ctx.not_applicable.is_none());
+            .unwrap_or(ctx.mode.is_custom_networking());
         // Without custom networking the primary ENI holds pods too, and
         // ipamd fills it first: a node may have no secondary ENI at all.
         let pod_enis: Vec<_> = ctx

@@ -133,6 +133,14 @@ fn witness_breakages() -> Vec<Snapshot> {
         broken(healthy_witnessed, |s| {
             ipamd(s).enis.pop();
         }),
+        // Standard mode (no ENIConfig, ipamd's custom networking off), the
+        // secondaries and pods outside the node subnet, none CNI-tagged.
+        broken(healthy_witnessed, |s| {
+            cluster(s).eni_configs = Some(vec![]);
+            ipamd(s).custom_networking = Some(false);
+            ipamd(s).selected_eniconfig = None;
+            published(s).cni_subnets = Some(vec![]);
+        }),
     ]
 }
 

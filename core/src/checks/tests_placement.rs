@@ -95,13 +95,13 @@ fn cluster_pods(s: &Snapshot) -> Vec<PodInfo> {
 
 #[test]
 fn without_custom_networking_and_imds_unread_no_pod_is_counted_elsewhere() {
-    // No ENIConfig (not applicable) and IMDS unreadable: the node's subnet is
+    // No ENIConfig (standard mode) and IMDS unreadable: the node's subnet is
     // unknown, so nothing proves a pod outside it.
     let mut s = healthy();
     cluster(&mut s).eni_configs = Some(vec![]);
     s.imds = Err(Unavailable::new("imds", "IMDS answered HTTP 500"));
     let (e, report) = Report::judge(&s);
-    assert!(e.not_applicable.is_some(), "the path under test");
+    assert_eq!(e.mode, NetworkingMode::Standard, "the path under test");
     assert_eq!(
         report.pods.other + report.pods.node_subnet,
         0,

@@ -116,6 +116,9 @@ pub struct IpamdView {
     pub custom_networking: Option<bool>,
     pub warm: WarmTargets,
     pub prefix_delegation: Option<bool>,
+    /// `ENABLE_IPv6` as ipamd reports it (None: not reported).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ipv6: Option<bool>,
     /// The ENIConfig name ipamd selects for this node (None: ipamd could not say).
     pub selected_eniconfig: Option<String>,
     /// Every ENI in ipamd's datastore, sorted by (network card, device number).

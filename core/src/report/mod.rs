@@ -17,11 +17,13 @@ use serde::Serialize;
 pub use text::render_text;
 
 use crate::checks::context::selection_of;
+use crate::checks::NetworkingMode;
 pub use crate::checks::PodPlacement;
 use crate::checks::{
     CheckResult, CheckStatus, EniRole, Evaluation, Facts, Finding, NoExpectation, NotApplicable,
     PoolFacts,
 };
+use crate::expectation::{ExpectedSource, ExpectedSubnet};
 use crate::model::{
     node_kind, Expectation, SecurityGroupId, Snapshot, SubnetFacts, SubnetId, Witness,
 };
@@ -49,10 +51,13 @@ pub struct Report {
     /// or `skipped` only when no check could run at all).
     pub status: CheckStatus,
     pub exit_code: i32,
-    /// Set when custom networking does not apply to this node: `reason`
-    /// (`CustomNetworkingNotConfigured`, `EKSAutoModeNode`) and `message`.
-    /// The checks that compare with an ENIConfig are then `not_applicable`.
+    /// Set when the node is out of scope: `cause` (`ipv6`, `windows`,
+    /// `hybrid`, `fargate`, `no_vpc_cni`), `reason` (CamelCase) and
+    /// `message`. Every check is then `not_applicable`, and the exit code 0.
     pub not_applicable: Option<NotApplicable>,
+    /// The node's networking mode (`kind`: `custom_networking`, `standard`,
+    /// `eks_auto_mode`, `not_applicable`) and what it expects.
+    pub mode: ModeSummary,
     pub node: NodeSummary,
     /// The expectation: the selected ENIConfig, or the `--expect-*` flags.
     pub eniconfig: EniConfigSummary,
@@ -66,6 +71,49 @@ pub struct Report {
     pub sources: Vec<SourceStatus>,
     pub checks: Vec<CheckResult>,
     pub findings: Vec<Finding>,
+}
+
+/// The networking mode and the subnets and groups it expects.
+#[derive(Debug, Clone, Serialize)]
+pub struct ModeSummary {
+    #[serde(flatten)]
+    pub mode: NetworkingMode,
+    /// The mode in words.
+    pub words: String,
+    /// The subnets secondary ENIs and pods belong in (empty when unknown).
+    pub subnets: Vec<ExpectedSubnet>,
+    /// Explicit groups; null means "the primary ENI's".
+    pub security_groups: Option<Vec<SecurityGroupId>>,
+    /// False: other subnets may be allowed that eniwatch does not know of.
+    pub subnets_complete: bool,
+    /// Why the expected subnets are unknown, when they are.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unresolved: Option<String>,
+}
+
+fn mode_summary(evaluation: &Evaluation) -> ModeSummary {
+    let mut m = ModeSummary {
+        mode: evaluation.mode.clone(),
+        words: evaluation.mode.words(),
+        subnets: Vec::new(),
+        security_groups: None,
+        subnets_complete: false,
+        unresolved: None,
+    };
+    match &evaluation.facts.expected {
+        Ok(e) => {
+            m.subnets.push(ExpectedSubnet {
+                id: e.subnet.clone(),
+                cidr: e.subnet_cidr,
+            });
+            m.subnets.extend(e.also.iter().cloned());
+            m.security_groups = e.security_groups.clone();
+            m.subnets_complete = e.complete;
+        }
+        Err(NoExpectation::NotApplicable) => {}
+        Err(ne) => m.unresolved = Some(crate::checks::no_expectation_detail(ne)),
+    }
+    m
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -172,6 +220,7 @@ impl Report {
             status,
             exit_code: exit_code(status),
             not_applicable: evaluation.not_applicable.clone(),
+            mode: mode_summary(evaluation),
             node,
             eniconfig: eniconfig_summary(snapshot, facts),
             enis: eni_rows(facts),
@@ -209,6 +258,13 @@ fn eniconfig_summary(snapshot: &Snapshot, facts: &Facts) -> EniConfigSummary {
         security_groups: None,
     };
     match &facts.expected {
+        // Standard mode and Auto Mode: no ENIConfig (the `mode` block says
+        // what is expected instead).
+        Ok(e)
+            if matches!(
+                e.source,
+                ExpectedSource::NodeSubnet | ExpectedSource::NodeClass
+            ) => {}
         Ok(e) => {
             s.found = Some(true);
             s.subnet = Some(e.subnet.clone());
@@ -217,7 +273,9 @@ fn eniconfig_summary(snapshot: &Snapshot, facts: &Facts) -> EniConfigSummary {
         }
         Err(NoExpectation::NotFound { .. }) => s.found = Some(false),
         Err(NoExpectation::Invalid { .. }) => s.found = Some(true),
-        Err(NoExpectation::Unavailable { .. }) => {}
+        Err(NoExpectation::Unavailable { .. })
+        | Err(NoExpectation::Unresolved { .. })
+        | Err(NoExpectation::NotApplicable) => {}
     }
     s
 }

@@ -3,7 +3,7 @@
 use std::fmt::Write;
 
 use super::Report;
-use crate::checks::CheckStatus;
+use crate::checks::{CheckStatus, NetworkingMode};
 
 fn or_dash<T: ToString>(v: &Option<T>) -> String {
     v.as_ref().map_or_else(|| "-".to_string(), T::to_string)
@@ -17,6 +17,39 @@ fn status_word(s: CheckStatus) -> &'static str {
         CheckStatus::Skipped => "skipped",
         CheckStatus::NotApplicable => "n/a",
     }
+}
+
+/// The subnets and groups of a mode other than custom networking.
+fn expected_line(r: &Report) -> String {
+    let m = &r.mode;
+    if let Some(why) = &m.unresolved {
+        return format!("unknown: {why}");
+    }
+    let subnets: Vec<String> = m
+        .subnets
+        .iter()
+        .map(|s| match s.cidr {
+            Some(c) => format!("{} ({c})", s.id),
+            None => s.id.to_string(),
+        })
+        .collect();
+    let groups = match &m.security_groups {
+        Some(g) => g
+            .iter()
+            .map(|g| g.to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
+        None => "the primary ENI's".to_string(),
+    };
+    let more = if m.subnets_complete {
+        ""
+    } else {
+        " (CNI-tagged subnets unknown: no eniwatch-cluster facts)"
+    };
+    format!(
+        "subnets {}{more}, security groups {groups}",
+        subnets.join(", ")
+    )
 }
 
 /// Renders the report for a terminal (plain text, 100 columns or so).
@@ -42,10 +75,14 @@ pub fn render_text(r: &Report) -> String {
             .join(", "),
         None => "the primary ENI's".to_string(),
     };
+    let _ = writeln!(o, "Mode       {}", r.mode.words);
+    let custom = r.mode.mode.is_custom_networking();
+    if !custom && r.not_applicable.is_none() {
+        let _ = writeln!(o, "Expected   {}", expected_line(r));
+    }
     let expectation = match (e.source, &e.name, e.found) {
-        _ if r.not_applicable.is_some() => {
-            "not applicable: custom networking is not in use here".to_string()
-        }
+        _ if r.not_applicable.is_some() => "not applicable: the node is out of scope".to_string(),
+        _ if !custom => "none applies (custom networking is off for this node)".to_string(),
         ("flags", _, _) => format!("from flags: subnet {}", or_dash(&e.subnet)),
         (_, Some(name), Some(false)) => format!(
             "{name} (selected by {}) DOES NOT EXIST",
@@ -104,18 +141,35 @@ pub fn render_text(r: &Report) -> String {
     }
 
     let p = &r.pods;
+    let pod_subnet = match &r.mode.mode {
+        NetworkingMode::EksAutoMode { .. } => "the NodeClass pod subnet",
+        NetworkingMode::Standard => "a CNI-tagged subnet",
+        _ => "the ENIConfig subnet",
+    };
     let _ = writeln!(
         o,
-        "\nPods       {} on this node: {} in the ENIConfig subnet, {} in the node subnet, {} elsewhere, \
+        "\nPods       {} on this node: {} in {pod_subnet}, {} in the node subnet, {} elsewhere, \
          {} host-network, {} on branch ENIs, {} not placed",
-        p.total, p.eniconfig_subnet, p.node_subnet, p.other, p.host_network, p.branch_eni, p.unplaced
+        p.total,
+        p.eniconfig_subnet,
+        p.node_subnet,
+        p.other,
+        p.host_network,
+        p.branch_eni,
+        p.unplaced
     );
 
     let c = &r.capacity;
     let supply = match (&c.limits, &c.capacity) {
         (Ok(l), Ok(n)) => format!(
-            "{} ENIs x {} IPv4 addresses: custom networking hosts {n} pods",
-            l.max_enis, l.ipv4_per_eni
+            "{} ENIs x {} IPv4 addresses: {} hosts {n} pods",
+            l.max_enis,
+            l.ipv4_per_eni,
+            if c.custom_networking {
+                "custom networking"
+            } else {
+                "the standard formula"
+            }
         ),
         (Err(e), _) | (_, Err(e)) => format!("limits unknown ({e})"),
     };
@@ -177,15 +231,19 @@ pub fn render_text(r: &Report) -> String {
     if let Some(na) = &r.not_applicable {
         let _ = writeln!(o, "\nNot applicable: {}", na.message);
     }
-    let verdict = match (r.status, &r.not_applicable) {
-        (CheckStatus::Drift, _) => "DRIFT: see the findings above",
-        (CheckStatus::Unknown, _) => {
+    let verdict = match (r.status, &r.not_applicable, &r.mode.mode) {
+        (_, Some(_), _) => "NOT APPLICABLE: eniwatch has nothing to judge on this node",
+        (CheckStatus::Drift, _, _) => "DRIFT: see the findings above",
+        (CheckStatus::Unknown, _, _) => {
             "INCONCLUSIVE: no drift seen, but some checks could not be judged"
         }
-        (_, Some(_)) => {
-            "NOT APPLICABLE: custom networking is not in use on this node; the other checks pass"
+        (_, None, NetworkingMode::Standard) => {
+            "OK: standard mode (custom networking off): ENIs and pods are where the VPC CNI puts them"
         }
-        (_, None) => "OK: custom networking is as the ENIConfig says",
+        (_, None, NetworkingMode::EksAutoMode { .. }) => {
+            "OK: EKS Auto Mode: ENIs and pods follow the NodeClass"
+        }
+        (_, None, _) => "OK: custom networking is as the ENIConfig says",
     };
     let _ = writeln!(o, "\n{verdict} (exit {})", r.exit_code);
     o

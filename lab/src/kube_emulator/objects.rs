@@ -40,7 +40,13 @@ pub(crate) fn render(scenario: &Scenario, stamp: &str) -> Vec<(ObjKey, Value)> {
     for p in &scenario.pods {
         out.push((
             ObjKey::new(Kind::Pod, &p.namespace, &p.name),
-            pod(p, &node_name, host_ip.as_deref(), stamp),
+            pod(
+                p,
+                scenario.cluster.ipv6_pods.get(&p.key()),
+                &node_name,
+                host_ip.as_deref(),
+                stamp,
+            ),
         ));
     }
     for (i, ip) in DECOY_IPS.iter().enumerate() {
@@ -171,13 +177,21 @@ fn node(s: &Scenario, stamp: &str) -> Value {
     })
 }
 
-fn pod(p: &PodSpec, node_name: &str, host_ip: Option<&str>, stamp: &str) -> Value {
+fn pod(
+    p: &PodSpec,
+    ipv6: Option<&std::net::Ipv6Addr>,
+    node_name: &str,
+    host_ip: Option<&str>,
+    stamp: &str,
+) -> Value {
     // Host-network pods share the node's address unless the scenario pins one.
     let ip = match (p.ip, p.host_network) {
         (Some(ip), _) => Some(ip.to_string()),
         (None, true) => host_ip.map(str::to_string),
         (None, false) => None,
     };
+    // An IPv6 cluster: the scenario gives the pod's IPv6 address.
+    let ip = ipv6.map(|v6| v6.to_string()).or(ip);
     let mut metadata = json!({"name": p.name, "namespace": p.namespace});
     if let Some(b) = &p.branch_eni {
         // Same shape and key order as the VPC resource controller writes;
