@@ -89,6 +89,10 @@ fn an_auto_mode_node_is_quiet_and_says_so() {
         d.logs()
     );
     assert_eq!(info_mode(&d, "eks_auto_mode"), Some(1.0));
+    // No aws-node, so nothing answers on ipamd's port: that is no failing
+    // source (EniwatchSourceFailing would fire on every Auto Mode node).
+    assert_eq!(d.metric("eniwatch_source_up{source=\"ipamd\"}"), None);
+    assert_eq!(d.metric("eniwatch_source_up{source=\"imds\"}"), Some(1.0));
     no_warnings(&d);
     assert_eq!(
         d.metric("eniwatch_findings{reason=\"SecondaryENIUnexpectedSubnet\"}"),

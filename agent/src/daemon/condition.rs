@@ -9,11 +9,10 @@
 //!   active reason (highest severity, then the first in [`Reason`]'s order);
 //!   the message counts findings per reason in that same order, e.g.
 //!   "3 drift findings: PodRouteMissing x2, ENINotConfigured x1".
-//! - `Unknown` (reason `CustomNetworkingNotConfigured`, or `EKSAutoModeNode`):
-//!   no drift, and custom networking does not apply to the node (no
-//!   ENIConfig exists and ipamd does not run it; an Auto Mode node). The
-//!   condition is still written, so anyone reading the node can tell "not
-//!   set up here" from "no agent on this node".
+//! - Not written at all on a node out of scope (IPv6, Windows, hybrid,
+//!   Fargate, no VPC CNI): eniwatch has nothing to judge there. On standard
+//!   and EKS Auto Mode nodes it is written like on any other, its message
+//!   starting with the mode.
 //! - `Unknown` (reason `ChecksInconclusive`): no drift, but some checks could
 //!   not judge. The message names them, without their details: details carry
 //!   changing values, and every message change costs a node status write.
