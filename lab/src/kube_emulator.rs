@@ -68,6 +68,8 @@ mod store;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_cluster_load;
+#[cfg(test)]
 mod tests_configmaps;
 #[cfg(test)]
 mod tests_fleet;

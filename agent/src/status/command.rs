@@ -5,8 +5,8 @@
 //! - The client: `--kubeconfig` (else `KUBECONFIG`, else `~/.kube/config`,
 //!   else the in-cluster service account) and `--context`; connect timeout
 //!   5 s, read timeout 30 s per page (a page of 500 pods is some 2 MB).
-//! - `--nodegroup` / `--zone` keep the nodes of that group / zone and the
-//!   pods on them (pending pods have no node and are left out).
+//! - `--nodegroup` / `--zone` narrow the judged view (the plan of a zone
+//!   is still computed from the whole cluster's listing).
 //! - Text is laid out for the terminal's width (80 when stdout is not a
 //!   terminal), in colour only on a terminal and never with `NO_COLOR`.
 //! - `--watch` clears the screen and redraws after each listing; a failed
@@ -20,14 +20,12 @@ use std::time::Duration;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
 
-use eniwatch_core::model::node_kind::{label, node_group, ZONE_LABEL};
 use eniwatch_core::model::SelectionSettings;
 use eniwatch_core::sources::kube::{client_from, CONNECT_TIMEOUT};
-use eniwatch_core::status::input::StatusInput;
 
 use super::args::{StatusArgs, StatusOutput};
 use super::list::{list, ListOptions};
-use super::view::{render, Layout};
+use super::view::{render, Layout, Narrow};
 
 /// Exit codes besides the view's own.
 pub const EXIT_INCONCLUSIVE: u8 = 2;
@@ -65,24 +63,6 @@ pub async fn client(kubeconfig: Option<&Path>, context: Option<&str>) -> Result<
     client_from(config).map_err(|e| e.to_string())
 }
 
-/// Keep only the nodes of `nodegroup` and `zone`, and the pods on them.
-pub fn filter(mut input: StatusInput, nodegroup: Option<&str>, zone: Option<&str>) -> StatusInput {
-    if nodegroup.is_none() && zone.is_none() {
-        return input;
-    }
-    input.nodes.retain(|n| {
-        let labels = &n.info.labels;
-        nodegroup.is_none_or(|g| node_group(labels).name == g)
-            && zone.is_none_or(|z| label(labels, ZONE_LABEL) == Some(z))
-    });
-    let kept: std::collections::BTreeSet<&str> =
-        input.nodes.iter().map(|n| n.info.name.as_str()).collect();
-    input
-        .pods
-        .retain(|p| p.node_name.as_deref().is_some_and(|n| kept.contains(n)));
-    input
-}
-
 /// The text width and colour for stdout.
 pub fn layout() -> Layout {
     let tty = std::io::stdout().is_terminal();
@@ -101,8 +81,11 @@ pub fn layout() -> Layout {
 async fn once(client: &Client, args: &StatusArgs, options: &ListOptions) -> (String, u8, bool) {
     match list(client, options).await {
         Ok(input) => {
-            let input = filter(input, args.nodegroup.as_deref(), args.zone.as_deref());
-            match render(&input, args.output, layout()) {
+            let narrow = Narrow {
+                nodegroup: args.nodegroup.as_deref(),
+                zone: args.zone.as_deref(),
+            };
+            match render(&input, narrow, args.output, layout()) {
                 Ok(r) => (r.text, r.exit_code, true),
                 Err(e) => (
                     format!("eniwatch: cannot render the view: {e}\n"),
