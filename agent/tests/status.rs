@@ -41,7 +41,7 @@ fn node(i: usize, zone: &str, group: &str, condition: Option<NodeCondition>) -> 
             )]),
             capacity_pods: Some(29),
         },
-        allocatable_pods: (i % 2 == 0).then_some(20),
+        allocatable_pods: i.is_multiple_of(2).then_some(20),
         internal_ips: vec![IpAddr::V4(Ipv4Addr::new(10, 0, i as u8, 10))],
         ready: [Some(true), Some(false), None][i % 3],
         unschedulable: i == 4,
@@ -68,15 +68,16 @@ fn input() -> StatusInput {
         ),
         node(4, "eu-west-1b", "old-ng", Some(cond("Unknown", None))),
     ];
-    let pods = (0..1_203)
+    let pods = (0..1_203usize)
         .map(|i| StatusPod {
             namespace: format!("team-{}", i % 7),
             name: format!("web-{i:05}"),
-            node_name: (i % 50 != 0).then(|| nodes[i % 4].info.name.clone()),
-            ip: (i % 50 != 0).then(|| Ipv4Addr::new(100, 64, (i / 250) as u8, (i % 250) as u8)),
-            host_network: i % 97 == 0,
+            node_name: (!i.is_multiple_of(50)).then(|| nodes[i % 4].info.name.clone()),
+            ip: (!i.is_multiple_of(50))
+                .then(|| Ipv4Addr::new(100, 64, (i / 250) as u8, (i % 250) as u8)),
+            host_network: i.is_multiple_of(97),
             owner_kind: [Some("ReplicaSet"), Some("DaemonSet"), None][i % 3].map(str::to_string),
-            deleting: i % 101 == 0,
+            deleting: i.is_multiple_of(101),
         })
         .collect();
     let subnet = |s: &str| s.parse::<SubnetId>().ok();
@@ -261,5 +262,72 @@ fn help_teaches_examples_exit_codes_and_rbac() -> TestResult {
         .arg("--help")
         .output()?;
     assert!(String::from_utf8_lossy(&out.stdout).contains("on PATH"));
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_expired_continue_restarts_the_list_once() -> TestResult {
+    let want = input();
+    let (state, _, kubeconfig) = serve(&want).await?;
+    let client = client(Some(kubeconfig.path()), None).await?;
+    state.expire_continues(1);
+    let got = list(&client, &options()).await?;
+    assert_eq!(
+        sorted(got).pods,
+        sorted(want).pods,
+        "restarted whole, nothing twice"
+    );
+    state.expire_continues(2);
+    let err = list(&client, &options())
+        .await
+        .err()
+        .ok_or("expired twice")?;
+    assert!(
+        err.to_string().contains("expired the list of pods twice"),
+        "{err}"
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_refreshes_until_interrupted() -> TestResult {
+    let (state, _, kubeconfig) = serve(&input()).await?;
+    let path = kubeconfig.path().to_string_lossy().to_string();
+    let child = eniwatch(&[
+        "status",
+        "--watch",
+        "1s",
+        "--output",
+        "json",
+        "--kubeconfig",
+        &path,
+    ])
+    .stdout(std::process::Stdio::piped())
+    .spawn()?;
+    let pid = child.id().to_string();
+    let before = state.request_count();
+    let mut waited = 0;
+    // Two refreshes: 5 list requests and the facts' GET each.
+    while state.request_count() - before < 12 && waited < 100 {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        waited += 1;
+    }
+    assert!(
+        state.request_count() - before >= 12,
+        "refreshed twice in 10 s"
+    );
+    Command::new("kill").args(["-INT", &pid]).status()?;
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output()).await??;
+    assert!(
+        matches!(out.status.code(), Some(0..=2)),
+        "ends with the view's exit code on Ctrl-C, not killed by it: {:?}",
+        out.status
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.matches("\"schema_version\"").count() >= 2,
+        "one document per refresh"
+    );
+    assert!(!stdout.contains('\x1b'), "no screen clearing into a pipe");
     Ok(())
 }

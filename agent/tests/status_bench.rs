@@ -93,7 +93,7 @@ fn input() -> StatusInput {
             )),
             host_network: false,
             owner_kind: Some(
-                if i % 20 == 0 {
+                if i.is_multiple_of(20) {
                     "DaemonSet"
                 } else {
                     "ReplicaSet"

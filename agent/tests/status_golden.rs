@@ -49,6 +49,8 @@ async fn status(
             .arg("status")
             .args(args)
             .args(["--kubeconfig", &path])
+            // The fixture's aws-node has ENI_CONFIG_LABEL_DEF set to the zone.
+            .args(["--eniconfig-label", "topology.kubernetes.io/zone"])
             .env_remove("NO_COLOR")
             .output()
     })
@@ -113,5 +115,47 @@ async fn kubectl_plugin_prints_the_same() -> TestResult {
         "kubectl eniwatch status prints what eniwatch status does"
     );
     assert_eq!(plugin.status.code(), out.status.code());
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_fixture_is_listed_back_equal() -> TestResult {
+    use eniwatch::status::command::client;
+    use eniwatch::status::list::{list, ListOptions};
+    let want = migration_cluster();
+    let state = KubeState::empty("none", EmulatorOptions::default());
+    load(&state, &serde_json::to_value(&want)?, DEFAULT_FACTS_AT)?;
+    let addr = eniwatch_lab::serve_on_loopback(router(state)).await?;
+    let kubeconfig = tempfile::NamedTempFile::new()?;
+    std::fs::write(
+        kubeconfig.path(),
+        format!(
+            "apiVersion: v1\nkind: Config\ncurrent-context: lab\n\
+             clusters: [{{name: lab, cluster: {{server: \"http://{addr}\"}}}}]\n\
+             users: [{{name: lab, user: {{token: lab}}}}]\n\
+             contexts: [{{name: lab, context: {{cluster: lab, user: lab}}}}]\n"
+        ),
+    )?;
+    let client = client(Some(kubeconfig.path()), None).await?;
+    let options = ListOptions {
+        facts_namespace: DEFAULT_FACTS_AT.0.into(),
+        facts_name: DEFAULT_FACTS_AT.1.into(),
+        selection: want.selection.clone(),
+    };
+    let mut got = list(&client, &options).await?;
+    let mut want = want;
+    for input in [&mut got, &mut want] {
+        input.nodes.sort_by(|a, b| a.info.name.cmp(&b.info.name));
+        input
+            .pods
+            .sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+    }
+    for (g, w) in got.nodes.iter().zip(&want.nodes) {
+        assert_eq!(g, w);
+    }
+    for (g, w) in got.pods.iter().zip(&want.pods) {
+        assert_eq!(g, w);
+    }
+    assert_eq!(got, want);
     Ok(())
 }

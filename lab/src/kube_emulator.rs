@@ -165,6 +165,9 @@ struct Shared {
     /// Resources (by plural) answered with an error status whatever the
     /// request (see [`KubeState::refuse`]).
     refused: Mutex<std::collections::BTreeMap<String, u16>>,
+    /// Continue tokens still to answer with 410 Gone (see
+    /// [`KubeState::expire_continues`]).
+    expire_continues: std::sync::atomic::AtomicU32,
 }
 
 /// The emulated API server's state, shared by the HTTP handlers and the lab.
@@ -215,6 +218,7 @@ impl KubeState {
                 options,
                 stalled: AtomicBool::new(false),
                 refused: Mutex::new(std::collections::BTreeMap::new()),
+                expire_continues: std::sync::atomic::AtomicU32::new(0),
             }),
         }
     }
@@ -235,6 +239,21 @@ impl KubeState {
     /// released. Lists and GETs are answered as usual.
     pub fn set_watches_stalled(&self, stalled: bool) {
         self.shared.stalled.store(stalled, Ordering::Relaxed);
+    }
+
+    /// The next `count` list requests with a continue token are answered
+    /// 410 Gone, as when etcd compacted past the list's snapshot (a list
+    /// paged over more than about five minutes).
+    pub fn expire_continues(&self, count: u32) {
+        self.shared.expire_continues.store(count, Ordering::Relaxed);
+    }
+
+    /// Whether this continued list is to be expired (and one fewer is).
+    pub(crate) fn take_expired_continue(&self) -> bool {
+        self.shared
+            .expire_continues
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+            .is_ok()
     }
 
     pub(crate) fn watches_stalled(&self) -> bool {

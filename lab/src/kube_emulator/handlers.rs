@@ -233,6 +233,9 @@ fn dispatch(
             Ok(Json(shape.present(target.def, obj, false)).into_response())
         }
         (Method::GET, None) if verb_ok("list") => {
+            if params.get("continue").is_some() && state.take_expired_continue() {
+                return Err(expired_continue());
+            }
             let inner = state.lock();
             Ok(Json(list(&inner.store, &target, &params, shape)?).into_response())
         }
@@ -313,6 +316,14 @@ fn parse_rv(text: &str) -> Result<u64, ApiError> {
 
 /// A list response, following the resourceVersion / resourceVersionMatch /
 /// limit / continue rules of the real server.
+/// The server's answer to a continue token older than etcd's compaction.
+fn expired_continue() -> ApiError {
+    ApiError::gone(
+        "The provided continue parameter is too old to display a consistent list result. \
+         You can start a new list without the continue parameter.",
+    )
+}
+
 fn list(store: &Store, target: &Target, params: &Params, shape: Shape) -> Result<Value, ApiError> {
     let def = target.def;
     let filter = Filter::parse(
@@ -389,10 +400,7 @@ fn list(store: &Store, target: &Target, params: &Params, shape: Shape) -> Result
         )
         .map_err(|e| {
             if after.is_some() && e.code == 410 {
-                ApiError::gone(
-                "The provided continue parameter is too old to display a consistent list result. \
-                 You can start a new list without the continue parameter.",
-            )
+                expired_continue()
             } else {
                 e
             }

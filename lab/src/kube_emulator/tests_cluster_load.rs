@@ -23,11 +23,17 @@ async fn get(addr: &str, path_and_query: &str) -> Result<(u16, Value), Box<dyn s
 }
 
 async fn listen(state: &KubeState) -> Result<String, Box<dyn std::error::Error>> {
-    Ok(crate::serve_on_loopback(super::router(state.clone())).await?.to_string())
+    Ok(crate::serve_on_loopback(super::router(state.clone()))
+        .await?
+        .to_string())
 }
 
 /// Every page of `path` with `query`, counted: (items, pages).
-async fn pages(addr: &str, path: &str, query: &str) -> Result<(usize, usize), Box<dyn std::error::Error>> {
+async fn pages(
+    addr: &str,
+    path: &str,
+    query: &str,
+) -> Result<(usize, usize), Box<dyn std::error::Error>> {
     let (mut items, mut pages, mut token) = (0, 0, String::new());
     loop {
         let (code, page) = get(addr, &format!("{path}?limit=500&{query}&continue={token}")).await?;
@@ -44,7 +50,18 @@ async fn pages(addr: &str, path: &str, query: &str) -> Result<(usize, usize), Bo
 #[tokio::test]
 async fn pods_by_phase_in_pages_cost_one_pass_not_one_per_page() -> TestResult {
     let state = KubeState::empty("none", EmulatorOptions::default());
-    let per_tenth = |n: usize| (0..n).map(|i| pod(i, if i % 10 == 0 { "Succeeded" } else { "Running" }));
+    let per_tenth = |n: usize| {
+        (0..n).map(|i| {
+            pod(
+                i,
+                if i.is_multiple_of(10) {
+                    "Succeeded"
+                } else {
+                    "Running"
+                },
+            )
+        })
+    };
     state.load(Loaded::Pod, per_tenth(20_000))?;
     let addr = listen(&state).await?;
     let selector = "fieldSelector=status.phase%21%3DSucceeded%2Cstatus.phase%21%3DFailed";
@@ -63,7 +80,10 @@ async fn pods_by_phase_in_pages_cost_one_pass_not_one_per_page() -> TestResult {
     println!("pods in pages of 500: 20,000 in {small:?}, 100,000 in {large:?}");
     // Five times the pods: about five times the time when linear, 25 when
     // every page copied the rest; 10 leaves room for a loaded machine.
-    assert!(large < small * 10 + Duration::from_millis(500), "{small:?} then {large:?}");
+    assert!(
+        large < small * 10 + Duration::from_millis(500),
+        "{small:?} then {large:?}"
+    );
     Ok(())
 }
 
@@ -74,18 +94,27 @@ async fn pages_stay_consistent_across_changes_between_them() -> TestResult {
     let addr = listen(&state).await?;
     let (_, first) = get(&addr, "/api/v1/pods?limit=500").await?;
     assert_eq!(first["metadata"]["remainingItemCount"], 700);
-    let token = first["metadata"]["continue"].as_str().unwrap_or_default().to_string();
+    let token = first["metadata"]["continue"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     // Changed after the first page: the next pages still show the old state.
     state.load(Loaded::Pod, [pod(5_000, "Running"), pod(1_100, "Failed")])?;
     let (_, second) = get(&addr, &format!("/api/v1/pods?limit=500&continue={token}")).await?;
-    let token = second["metadata"]["continue"].as_str().unwrap_or_default().to_string();
+    let token = second["metadata"]["continue"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     let (_, third) = get(&addr, &format!("/api/v1/pods?limit=500&continue={token}")).await?;
     let rest: Vec<&Value> = [&second, &third]
         .iter()
         .flat_map(|p| p["items"].as_array().into_iter().flatten())
         .collect();
     assert_eq!(rest.len(), 700, "the pod added later is not in this list");
-    assert!(rest.iter().all(|p| p["status"]["phase"] == "Running"), "the old state of p-001100");
+    assert!(
+        rest.iter().all(|p| p["status"]["phase"] == "Running"),
+        "the old state of p-001100"
+    );
     assert!(third["metadata"]["continue"].is_null());
     Ok(())
 }
@@ -102,7 +131,10 @@ async fn nodeclasses_are_served_and_refusals_answer_like_the_server() -> TestRes
     assert_eq!(list["items"][0]["kind"], "NodeClass");
     assert_eq!(list["items"][0]["apiVersion"], "eks.amazonaws.com/v1");
     let (_, one) = get(&addr, "/apis/eks.amazonaws.com/v1/nodeclasses/default").await?;
-    assert_eq!(one["spec"]["podSubnetSelectorTerms"][0]["id"], "subnet-0abc");
+    assert_eq!(
+        one["spec"]["podSubnetSelectorTerms"][0]["id"],
+        "subnet-0abc"
+    );
 
     state.refuse("nodeclasses", 404);
     let (code, status) = get(&addr, "/apis/eks.amazonaws.com/v1/nodeclasses").await?;
@@ -110,7 +142,10 @@ async fn nodeclasses_are_served_and_refusals_answer_like_the_server() -> TestRes
     state.refuse("pods", 403);
     let (code, status) = get(&addr, "/api/v1/pods?limit=500").await?;
     assert_eq!((code, status["reason"].as_str()), (403, Some("Forbidden")));
-    assert!(status["message"].as_str().unwrap_or_default().contains("cannot list resource \"pods\""));
+    assert!(status["message"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("cannot list resource \"pods\""));
     state.refuse("pods", 0);
     let (code, _) = get(&addr, "/api/v1/pods").await?;
     assert_eq!(code, 200);
