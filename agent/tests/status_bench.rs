@@ -196,7 +196,11 @@ async fn status_of_5000_nodes_and_100000_pods() -> TestResult {
     let path = kubeconfig.path().to_string_lossy().to_string();
     let out = tokio::task::spawn_blocking(move || {
         Command::new("/usr/bin/time")
-            .args(["-f", "TIME %e s wall, %U s user, %S s sys, PEAK RSS %M KiB", &bin])
+            .args([
+                "-f",
+                "TIME %e s wall, %U s user, %S s sys, PEAK RSS %M KiB",
+                &bin,
+            ])
             .args(["status", "--output", "json", "--kubeconfig", &path])
             .output()
     })
