@@ -54,6 +54,9 @@ pub enum Command {
     Run(Box<RunArgs>),
     /// Print every finding reason with its meaning, likely cause and fix (markdown).
     Reasons,
+    /// The cluster's migration: nodegroups and zones, pods still to move, capacity (from a laptop).
+    #[command(after_help = crate::status::args::STATUS_HELP)]
+    Status(Box<crate::status::args::StatusArgs>),
 }
 
 /// Log line format.

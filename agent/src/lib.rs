@@ -14,6 +14,7 @@
 //! - [`daemon`]: `run`: the loop, the metrics, the events, the condition.
 //! - [`cli`], [`config`]: the command line and what it configures.
 //! - [`signals`]: stop signals and the single-threaded runtime.
+//! - [`status`]: `eniwatch status`, the cluster-wide migration view.
 #![forbid(unsafe_code)]
 
 pub mod cli;
@@ -22,4 +23,5 @@ pub mod daemon;
 pub mod gather;
 pub mod signals;
 pub mod sources;
+pub mod status;
 pub mod witnesses;

@@ -115,6 +115,7 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Command::Run(args) => run_daemon(*args),
+        Command::Status(args) => ExitCode::from(eniwatch::status::command::run_blocking(&args)),
         Command::Reasons => {
             print!("{}", eniwatch_core::checks::finding::reasons_markdown());
             ExitCode::SUCCESS

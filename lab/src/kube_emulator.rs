@@ -51,6 +51,7 @@
 //!   lab runner's decision to serve this router or not.
 
 pub mod cluster_facts;
+mod cluster_load;
 mod configmaps;
 mod events;
 mod fleet;
@@ -66,6 +67,8 @@ mod status;
 mod store;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_cluster_load;
 #[cfg(test)]
 mod tests_configmaps;
 #[cfg(test)]
@@ -88,6 +91,7 @@ use patch::PatchType;
 use resources::Kind;
 use store::{ObjKey, Store};
 
+pub use cluster_load::{LoadError, Loaded};
 pub use fleet::{fleet, FleetNode};
 pub use objects::{DECOY_NODE, POD_ENI_ANNOTATION};
 
@@ -158,6 +162,12 @@ struct Shared {
     /// Watches deliver nothing, not even bookmarks, while set (see
     /// [`KubeState::set_watches_stalled`]).
     stalled: AtomicBool,
+    /// Resources (by plural) answered with an error status whatever the
+    /// request (see [`KubeState::refuse`]).
+    refused: Mutex<std::collections::BTreeMap<String, u16>>,
+    /// Continue tokens still to answer with 410 Gone (see
+    /// [`KubeState::expire_continues`]).
+    expire_continues: std::sync::atomic::AtomicU32,
 }
 
 /// The emulated API server's state, shared by the HTTP handlers and the lab.
@@ -175,6 +185,19 @@ impl KubeState {
     }
 
     pub fn with_options(scenario: &Scenario, options: EmulatorOptions) -> Self {
+        let state = Self::empty(&scenario.node.name, options);
+        state.apply_scenario(scenario);
+        if let Some(cm) = cluster_facts::config_map(scenario, &jiff::Timestamp::now().to_string()) {
+            // Rendered from the scenario's own data: valid by construction.
+            let _ = state.put_config_map(cm);
+        }
+        state
+    }
+
+    /// A server holding nothing yet (`node_name` is the node
+    /// [`KubeState::node`] returns): what [`KubeState::load`] fills with a
+    /// whole cluster.
+    pub fn empty(node_name: &str, options: EmulatorOptions) -> Self {
         let inner = Inner {
             store: Store::new(options.history_limit),
             stamp: store::now(),
@@ -184,24 +207,20 @@ impl KubeState {
             node_status_patches: Vec::new(),
             node_patch_requests: Vec::new(),
             config_map_requests: Vec::new(),
-            node_name: scenario.node.name.clone(),
+            node_name: node_name.to_string(),
             fleet: std::collections::BTreeMap::new(),
             generated: 0,
             requests: 0,
         };
-        let state = KubeState {
+        KubeState {
             shared: Arc::new(Shared {
                 inner: Mutex::new(inner),
                 options,
                 stalled: AtomicBool::new(false),
+                refused: Mutex::new(std::collections::BTreeMap::new()),
+                expire_continues: std::sync::atomic::AtomicU32::new(0),
             }),
-        };
-        state.apply_scenario(scenario);
-        if let Some(cm) = cluster_facts::config_map(scenario, &jiff::Timestamp::now().to_string()) {
-            // Rendered from the scenario's own data: valid by construction.
-            let _ = state.put_config_map(cm);
         }
-        state
     }
 
     /// The lock; a panic elsewhere while holding it leaves data that is
@@ -220,6 +239,21 @@ impl KubeState {
     /// released. Lists and GETs are answered as usual.
     pub fn set_watches_stalled(&self, stalled: bool) {
         self.shared.stalled.store(stalled, Ordering::Relaxed);
+    }
+
+    /// The next `count` list requests with a continue token are answered
+    /// 410 Gone, as when etcd compacted past the list's snapshot (a list
+    /// paged over more than about five minutes).
+    pub fn expire_continues(&self, count: u32) {
+        self.shared.expire_continues.store(count, Ordering::Relaxed);
+    }
+
+    /// Whether this continued list is to be expired (and one fewer is).
+    pub(crate) fn take_expired_continue(&self) -> bool {
+        self.shared
+            .expire_continues
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+            .is_ok()
     }
 
     pub(crate) fn watches_stalled(&self) -> bool {

@@ -10,6 +10,7 @@
 //! - [`imds_emulator`]: IMDSv2 as the node sees it, with switchable faults.
 //! - [`kube_emulator`]: the slice of the Kubernetes API the agent uses, over HTTP.
 //! - [`ipamd_emulator`]: ipamd's introspection API.
+//! - [`status_load`]: a whole cluster put into the Kubernetes emulator.
 //! - [`witness_spec`], [`ec2_seed`]: EC2 as moto or a fault server answers it.
 //! - [`skip`], [`moto`]: what a test does when a tool is missing (skip with a
 //!   reason, or fail in CI), and moto's EC2 server started on loopback.
@@ -34,6 +35,7 @@ pub mod scenario;
 pub mod serve;
 pub mod signals;
 pub mod skip;
+pub mod status_load;
 pub mod test_servers;
 pub mod vpc_seed;
 pub mod witness_spec;

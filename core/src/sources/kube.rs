@@ -39,7 +39,7 @@ pub use eniconfig_spec::eniconfig_from_spec;
 
 #[path = "kube_client.rs"]
 mod client_stack;
-pub use client_stack::needs_tls;
+pub use client_stack::{client_from, needs_tls};
 
 #[path = "kube_errors.rs"]
 mod errors;

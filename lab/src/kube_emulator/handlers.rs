@@ -190,6 +190,16 @@ fn dispatch(
         }
         return discovery(route, headers);
     };
+    let verb = match (method.as_str(), target.name.is_some(), params.flag("watch")) {
+        (_, _, true) => "watch",
+        ("GET", true, _) => "get",
+        ("GET", false, _) => "list",
+        (other, _, _) => other,
+    };
+    if let Some(refusal) = state.refusal(target.def.plural, target.def.group, &verb.to_lowercase())
+    {
+        return Err(refusal);
+    }
     let shape = Shape::from_headers(headers);
     let verb_ok = |verb: &str| match &target.sub {
         None => target.def.supports(verb),
@@ -223,6 +233,9 @@ fn dispatch(
             Ok(Json(shape.present(target.def, obj, false)).into_response())
         }
         (Method::GET, None) if verb_ok("list") => {
+            if params.get("continue").is_some() && state.take_expired_continue() {
+                return Err(expired_continue());
+            }
             let inner = state.lock();
             Ok(Json(list(&inner.store, &target, &params, shape)?).into_response())
         }
@@ -303,6 +316,14 @@ fn parse_rv(text: &str) -> Result<u64, ApiError> {
 
 /// A list response, following the resourceVersion / resourceVersionMatch /
 /// limit / continue rules of the real server.
+/// The server's answer to a continue token older than etcd's compaction.
+fn expired_continue() -> ApiError {
+    ApiError::gone(
+        "The provided continue parameter is too old to display a consistent list result. \
+         You can start a new list without the continue parameter.",
+    )
+}
+
 fn list(store: &Store, target: &Target, params: &Params, shape: Shape) -> Result<Value, ApiError> {
     let def = target.def;
     let filter = Filter::parse(
@@ -368,38 +389,32 @@ fn list(store: &Store, target: &Target, params: &Params, shape: Shape) -> Result
     };
     // The watch cache serves resourceVersion=0 lists whole.
     let limit = limit.filter(|_| !(rv == Some("0") && after.is_none()));
-    let snapshot = store
-        .snapshot_after(def.kind, at, after.as_ref())
+    let page = store
+        .page(
+            def.kind,
+            at,
+            after.as_ref(),
+            limit,
+            limit.is_some() && !filter.has_selectors(),
+            |v| filter.matches(v),
+        )
         .map_err(|e| {
             if after.is_some() && e.code == 410 {
-                ApiError::gone(
-                "The provided continue parameter is too old to display a consistent list result. \
-                 You can start a new list without the continue parameter.",
-            )
+                expired_continue()
             } else {
                 e
             }
         })?;
-    // The snapshot is already a copy: items are moved out of it, not cloned.
-    let mut matching: Vec<(ObjKey, Value)> = snapshot
-        .into_iter()
-        .filter(|(k, _)| after.as_ref().is_none_or(|a| k > a))
-        .filter(|(_, v)| filter.matches(v))
-        .collect();
     let mut metadata = json!({"resourceVersion": at.to_string()});
-    let page = match limit {
-        Some(l) if matching.len() > l => {
-            if let Some((last, _)) = matching.get(l - 1) {
-                metadata["continue"] = json!(encode_continue(at, last));
-            }
-            if !filter.has_selectors() {
-                metadata["remainingItemCount"] = json!(matching.len() - l);
-            }
-            matching.truncate(l);
-            matching
+    if page.remaining > 0 {
+        if let Some((last, _)) = page.items.last() {
+            metadata["continue"] = json!(encode_continue(at, last));
         }
-        _ => matching,
-    };
+        if !filter.has_selectors() {
+            metadata["remainingItemCount"] = json!(page.remaining);
+        }
+    }
+    let page = page.items;
     let items: Vec<Value> = page
         .into_iter()
         .map(|(_, v)| shape.present_owned(def, v, true))

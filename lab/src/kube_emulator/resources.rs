@@ -23,6 +23,9 @@ pub(crate) enum Kind {
     CoreEvent,
     /// `v1` ConfigMap: the one kind clients create, replace and delete.
     ConfigMap,
+    /// `eks.amazonaws.com/v1` NodeClass (EKS Auto Mode), cluster-scoped;
+    /// loaded by tests, read-only to clients.
+    NodeClass,
 }
 
 /// Static facts about one served resource.
@@ -52,7 +55,7 @@ const CONFIG_MAP_VERBS: &[&str] = &[
     "create", "delete", "get", "list", "patch", "update", "watch",
 ];
 
-pub(crate) static RESOURCES: [ResourceDef; 6] = [
+pub(crate) static RESOURCES: [ResourceDef; 7] = [
     ResourceDef {
         kind: Kind::Node,
         group: "",
@@ -131,6 +134,19 @@ pub(crate) static RESOURCES: [ResourceDef; 6] = [
         subresources: &[],
         builtin: true,
     },
+    ResourceDef {
+        kind: Kind::NodeClass,
+        group: "eks.amazonaws.com",
+        version: "v1",
+        plural: "nodeclasses",
+        singular: "nodeclass",
+        kind_name: "NodeClass",
+        namespaced: false,
+        verbs: READ,
+        short_names: &[],
+        subresources: &[],
+        builtin: false,
+    },
 ];
 
 impl Kind {
@@ -144,6 +160,7 @@ impl Kind {
             Kind::Event => &RESOURCES[3],
             Kind::CoreEvent => &RESOURCES[4],
             Kind::ConfigMap => &RESOURCES[5],
+            Kind::NodeClass => &RESOURCES[6],
         }
     }
 }

@@ -128,7 +128,7 @@ fn field_value(kind: Kind, obj: &Value, label: &str) -> Option<String> {
                 label.starts_with("regarding.")
                     || matches!(label, "reason" | "reportingController" | "type")
             }
-            Kind::EniConfig | Kind::ConfigMap => false,
+            Kind::EniConfig | Kind::ConfigMap | Kind::NodeClass => false,
         },
     };
     if !supported {

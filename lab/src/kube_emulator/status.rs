@@ -84,6 +84,11 @@ impl ApiError {
         Self::new(404, "NotFound", msg).with_details(Self::named(def, name))
     }
 
+    /// What the server says when RBAC allows no rule for the request.
+    pub(crate) fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(403, "Forbidden", message).with_details(json!({}))
+    }
+
     /// What the server says for a path no handler serves.
     pub(crate) fn no_route() -> Self {
         Self::new(

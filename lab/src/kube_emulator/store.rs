@@ -91,6 +91,28 @@ pub(crate) fn copy_identity(from: &Value, to: &mut Value) {
     }
 }
 
+/// One page of a list (see [`Store::page`]).
+pub(crate) struct Page {
+    pub items: Vec<(ObjKey, Value)>,
+    /// Matching objects after the page: all of them when counted, else 1
+    /// when there is at least one.
+    pub remaining: usize,
+}
+
+/// Two iterators sorted by key, merged (keys are distinct between them).
+fn merged<'a>(
+    a: impl Iterator<Item = (&'a ObjKey, &'a Value)>,
+    b: impl Iterator<Item = (&'a ObjKey, &'a Value)>,
+) -> impl Iterator<Item = (&'a ObjKey, &'a Value)> {
+    let mut a = a.peekable();
+    let mut b = b.peekable();
+    std::iter::from_fn(move || match (a.peek(), b.peek()) {
+        (Some((ka, _)), Some((kb, _))) if kb < ka => b.next(),
+        (Some(_), _) => a.next(),
+        (None, _) => b.next(),
+    })
+}
+
 pub(crate) struct Store {
     rv: u64,
     /// Highest resourceVersion no longer in `history` (0: nothing dropped).
@@ -205,42 +227,60 @@ impl Store {
         kind: Kind,
         at: u64,
     ) -> Result<BTreeMap<ObjKey, Value>, ApiError> {
-        self.snapshot_after(kind, at, None)
+        let page = self.page(kind, at, None, None, false, |_| true)?;
+        Ok(page.items.into_iter().collect())
     }
 
-    /// [`Store::snapshot`] of the keys after `after` only: a list's next
-    /// page copies what is left, not the whole kind again.
-    pub(crate) fn snapshot_after(
+    /// One page of a list: the objects of `kind` as they were at
+    /// resourceVersion `at`, after the key `after`, that `matches` accepts,
+    /// at most `limit` of them. Only the page is copied and only the keys
+    /// from `after` on are visited, so listing a kind in pages costs about
+    /// one pass over it in all, not one per page; the rest is counted (one
+    /// more pass, without copies) only when `count_rest`.
+    pub(crate) fn page(
         &self,
         kind: Kind,
         at: u64,
         after: Option<&ObjKey>,
-    ) -> Result<BTreeMap<ObjKey, Value>, ApiError> {
+        limit: Option<usize>,
+        count_rest: bool,
+        matches: impl Fn(&Value) -> bool,
+    ) -> Result<Page, ApiError> {
         if at > self.rv {
             return Err(ApiError::too_large(at, self.rv));
         }
         let wanted = |k: &ObjKey| k.kind == kind && after.is_none_or(|a| k > a);
+        // What changed since `at`, undone: the first change after `at` of a
+        // key holds its state at `at` (None: it did not exist yet).
+        let mut undone: BTreeMap<&ObjKey, Option<&Value>> = BTreeMap::new();
+        if at < self.rv {
+            for change in self.changes_after(at)?.filter(|c| wanted(&c.key)) {
+                undone.entry(&change.key).or_insert(change.prev.as_ref());
+            }
+        }
         let start = match after {
             Some(a) => Bound::Excluded(a.clone()),
             None => Bound::Included(ObjKey::new(kind, "", "")),
         };
-        let mut objects: BTreeMap<ObjKey, Value> = self
+        let current = self
             .objects
             .range((start, Bound::Unbounded))
             .take_while(|(k, _)| k.kind == kind)
+            .filter(|(k, _)| !undone.contains_key(k));
+        let restored = undone.iter().filter_map(|(k, v)| v.map(|v| (*k, v)));
+        let mut view = merged(current, restored).filter(|(_, v)| matches(v));
+        let limit = limit.unwrap_or(usize::MAX);
+        let items: Vec<(ObjKey, Value)> = view
+            .by_ref()
+            .take(limit)
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
-        if at == self.rv {
-            return Ok(objects);
-        }
-        let later: Vec<&Change> = self.changes_after(at)?.collect();
-        for change in later.into_iter().rev().filter(|c| wanted(&c.key)) {
-            match &change.prev {
-                Some(p) => objects.insert(change.key.clone(), p.clone()),
-                None => objects.remove(&change.key),
-            };
-        }
-        Ok(objects)
+        let remaining = if count_rest {
+            view.count()
+        } else {
+            usize::from(view.next().is_some())
+        };
+        Ok(Page { items, remaining })
     }
 
     /// Store `obj` unless the stored object already equals it (identity

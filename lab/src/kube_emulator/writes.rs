@@ -55,7 +55,7 @@ pub(crate) fn record_write(
                 .config_map_requests
                 .push(recorded(method, uri, headers, body));
         }
-        Kind::Node | Kind::Pod | Kind::EniConfig => {}
+        Kind::Node | Kind::Pod | Kind::EniConfig | Kind::NodeClass => {}
     }
 }
 
@@ -214,7 +214,7 @@ pub(crate) fn patch(
         (Kind::ConfigMap, _) => inner.config_map_requests.push(rec),
         (Kind::Node, Some("status")) => inner.node_status_patches.push(rec),
         (Kind::Node, _) => inner.node_patch_requests.push(rec),
-        (Kind::Pod | Kind::EniConfig, _) => {}
+        (Kind::Pod | Kind::EniConfig | Kind::NodeClass, _) => {}
     }
     let content_type = headers
         .get(header::CONTENT_TYPE)
