@@ -21,10 +21,12 @@ fn golden(name: &str) -> Result<String, std::io::Error> {
     std::fs::read_to_string(path)
 }
 
-/// `BIN status ARGS` against the fixture cluster loaded into an emulator.
+/// `BIN status ARGS` against the fixture cluster loaded into an emulator;
+/// `label`: pass the fixture's ENI_CONFIG_LABEL_DEF (else it is inferred).
 async fn status(
     bin: &'static str,
     args: &'static [&'static str],
+    label: bool,
 ) -> Result<Output, Box<dyn std::error::Error>> {
     let state = KubeState::empty("none", EmulatorOptions::default());
     load(
@@ -45,14 +47,17 @@ async fn status(
     )?;
     let path = kubeconfig.path().to_string_lossy().to_string();
     let out = tokio::task::spawn_blocking(move || {
-        Command::new(bin)
-            .arg("status")
+        let mut cmd = Command::new(bin);
+        cmd.arg("status")
             .args(args)
             .args(["--kubeconfig", &path])
-            // The fixture's aws-node has ENI_CONFIG_LABEL_DEF set to the zone.
-            .args(["--eniconfig-label", "topology.kubernetes.io/zone"])
             .env_remove("NO_COLOR")
-            .output()
+            .env_remove("ENI_CONFIG_LABEL_DEF");
+        if label {
+            // The fixture's aws-node has ENI_CONFIG_LABEL_DEF set to the zone.
+            cmd.args(["--eniconfig-label", "topology.kubernetes.io/zone"]);
+        }
+        cmd.output()
     })
     .await??;
     Ok(out)
@@ -76,7 +81,7 @@ fn first_difference(want: &str, got: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn text_output_equals_the_golden_file() -> TestResult {
-    let out = status(ENIWATCH, &[]).await?;
+    let out = status(ENIWATCH, &[], true).await?;
     let got = String::from_utf8(out.stdout)?;
     let want = golden("status.txt")?;
     assert!(got == want, "{}", first_difference(&want, &got));
@@ -94,7 +99,7 @@ async fn text_output_equals_the_golden_file() -> TestResult {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn json_output_equals_the_golden_file() -> TestResult {
-    let out = status(ENIWATCH, &["--output", "json"]).await?;
+    let out = status(ENIWATCH, &["--output", "json"], true).await?;
     let got = String::from_utf8(out.stdout)?;
     let want = golden("status.json")?;
     assert!(got == want, "{}", first_difference(&want, &got));
@@ -104,10 +109,11 @@ async fn json_output_equals_the_golden_file() -> TestResult {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubectl_plugin_prints_the_same() -> TestResult {
-    let out = status(ENIWATCH, &["--output", "json"]).await?;
+    let out = status(ENIWATCH, &["--output", "json"], true).await?;
     let plugin = status(
         env!("CARGO_BIN_EXE_kubectl-eniwatch"),
         &["--output", "json"],
+        true,
     )
     .await?;
     assert!(
@@ -157,5 +163,19 @@ async fn the_fixture_is_listed_back_equal() -> TestResult {
         assert_eq!(g, w);
     }
     assert_eq!(got, want);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zone_named_eniconfigs_are_selected_by_zone_without_the_flag() -> TestResult {
+    let out = status(ENIWATCH, &[], false).await?;
+    let got = String::from_utf8(out.stdout)?;
+    let want = golden("status.txt")?;
+    assert!(got == want, "{}", first_difference(&want, &got));
+    let err = String::from_utf8(out.stderr)?;
+    assert!(
+        err.contains("selecting them by topology.kubernetes.io/zone"),
+        "the inference is said: {err}"
+    );
     Ok(())
 }

@@ -65,13 +65,12 @@ pub struct StatusArgs {
         default_value = "kube-system/eniwatch-cluster-facts"
     )]
     pub facts: String,
-    /// The node label naming a node's ENIConfig (aws-node's ENI_CONFIG_LABEL_DEF).
-    #[arg(
-        long,
-        value_name = "KEY",
-        default_value = "k8s.amazonaws.com/eniConfig"
-    )]
-    pub eniconfig_label: String,
+    /// The node label naming a node's ENIConfig: aws-node's ENI_CONFIG_LABEL_DEF (the CNI's
+    /// default is k8s.amazonaws.com/eniConfig). When not given, and no node carries that label
+    /// while the ENIConfigs are named after the nodes' zones, topology.kubernetes.io/zone is
+    /// used, and a note on stderr says so.
+    #[arg(long, value_name = "KEY", env = "ENI_CONFIG_LABEL_DEF")]
+    pub eniconfig_label: Option<String>,
 }
 
 impl StatusArgs {

@@ -22,6 +22,7 @@ use kube::{Client, Config};
 
 use eniwatch_core::model::SelectionSettings;
 use eniwatch_core::sources::kube::{client_from, CONNECT_TIMEOUT};
+use eniwatch_core::status::selection::inferred_label_def;
 
 use super::args::{StatusArgs, StatusOutput};
 use super::list::{list, ListOptions};
@@ -80,7 +81,18 @@ pub fn layout() -> Layout {
 /// One listing, rendered: the text to print and the exit code.
 async fn once(client: &Client, args: &StatusArgs, options: &ListOptions) -> (String, u8, bool) {
     match list(client, options).await {
-        Ok(input) => {
+        Ok(mut input) => {
+            if args.eniconfig_label.is_none() {
+                if let Some(label) = inferred_label_def(&input) {
+                    eprintln!(
+                        "eniwatch: ENIConfigs are named after zones and no node has the label {}: \
+                         selecting them by {label} (give aws-node's ENI_CONFIG_LABEL_DEF with \
+                         --eniconfig-label to choose)",
+                        input.selection.label_def
+                    );
+                    input.selection.label_def = label.to_string();
+                }
+            }
             let narrow = Narrow {
                 nodegroup: args.nodegroup.as_deref(),
                 zone: args.zone.as_deref(),
@@ -110,9 +122,12 @@ pub async fn run(args: &StatusArgs) -> u8 {
     let options = ListOptions {
         facts_namespace,
         facts_name,
-        selection: SelectionSettings {
-            label_def: args.eniconfig_label.clone(),
-            ..SelectionSettings::default()
+        selection: match &args.eniconfig_label {
+            Some(label) => SelectionSettings {
+                label_def: label.clone(),
+                ..SelectionSettings::default()
+            },
+            None => SelectionSettings::default(),
         },
     };
     let client = match client(args.kubeconfig.as_deref(), args.context.as_deref()).await {

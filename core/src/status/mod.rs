@@ -19,6 +19,7 @@ pub mod input;
 mod judge;
 mod plan;
 mod render;
+pub mod selection;
 mod time;
 pub mod view;
 mod zone_verdicts;
