@@ -54,7 +54,7 @@ pub enum Command {
     Run(Box<RunArgs>),
     /// Print every finding reason with its meaning, likely cause and fix (markdown).
     Reasons,
-    /// The cluster's migration: nodegroups and zones, pods still to move, capacity (from a laptop).
+    /// The cluster's migration: nodegroups, zones, pods to move, capacity (kubeconfig).
     #[command(after_help = crate::status::args::STATUS_HELP)]
     Status(Box<crate::status::args::StatusArgs>),
 }

@@ -52,8 +52,8 @@ pub struct StatusArgs {
     #[arg(long, value_name = "INTERVAL", num_args = 0..=1, default_missing_value = "5s",
           value_parser = parse_duration)]
     pub watch: Option<Duration>,
-    /// Kubeconfig file (default: KUBECONFIG, then ~/.kube/config).
-    #[arg(long, value_name = "PATH")]
+    /// Kubeconfig file (default: ~/.kube/config).
+    #[arg(long, value_name = "PATH", env = "KUBECONFIG")]
     pub kubeconfig: Option<PathBuf>,
     /// Kubeconfig context (default: the current context).
     #[arg(long, value_name = "NAME")]
