@@ -42,7 +42,8 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
     cargo build --release --locked -p eniwatch -p eniwatch-cluster \
  && install -D -m 0755 target/release/eniwatch /out/eniwatch \
- && install -D -m 0755 target/release/eniwatch-cluster /out/eniwatch-cluster
+ && install -D -m 0755 target/release/eniwatch-cluster /out/eniwatch-cluster \
+ && install -D -m 0755 target/release/kubectl-eniwatch /out/kubectl-eniwatch
 
 FROM gcr.io/distroless/cc-debian12:nonroot
 
@@ -52,6 +53,8 @@ LABEL org.opencontainers.image.title="eniwatch" \
 
 COPY --from=build /out/eniwatch /usr/local/bin/eniwatch
 COPY --from=build /out/eniwatch-cluster /usr/local/bin/eniwatch-cluster
+# `kubectl eniwatch status` for laptops: copy it out of the image onto PATH.
+COPY --from=build /out/kubectl-eniwatch /usr/local/bin/kubectl-eniwatch
 
 # distroless's nonroot user; the DaemonSet and the Deployment set the same
 # uid and gid.
