@@ -130,12 +130,7 @@ async fn serve(
     let kubeconfig = tempfile::NamedTempFile::new()?;
     std::fs::write(
         kubeconfig.path(),
-        format!(
-            "apiVersion: v1\nkind: Config\ncurrent-context: lab\n\
-             clusters: [{{name: lab, cluster: {{server: \"http://{addr}\"}}}}]\n\
-             users: [{{name: lab, user: {{token: lab}}}}]\n\
-             contexts: [{{name: lab, context: {{cluster: lab, user: lab}}}}]\n"
-        ),
+        eniwatch_lab::serve::kubeconfig(&addr.to_string()),
     )?;
     Ok((state, addr, kubeconfig))
 }

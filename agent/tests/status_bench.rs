@@ -184,12 +184,7 @@ async fn status_of_5000_nodes_and_100000_pods() -> TestResult {
     let kubeconfig = tempfile::NamedTempFile::new()?;
     std::fs::write(
         kubeconfig.path(),
-        format!(
-            "apiVersion: v1\nkind: Config\ncurrent-context: lab\n\
-             clusters: [{{name: lab, cluster: {{server: \"http://{addr}\"}}}}]\n\
-             users: [{{name: lab, user: {{token: lab}}}}]\n\
-             contexts: [{{name: lab, context: {{cluster: lab, user: lab}}}}]\n"
-        ),
+        eniwatch_lab::serve::kubeconfig(&addr.to_string()),
     )?;
     let bin = std::env::var("ENIWATCH_STATUS_BIN")
         .unwrap_or_else(|_| env!("CARGO_BIN_EXE_eniwatch").to_string());

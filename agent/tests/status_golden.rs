@@ -38,12 +38,7 @@ async fn status(
     let kubeconfig = tempfile::NamedTempFile::new()?;
     std::fs::write(
         kubeconfig.path(),
-        format!(
-            "apiVersion: v1\nkind: Config\ncurrent-context: lab\n\
-             clusters: [{{name: lab, cluster: {{server: \"http://{addr}\"}}}}]\n\
-             users: [{{name: lab, user: {{token: lab}}}}]\n\
-             contexts: [{{name: lab, context: {{cluster: lab, user: lab}}}}]\n"
-        ),
+        eniwatch_lab::serve::kubeconfig(&addr.to_string()),
     )?;
     let path = kubeconfig.path().to_string_lossy().to_string();
     let out = tokio::task::spawn_blocking(move || {
@@ -135,12 +130,7 @@ async fn the_fixture_is_listed_back_equal() -> TestResult {
     let kubeconfig = tempfile::NamedTempFile::new()?;
     std::fs::write(
         kubeconfig.path(),
-        format!(
-            "apiVersion: v1\nkind: Config\ncurrent-context: lab\n\
-             clusters: [{{name: lab, cluster: {{server: \"http://{addr}\"}}}}]\n\
-             users: [{{name: lab, user: {{token: lab}}}}]\n\
-             contexts: [{{name: lab, context: {{cluster: lab, user: lab}}}}]\n"
-        ),
+        eniwatch_lab::serve::kubeconfig(&addr.to_string()),
     )?;
     let client = client(Some(kubeconfig.path()), None).await?;
     let options = ListOptions {
