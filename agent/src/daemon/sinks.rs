@@ -20,7 +20,6 @@ use tokio::sync::mpsc;
 use super::metrics::Metrics;
 use super::write_log::{log_failure, log_success, WriteStreak};
 use super::CycleOutcome;
-use eniwatch_core::expectation::NetworkingMode;
 use eniwatch_core::model::{Expectation, Observed, Witness};
 use eniwatch_core::sources::requests::RequestCounts;
 
@@ -66,16 +65,6 @@ impl AgentSinks {
     }
 }
 
-/// Whether ipamd is expected on the node: not on EKS Auto Mode nodes or
-/// nodes out of scope (no aws-node there), where a failed read of ipamd is
-/// no failing source (`eniwatch_source_up` would alert on every such node).
-fn runs_aws_node(mode: &NetworkingMode) -> bool {
-    !matches!(
-        mode,
-        NetworkingMode::EksAutoMode { .. } | NetworkingMode::NotApplicable(_)
-    )
-}
-
 fn observe<T>(metrics: &Metrics, name: &str, o: &Observed<T>, at: SystemTime) {
     match o {
         Ok(_) => metrics.observe_source(name, true, None, at),
@@ -92,7 +81,9 @@ impl Sinks for AgentSinks {
             observe(&self.metrics, "kubernetes", c, outcome.at);
         }
         if let Witness::On(c) = &s.ipamd {
-            if runs_aws_node(&outcome.report.mode.mode) || c.is_ok() {
+            // Where no aws-node runs, a failed read is no failing source
+            // (EniwatchSourceFailing would fire on every such node).
+            if outcome.report.mode.mode.expects_ipamd() || c.is_ok() {
                 observe(&self.metrics, "ipamd", c, outcome.at);
             }
         }

@@ -160,6 +160,16 @@ impl NetworkingMode {
         )
     }
 
+    /// Whether aws-node's ipamd belongs on the node: not on EKS Auto Mode
+    /// nodes or nodes out of scope, where nothing answering on its port is
+    /// no failure.
+    pub fn expects_ipamd(&self) -> bool {
+        !matches!(
+            self,
+            NetworkingMode::EksAutoMode { .. } | NetworkingMode::NotApplicable(_)
+        )
+    }
+
     pub fn not_applicable(&self) -> Option<&NotApplicable> {
         match self {
             NetworkingMode::NotApplicable(na) => Some(na),
