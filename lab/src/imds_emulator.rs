@@ -26,7 +26,7 @@
 
 mod paths;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::hash::BuildHasher;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -64,7 +64,14 @@ pub struct ImdsStats {
     pub metadata_requests: u64,
     /// Answers sent, by HTTP status code.
     pub by_status: BTreeMap<u16, u64>,
+    /// Every distinct path asked for, whatever the answer (at most
+    /// [`MAX_RECORDED_PATHS`]): what a client reads, e.g. that the agent
+    /// never asks for the instance's credentials.
+    pub paths: BTreeSet<String>,
 }
+
+/// How many distinct paths [`ImdsStats::paths`] keeps.
+pub const MAX_RECORDED_PATHS: usize = 1_000;
 
 impl ImdsStats {
     /// How many answers had this status code.
@@ -165,6 +172,9 @@ async fn handle(
 impl Inner {
     fn answer(&mut self, method: &Method, path: &str, headers: &HeaderMap) -> Reply {
         self.stats.requests += 1;
+        if self.stats.paths.len() < MAX_RECORDED_PATHS {
+            self.stats.paths.insert(path.to_string());
+        }
         if path == TOKEN_PATH && method == Method::PUT {
             self.stats.token_requests += 1;
         } else if path != TOKEN_PATH && method == Method::GET {

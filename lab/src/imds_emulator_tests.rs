@@ -170,6 +170,7 @@ async fn node_fields_and_listings() {
         "network/",
         "placement/",
         "services/",
+        "iam/",
     ] {
         assert!(
             entries.contains(&wanted),

@@ -59,7 +59,13 @@ fn phrase_io(kind: io::ErrorKind) -> Option<&'static str> {
         UnexpectedEof => "the connection closed before the answer was complete",
         BrokenPipe => "the connection closed while sending",
         AddrNotAvailable => "no route to the address",
-        PermissionDenied => "permission denied",
+        // What connect() says when this host's own policy drops the
+        // packet: systemd's IPAddressDeny=, an nftables/iptables OUTPUT
+        // rule, a cgroup BPF filter.
+        PermissionDenied => {
+            "permission denied: this host's firewall refused the connection \
+             (with systemd/eniwatch.service, add the address to IPAddressAllow=; docs/install.md)"
+        }
         HostUnreachable => "no route to the host",
         NetworkUnreachable => "network unreachable",
         _ => return None,
@@ -107,6 +113,21 @@ mod tests {
         );
         assert_eq!(root_cause(&e), "timed out");
         assert!(is_timeout(&e));
+    }
+
+    #[test]
+    fn a_connect_the_host_refuses_names_the_local_firewall() {
+        // EPERM: what connect() returns when systemd's IPAddressDeny= drops it.
+        let e = Layer(
+            "client error (Connect)",
+            Some(Box::new(io::Error::from_raw_os_error(1))),
+        );
+        let text = root_cause(&e);
+        assert!(
+            text.starts_with("permission denied: this host's firewall"),
+            "{text}"
+        );
+        assert!(text.contains("IPAddressAllow="), "{text}");
     }
 
     #[test]

@@ -14,6 +14,11 @@ use crate::scenario::{EniKind, EniSpec, Scenario};
 /// Where the per-ENI directories live, relative to `/latest/meta-data/`.
 const MACS_DIR: &str = "network/interfaces/macs/";
 
+/// The lab node's instance-profile role.
+const NODE_ROLE: &str = "eks-lab-node-role";
+const IAM_INFO: &str = r#"{"Code":"Success","LastUpdated":"2026-01-01T00:00:00Z","InstanceProfileArn":"arn:aws:iam::111122223333:instance-profile/eks-lab-node","InstanceProfileId":"AIPAEXAMPLELAB"}"#;
+const IAM_CREDENTIALS: &str = r#"{"Code":"Success","LastUpdated":"2026-01-01T00:00:00Z","Type":"AWS-HMAC","AccessKeyId":"ASIAEXAMPLELABNODE","SecretAccessKey":"lab-secret","Token":"lab-session-token","Expiration":"2099-01-01T00:00:00Z"}"#;
+
 /// Any 12 digits do; this is the account id AWS uses in its own examples.
 const OWNER_ID: &str = "111122223333";
 
@@ -58,6 +63,15 @@ impl Tree {
             ),
             ("services/domain".into(), "amazonaws.com".into(), Kind::Text),
             ("services/partition".into(), "aws".into(), Kind::Text),
+            // An EKS node has an instance profile: its role's credentials
+            // are here for any process on the host network that asks. The
+            // agent must never ask (agent/tests/lab_imds_paths.rs).
+            ("iam/info".into(), IAM_INFO.into(), Kind::Text),
+            (
+                format!("iam/security-credentials/{NODE_ROLE}"),
+                IAM_CREDENTIALS.into(),
+                Kind::Text,
+            ),
         ];
         if let Some(zone_id) = &node.availability_zone_id {
             leaves.push((
