@@ -36,9 +36,12 @@
 //!   405), `deletecollection`, and every other resource (404 like an
 //!   unknown resource).
 //! - Namespaces as objects: any namespace in a URL exists.
-//! - Authentication and authorization: any or no bearer token is accepted;
-//!   RBAC failures are a cluster property, not something this agent's
-//!   protocol handling can be tested against here.
+//! - Authentication and authorization: any or no bearer token is accepted
+//!   (a token registered with [`KubeState::add_identity`] is that user, and
+//!   its node status patches and event writes go through the shipped
+//!   admission policies, `admission`); RBAC failures are a cluster
+//!   property, not something this agent's protocol handling can be tested
+//!   against here.
 //! - The conversion between the two Event APIs: the real server stores one
 //!   object and shows it through both; here each API holds its own events.
 //! - Server-side apply's field ownership (`managedFields`, conflicts,
