@@ -71,6 +71,15 @@ AGENT_OBJECTS = {
     ("RoleBinding", "eniwatch"),
     ("DaemonSet", "eniwatch"),
 }
+# Confine the agent's writes to its own node; overlays/no-admission-policy
+# (clusters older than 1.30) renders the agent without them.
+AGENT_POLICIES = {
+    (kind, name)
+    for kind in ("ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding")
+    for name in ("eniwatch-node-status", "eniwatch-events")
+}
+AGENT_OBJECTS_BEFORE_1_30 = set(AGENT_OBJECTS)
+AGENT_OBJECTS |= AGENT_POLICIES
 CLUSTER_OBJECTS = {
     ("ServiceAccount", CLUSTER),
     ("ClusterRole", CLUSTER),
@@ -110,6 +119,7 @@ EXPECT = {
     "overlays/no-events": dict(
         objects=AGENT_OBJECTS | CLUSTER_OBJECTS, args=["--no-events", "--no-condition"], cluster_args=["--no-events"]
     ),
+    "overlays/no-admission-policy": dict(objects=AGENT_OBJECTS_BEFORE_1_30 | CLUSTER_OBJECTS),
     "overlays/prometheus-operator": dict(objects=AGENT_OBJECTS | CLUSTER_OBJECTS | MONITORING_OBJECTS),
     "overlays/zone-irsa-prometheus": dict(
         objects=AGENT_OBJECTS | CLUSTER_OBJECTS | MONITORING_OBJECTS, env=ZONE_ENV, cluster_env=ZONE_ENV, irsa=True

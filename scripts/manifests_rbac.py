@@ -14,7 +14,7 @@ AGENT_RULES = {
     ("", "pods", ()): {"get", "list", "watch"},
     ("crd.k8s.amazonaws.com", "eniconfigs", ()): {"get", "list", "watch"},
     ("", "nodes/status", ()): {"patch"},
-    ("events.k8s.io", "events", ()): {"create", "patch"},
+    ("events.k8s.io", "events", ()): {"create"},
 }
 AGENT_ROLE_RULES = {("", "configmaps", FACTS): {"get", "list", "watch"}}
 NODE_RBAC_RULES = {("crd.k8s.amazonaws.com", "eniconfigs", ()): {"get", "list", "watch"}}

@@ -36,9 +36,12 @@
 //!   405), `deletecollection`, and every other resource (404 like an
 //!   unknown resource).
 //! - Namespaces as objects: any namespace in a URL exists.
-//! - Authentication and authorization: any or no bearer token is accepted;
-//!   RBAC failures are a cluster property, not something this agent's
-//!   protocol handling can be tested against here.
+//! - Authentication and authorization: any or no bearer token is accepted
+//!   (a token registered with [`KubeState::add_identity`] is that user, and
+//!   its node status patches and event writes go through the shipped
+//!   admission policies, `admission`); RBAC failures are a cluster
+//!   property, not something this agent's protocol handling can be tested
+//!   against here.
 //! - The conversion between the two Event APIs: the real server stores one
 //!   object and shows it through both; here each API holds its own events.
 //! - Server-side apply's field ownership (`managedFields`, conflicts,
@@ -50,12 +53,14 @@
 //! - Whether the API is reachable at all (`Scenario::kube_api`): that is the
 //!   lab runner's decision to serve this router or not.
 
+mod admission;
 pub mod cluster_facts;
 mod cluster_load;
 mod configmaps;
 mod events;
 mod fleet;
 mod handlers;
+mod identity;
 mod json_patch;
 mod labels;
 mod objects;
@@ -67,6 +72,8 @@ mod status;
 mod store;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_admission;
 #[cfg(test)]
 mod tests_cluster_load;
 #[cfg(test)]
@@ -93,6 +100,7 @@ use store::{ObjKey, Store};
 
 pub use cluster_load::{LoadError, Loaded};
 pub use fleet::{fleet, FleetNode};
+pub use identity::{UserInfo, NODE_NAME_CLAIM};
 pub use objects::{DECOY_NODE, POD_ENI_ANNOTATION};
 
 /// One client request, as received (for assertions on what the agent sent).
@@ -168,6 +176,7 @@ struct Shared {
     /// Continue tokens still to answer with 410 Gone (see
     /// [`KubeState::expire_continues`]).
     expire_continues: std::sync::atomic::AtomicU32,
+    identities: identity::Identities,
 }
 
 /// The emulated API server's state, shared by the HTTP handlers and the lab.
@@ -219,6 +228,7 @@ impl KubeState {
                 stalled: AtomicBool::new(false),
                 refused: Mutex::new(std::collections::BTreeMap::new()),
                 expire_continues: std::sync::atomic::AtomicU32::new(0),
+                identities: identity::Identities::default(),
             }),
         }
     }

@@ -185,6 +185,12 @@ impl LabNode {
         self.state_dir.join("kubeconfig")
     }
 
+    /// The same with the node agent's pod-bound ServiceAccount token, whose
+    /// writes the emulator admits through the shipped admission policies.
+    pub fn agent_kubeconfig(&self) -> PathBuf {
+        self.state_dir.join("kubeconfig-agent")
+    }
+
     /// Applies a changed scenario to the emulators (API objects, IMDS answers
     /// and faults) and waits until the emulator process has taken it.
     pub fn update(&self, scenario: &Scenario) -> Result<(), LabError> {

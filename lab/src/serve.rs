@@ -51,6 +51,16 @@ pub fn kubeconfig(server: &str) -> String {
     )
 }
 
+/// The bearer token the API emulator knows as the node agent's pod-bound
+/// ServiceAccount token on this node (`kubeconfig-agent` carries it): its
+/// writes go through the shipped admission policies.
+pub const AGENT_TOKEN: &str = "lab-eniwatch-pod-token";
+
+/// [`kubeconfig`] with the agent's token.
+pub fn agent_kubeconfig(server: &str) -> String {
+    kubeconfig(server).replace("user: {}", &format!("user:\n    token: {AGENT_TOKEN}"))
+}
+
 async fn bind(addr: &str) -> Result<TcpListener, LabError> {
     let parsed: SocketAddr = addr
         .parse()
@@ -116,7 +126,13 @@ pub async fn serve(
             ))
         })
     };
+    kube.add_identity(
+        AGENT_TOKEN,
+        kube_emulator::UserInfo::service_account("kube-system", "eniwatch")
+            .on_node(&scenario.node.name),
+    );
     write("kubeconfig", &kubeconfig(KUBE_ADDR))?;
+    write("kubeconfig-agent", &agent_kubeconfig(KUBE_ADDR))?;
     write("ready", "")?;
     let mut shutdown = std::pin::pin!(shutdown);
     let mut tick = tokio::time::interval(std::time::Duration::from_millis(10));

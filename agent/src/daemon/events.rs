@@ -45,8 +45,12 @@
 //!   API server is likely unreachable and each attempt may wait out the read
 //!   timeout; those transitions go into the next aggregate instead (or, for
 //!   resolutions of written Warnings, wait for the next try).
-//! - RBAC: `create` and `patch` on `events.k8s.io` events in all namespaces,
-//!   `get` on pods.
+//! - A pod event names the Node as `related` (a `kubectl describe node`
+//!   does not show it; the API's admission policy wants it: a pod's node
+//!   cannot be looked up there).
+//! - RBAC: `create` on `events.k8s.io` events in all namespaces (no
+//!   `patch`: no series, above), `get` on pods; deploy/base's admission
+//!   policy confines both to this node.
 //! - Findings of a reason eniwatch-cluster raises too
 //!   ([`eniwatch_core::checks::raised_by_cluster`]: the subnet's, an ENI's
 //!   attachment) get no event from the agent: the cluster component writes
@@ -325,7 +329,13 @@ impl EventSink {
     }
 
     async fn write(&self, f: &Finding, dir: Direction) -> Result<(), EventError> {
-        let event = event(f, dir);
+        let mut event = event(f, dir);
+        if matches!(regarding(&f.subject), Regarding::Pod { .. }) {
+            // The Node as `related`: the admission policy admits a pod
+            // event only when it names the agent's own Node there.
+            event.secondary = Some(node_reference(&self.node_name));
+        }
+        let event = event;
         let fail = |e: &kube::Error| EventError {
             reason: event.reason.clone(),
             regarding: f.subject.to_string(),

@@ -163,6 +163,10 @@ mod emulated {
         );
         assert_eq!(res["action"], "Resolve");
         assert_eq!(res["regarding"], ev["regarding"]);
+        let own_node = serde_json::json!({"apiVersion": "v1", "kind": "Node",
+                                          "name": node, "uid": node});
+        assert_eq!(ev["related"], own_node, "the admission policy wants it");
+        assert_eq!(res["related"], own_node);
         Ok(())
     }
 

@@ -48,6 +48,16 @@ impl Daemon {
 
     /// Builds the lab node and starts the daemon in it; waits for /readyz.
     pub fn start(s: Scenario, extra: &[&str]) -> Daemon {
+        Daemon::launch(s, extra, LabNode::kubeconfig)
+    }
+
+    /// As [`Daemon::start`], with the agent's pod-bound ServiceAccount token
+    /// (its node-name claim): the shipped admission policies apply.
+    pub fn start_as_agent(s: Scenario, extra: &[&str]) -> Daemon {
+        Daemon::launch(s, extra, LabNode::agent_kubeconfig)
+    }
+
+    fn launch(s: Scenario, extra: &[&str], kubeconfig: fn(&LabNode) -> PathBuf) -> Daemon {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("scenario.yaml");
         std::fs::write(&path, serde_norway::to_string(&s).expect("yaml")).expect("write scenario");
@@ -66,7 +76,7 @@ impl Daemon {
                 "json",
             ])
             .arg("--kubeconfig")
-            .arg(node.kubeconfig())
+            .arg(kubeconfig(&node))
             .args(s.eniwatch_args())
             .args(extra)
             // The daemon's own default filter, as in production.

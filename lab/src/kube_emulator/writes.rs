@@ -15,7 +15,7 @@ use super::patch::{self, PatchError, PatchType};
 use super::resources::{Kind, ResourceDef};
 use super::status::ApiError;
 use super::store::{copy_identity, meta_mut, meta_str};
-use super::{configmaps, Inner, KubeState, LoggedPatch, RecordedRequest};
+use super::{admission, configmaps, Inner, KubeState, LoggedPatch, RecordedRequest};
 
 fn recorded(method: Method, uri: &Uri, headers: &HeaderMap, body: &Bytes) -> RecordedRequest {
     let content_type = headers
@@ -150,6 +150,7 @@ pub(crate) fn create(
     if def.kind == Kind::ConfigMap {
         configmaps::validate(&obj, None)?;
     }
+    admission::check(state, headers, "CREATE", target, &name, &obj, None)?;
     let key = target.key(&name);
     if inner.store.get(&key).is_some() {
         return Err(ApiError::already_exists(def, &name));
@@ -293,6 +294,16 @@ pub(crate) fn patch(
     if def.kind == Kind::ConfigMap {
         configmaps::validate(&updated, existed.then_some(&current))?;
     }
+    let operation = if existed { "UPDATE" } else { "CREATE" };
+    admission::check(
+        state,
+        headers,
+        operation,
+        target,
+        name,
+        &updated,
+        existed.then_some(&current),
+    )?;
     if existed && updated == current {
         // The real server skips the write: no new resourceVersion, no event.
         return Ok(current);
