@@ -273,7 +273,7 @@ async fn connection(tcp: TcpStream, slot: Arc<Slot>, shared: Shared) {
     let tls = tokio::select! {
         tls = handshake => tls,
         _ = slot.evict.notified() => return,
-        _ = stop.wait_for(|s| *s) => return,
+        _ = stopped(&mut stop) => return,
     };
     match tls {
         Ok(Ok(tls)) => http(tls, &slot, &shared).await,
@@ -325,7 +325,7 @@ where
                     return;
                 }
             }
-            _ = stop.wait_for(|s| *s) => {
+            _ = stopped(&mut stop) => {
                 if !slot.busy.load(Ordering::Acquire) {
                     return;
                 }
@@ -335,6 +335,11 @@ where
             }
         }
     }
+}
+
+/// Resolves once the server stops (holding no borrow of the channel).
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await;
 }
 
 #[cfg(test)]
