@@ -49,7 +49,9 @@ pub enum Command {
         NODE_NAME=$(hostname -f) eniwatch run\n  \
         eniwatch run --node-name \"$NODE_NAME\" --listen 127.0.0.1:9742 --grace-period 30s --no-condition\n\n\
         Endpoints on --listen: /metrics (Prometheus), /healthz (the loop is alive), /readyz (first full\n\
-        cycle done), /debug/snapshot (the current snapshot and findings as JSON).\n\
+        cycle done). On --debug-listen (loopback by default): /debug/snapshot (the current snapshot and\n\
+        findings as JSON), /healthz. Each listener holds at most 256 connections (the longest idle is\n\
+        closed for a new one) and gives a request head 5 s and 16 KiB.\n\
         Logs: JSON lines by default, human text on a terminal or with --log-format text; RUST_LOG filters.")]
     Run(Box<RunArgs>),
     /// Print every finding reason with its meaning, likely cause and fix (markdown).
@@ -70,9 +72,19 @@ pub enum LogFormat {
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// Address for /metrics, /healthz, /readyz and /debug/snapshot.
+    /// Address for /metrics, /healthz and /readyz.
     #[arg(long, env = "ENIWATCH_LISTEN", default_value = "0.0.0.0:9742")]
     pub listen: std::net::SocketAddr,
+    /// Address for /debug/snapshot (and /healthz), or `off`. It shows pod names and addresses,
+    /// ENI, subnet and security-group ids: keep it on loopback (another address is logged as a
+    /// warning).
+    #[arg(
+        long,
+        env = "ENIWATCH_DEBUG_LISTEN",
+        default_value = "127.0.0.1:9743",
+        value_parser = parse_debug_listen
+    )]
+    pub debug_listen: DebugListen,
     /// How often IMDS is re-read (at least 1s; also at once when a link other than a pod veth
     /// comes or goes).
     #[arg(long, default_value = "60s", value_parser = parse_duration)]
@@ -116,6 +128,19 @@ pub struct RunArgs {
 }
 
 pub use eniwatch_core::duration::parse_duration;
+
+/// `--debug-listen`: an address, or None for `off`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DebugListen(pub Option<std::net::SocketAddr>);
+
+pub fn parse_debug_listen(s: &str) -> Result<DebugListen, String> {
+    if s == "off" {
+        return Ok(DebugListen(None));
+    }
+    s.parse()
+        .map(|a| DebugListen(Some(a)))
+        .map_err(|e| format!("{e}: expected an address such as 127.0.0.1:9743, or `off`"))
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum OutputFormat {

@@ -55,6 +55,7 @@ fn run_daemon(args: RunArgs) -> ExitCode {
     let config = DaemonConfig {
         sources,
         listen: args.listen,
+        debug_listen: args.debug_listen.0,
         pace: LoopConfig {
             imds_interval: args.imds_interval.max(Duration::from_secs(1)),
             grace: args.grace_period,

@@ -14,6 +14,7 @@ use super::api_sinks::{self, ApiSinks, API_QUEUE};
 use super::condition::ConditionSink;
 use super::events::{EventConfig, EventSink};
 use super::http;
+use super::http_server::{self, Limits};
 use super::metrics::Metrics;
 use super::run::{LoopConfig, Looper, Triggers};
 use super::sinks::{AgentSinks, Counters};
@@ -29,6 +30,8 @@ use eniwatch_core::sources::requests::RequestCounts;
 pub struct DaemonConfig {
     pub sources: SourceConfig,
     pub listen: SocketAddr,
+    /// `/debug/snapshot`'s listener; None: not served.
+    pub debug_listen: Option<SocketAddr>,
     pub pace: LoopConfig,
     pub events: bool,
     /// Heartbeat of the node condition; None: no condition.
@@ -41,7 +44,7 @@ pub struct DaemonConfig {
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
     #[error(
-        "cannot listen on {addr}: {source} (is another process using the port? change --listen)"
+        "cannot listen on {addr}: {source} (is another process using the port? change --listen or --debug-listen)"
     )]
     Listen {
         addr: SocketAddr,
@@ -62,12 +65,11 @@ pub async fn run(
     let state = SharedState::new();
     let counters = Counters::default();
     let counts = counters.requests.clone();
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
-        .map_err(|source| DaemonError::Listen {
-            addr: config.listen,
-            source,
-        })?;
+    let listener = bind(config.listen).await?;
+    let debug_listener = match config.debug_listen {
+        Some(addr) => Some(bind(addr).await?),
+        None => None,
+    };
     let (stop_tx, stop_rx) = watch::channel(false);
     let stopped = move |mut rx: watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|stop| *stop).await;
@@ -77,8 +79,25 @@ pub async fn run(
     let liveness =
         config.pace.idle_cycle.min(config.pace.imds_interval) * 3 + config.sources.gather_timeout;
     let router = http::router(state.clone(), metrics.clone(), liveness);
-    let server = tokio::spawn(http::serve(listener, router, stopped(stop_rx.clone())));
-    tracing::info!(listen = %config.listen, "serving /metrics, /healthz, /readyz, /debug/snapshot");
+    let server = tokio::spawn(http_server::serve(
+        listener,
+        router,
+        Limits::default(),
+        None,
+        stopped(stop_rx.clone()),
+    ));
+    tracing::info!(listen = %config.listen, "serving /metrics, /healthz, /readyz");
+    let debug_server = debug_listener.map(|listener| {
+        let router = http::debug_router(state.clone(), liveness);
+        tokio::spawn(http_server::serve(
+            listener,
+            router,
+            Limits::default(),
+            None,
+            stopped(stop_rx.clone()),
+        ))
+    });
+    log_debug_listen(config.debug_listen);
 
     let (wake_tx, wake_rx) = mpsc::channel(1);
     let (cluster, api) = match &config.sources.kube {
@@ -101,7 +120,29 @@ pub async fn run(
     tracing::info!("shutting down");
     let _ = stop_tx.send(true);
     let _ = server.await;
+    if let Some(debug_server) = debug_server {
+        let _ = debug_server.await;
+    }
     Ok(())
+}
+
+async fn bind(addr: SocketAddr) -> Result<tokio::net::TcpListener, DaemonError> {
+    tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| DaemonError::Listen { addr, source })
+}
+
+fn log_debug_listen(addr: Option<SocketAddr>) {
+    match addr {
+        None => tracing::info!("not serving /debug/snapshot (--debug-listen off)"),
+        Some(a) if a.ip().is_loopback() => {
+            tracing::info!(debug_listen = %a, "serving /debug/snapshot, /healthz")
+        }
+        Some(a) => tracing::warn!(
+            debug_listen = %a,
+            "serving /debug/snapshot on a non-loopback address: whoever reaches it sees the node's pod names and addresses, ENI, subnet and security-group ids"
+        ),
+    }
 }
 
 /// Starts the Kubernetes side: the watches (which wake the loop through

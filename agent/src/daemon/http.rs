@@ -7,14 +7,20 @@
 //!   slow cycle is not mistaken for a hung loop and the kubelet restarts a
 //!   wedged agent within a few minutes.
 //! - `GET /readyz`: 200 once a first full cycle has been published, else 503.
-//! - `GET /debug/snapshot`: the latest [`CycleOutcome`] as pretty JSON, 503
-//!   before the first cycle.
 //!
-//! Any other path is 404 (a known path with another method is 405, as HTTP
+//! The debug listener ([`debug_router`], `--debug-listen`, loopback by
+//! default) serves `GET /debug/snapshot`: the latest [`CycleOutcome`] as
+//! pretty JSON, 503 before the first cycle, and `/healthz`. It is not on the
+//! main listener: with host networking that is the node's port, and the
+//! snapshot names the node's pods, their addresses, ENI, subnet and
+//! security-group ids. There `/debug/snapshot` is 404 with a line saying
+//! where it is ([`DEBUG_ELSEWHERE`]).
+//!
+//! Both are served by [`super::http_server::serve`] (connection limits,
+//! timeouts). Any other path is 404 (a known path with another method is 405, as HTTP
 //! says). The endpoints only read what the loop published: they never gather
 //! or judge.
 
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -30,6 +36,16 @@ use super::SharedState;
 /// The Prometheus text exposition format, version 0.0.4.
 pub const METRICS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
+/// The main listener's answer to `/debug/snapshot`.
+pub const DEBUG_ELSEWHERE: &str =
+    "/debug/snapshot is served on --debug-listen (127.0.0.1:9743 by default) only\n";
+
+#[derive(Clone)]
+struct DebugEndpoints {
+    state: SharedState,
+    liveness_window: Duration,
+}
+
 #[derive(Clone)]
 struct Endpoints {
     state: SharedState,
@@ -44,7 +60,7 @@ pub fn router(state: SharedState, metrics: Arc<Metrics>, liveness_window: Durati
         .route("/metrics", get(metrics_text))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .route("/debug/snapshot", get(debug_snapshot))
+        .route("/debug/snapshot", get(debug_elsewhere))
         .fallback(not_found)
         .with_state(Endpoints {
             state,
@@ -53,16 +69,16 @@ pub fn router(state: SharedState, metrics: Arc<Metrics>, liveness_window: Durati
         })
 }
 
-/// Serves `router` on `listener` until `shutdown` completes, then lets
-/// in-flight requests finish.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    router: Router,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
+/// The debug listener's routes: `/debug/snapshot` and `/healthz`.
+pub fn debug_router(state: SharedState, liveness_window: Duration) -> Router {
+    Router::new()
+        .route("/debug/snapshot", get(debug_snapshot))
+        .route("/healthz", get(debug_healthz))
+        .fallback(not_found)
+        .with_state(DebugEndpoints {
+            state,
+            liveness_window,
+        })
 }
 
 fn text(status: StatusCode, body: String) -> Response {
@@ -83,14 +99,22 @@ async fn metrics_text(State(e): State<Endpoints>) -> Response {
 }
 
 async fn healthz(State(e): State<Endpoints>) -> Response {
-    if e.state.alive(e.liveness_window) {
+    liveness(&e.state, e.liveness_window)
+}
+
+async fn debug_healthz(State(e): State<DebugEndpoints>) -> Response {
+    liveness(&e.state, e.liveness_window)
+}
+
+fn liveness(state: &SharedState, window: Duration) -> Response {
+    if state.alive(window) {
         text(StatusCode::OK, "ok\n".into())
     } else {
         text(
             StatusCode::SERVICE_UNAVAILABLE,
             format!(
                 "the loop has not run for more than {}s\n",
-                e.liveness_window.as_secs_f64()
+                window.as_secs_f64()
             ),
         )
     }
@@ -107,7 +131,7 @@ async fn readyz(State(e): State<Endpoints>) -> Response {
     }
 }
 
-async fn debug_snapshot(State(e): State<Endpoints>) -> Response {
+async fn debug_snapshot(State(e): State<DebugEndpoints>) -> Response {
     let Some(outcome) = e.state.latest() else {
         return text(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -126,6 +150,10 @@ async fn debug_snapshot(State(e): State<Endpoints>) -> Response {
     }
 }
 
+async fn debug_elsewhere() -> Response {
+    text(StatusCode::NOT_FOUND, DEBUG_ELSEWHERE.into())
+}
+
 async fn not_found() -> Response {
     text(StatusCode::NOT_FOUND, "not found\n".into())
 }
@@ -140,6 +168,7 @@ mod tests {
 
     use super::fixture::{cycle, healthy, settler};
     use super::*;
+    use crate::daemon::http_server::{serve, Limits};
 
     struct Server {
         base: String,
@@ -149,11 +178,14 @@ mod tests {
     }
 
     async fn start(state: &SharedState, metrics: &Arc<Metrics>, window: Duration) -> Server {
+        start_router(router(state.clone(), metrics.clone(), window)).await
+    }
+
+    async fn start_router(app: Router) -> Server {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr: SocketAddr = listener.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
-        let app = router(state.clone(), metrics.clone(), window);
-        let task = tokio::spawn(serve(listener, app, async {
+        let task = tokio::spawn(serve(listener, app, Limits::default(), None, async {
             let _ = stopped.await;
         }));
         let client = reqwest::Client::builder().no_proxy().build().unwrap();
@@ -192,10 +224,12 @@ mod tests {
         let state = SharedState::new();
         let metrics = Arc::new(Metrics::new().unwrap());
         let server = start(&state, &metrics, Duration::from_secs(60)).await;
+        let debug = start_router(debug_router(state.clone(), Duration::from_secs(60))).await;
 
         assert_eq!(server.get("/readyz").await.0, 503);
         assert_eq!(server.get("/readyz").await.2, "no full cycle yet\n");
-        assert_eq!(server.get("/debug/snapshot").await.0, 503);
+        assert_eq!(debug.get("/debug/snapshot").await.0, 503);
+        assert_eq!(debug.get("/healthz").await.0, 200);
         assert_eq!(server.get("/healthz").await.0, 200);
         let (status, content_type, body) = server.get("/metrics").await;
         assert_eq!((status, content_type.as_str()), (200, METRICS_CONTENT_TYPE));
@@ -209,7 +243,15 @@ mod tests {
         let (_, _, body) = server.get("/metrics").await;
         assert!(body.contains("\neniwatch_cycles_total 1\n"), "{body}");
         assert!(body.contains("eniwatch_findings{reason=\"PodRouteMissing\"} 0\n"));
-        let (status, content_type, body) = server.get("/debug/snapshot").await;
+        assert_eq!(
+            server.get("/debug/snapshot").await,
+            (
+                404,
+                "text/plain; charset=utf-8".to_string(),
+                DEBUG_ELSEWHERE.to_string()
+            )
+        );
+        let (status, content_type, body) = debug.get("/debug/snapshot").await;
         assert_eq!((status, content_type.as_str()), (200, "application/json"));
         let json: serde_json::Value = serde_json::from_str(&body).unwrap();
         assert_eq!(json["report"]["node"]["name"], "ip-10-0-1-10.lab.internal");
@@ -223,9 +265,13 @@ mod tests {
         for path in ["/", "/nope", "/metrics/extra", "/debug"] {
             assert_eq!(server.get(path).await.0, 404, "{path}");
         }
+        for path in ["/metrics", "/readyz", "/"] {
+            assert_eq!(debug.get(path).await.0, 404, "{path}");
+        }
         let post = server.client.post(format!("{}/metrics", server.base));
         assert_eq!(post.send().await.unwrap().status().as_u16(), 405);
         server.stop().await;
+        debug.stop().await;
     }
 
     #[tokio::test]

@@ -55,6 +55,7 @@ pub mod api_sinks;
 pub mod condition;
 pub mod events;
 pub mod http;
+pub mod http_server;
 pub mod kernel_watch;
 pub mod metrics;
 pub mod metrics_pool;

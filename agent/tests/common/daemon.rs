@@ -10,6 +10,8 @@ use eniwatch_lab::scenario::Scenario;
 use serde_json::Value;
 
 pub const LISTEN: &str = "127.0.0.1:9742";
+/// `--debug-listen`'s default: /debug/snapshot is served there only.
+pub const DEBUG_LISTEN: &str = "127.0.0.1:9743";
 
 pub struct Daemon {
     pub node: LabNode,
@@ -100,6 +102,11 @@ impl Daemon {
         d
     }
 
+    /// The daemon's process id (`ip netns exec` execs it).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     pub fn logs(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
@@ -143,8 +150,12 @@ impl Daemon {
     }
 
     pub fn snapshot(&self) -> Value {
-        serde_json::from_str(&self.fetch("/debug/snapshot").unwrap_or_default())
-            .unwrap_or(Value::Null)
+        serde_json::from_str(
+            &self
+                .fetch_url(&format!("http://{DEBUG_LISTEN}/debug/snapshot"))
+                .unwrap_or_default(),
+        )
+        .unwrap_or(Value::Null)
     }
 
     /// Events the API emulator recorded.
