@@ -126,10 +126,24 @@ pub async fn run(
     Ok(())
 }
 
+/// The listen backlog: connections the kernel completes before the loop
+/// accepts them. A client churning connections (each one it opens evicts
+/// one it held) must not fill it, or the kernel drops new SYNs and a probe
+/// waits out the 1 s SYN retransmission. Linux caps it at
+/// `net.core.somaxconn` (4096 by default since 5.4).
+const LISTEN_BACKLOG: u32 = 4096;
+
 async fn bind(addr: SocketAddr) -> Result<tokio::net::TcpListener, DaemonError> {
-    tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|source| DaemonError::Listen { addr, source })
+    let listen = || {
+        let socket = match addr {
+            SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+            SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+        };
+        socket.set_reuseaddr(true)?;
+        socket.bind(addr)?;
+        socket.listen(LISTEN_BACKLOG)
+    };
+    listen().map_err(|source| DaemonError::Listen { addr, source })
 }
 
 fn log_debug_listen(addr: Option<SocketAddr>) {

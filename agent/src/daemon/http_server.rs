@@ -33,13 +33,19 @@
 //! - HTTP/1.1 only: Prometheus and the kubelet speak it; h2 would bring
 //!   per-stream state for nothing.
 //!
-//! Memory: a connection the kernel holds costs the agent its task, hyper's
-//! connection state and read buffer, about 4.5 KiB of resident memory
-//! measured (`axum::serve` without a bound: 2,000 idle connections took the
-//! agent from 17 to 73 MiB; here 256 of them cost about 1-2 MiB). File
-//! descriptors: one per connection, so a listener holds at most 256 (+1
-//! for the moment between accepting a connection and closing the one it
-//! evicts); see `BENCHMARKS.md` for the measured figures.
+//! Memory and descriptors: a connection costs its task, hyper's state and
+//! its read buffer, and one file descriptor. Unbounded (`axum::serve`),
+//! 2,000 idle connections took the agent to 73 MiB. Bounded, the lab's abuse
+//! test (`agent/tests/lab_http_abuse.rs`: 2,000 connections held and
+//! re-opened as they are closed, 200 slowloris, the agent at nofile 1024)
+//! measured the debug build at 35 MiB before and 43 MiB at most, and at most
+//! about 400 descriptors (BENCHMARKS.md). A listener holds at most 256
+//! connection descriptors, +1 for the moment between accepting a connection
+//! and closing the one it evicts. The listen backlog is 4096 (see the
+//! agent's `bind`): the churn of an attacker re-opening what is evicted
+//! must not fill it, or new SYNs are dropped and a probe waits out the 1 s
+//! SYN retransmission (measured: the slowest probe went from 1,040 ms with
+//! the default backlog of 1024 to 30-40 ms).
 //!
 //! `accept()` errors (EMFILE, ENFILE, ECONNABORTED) do not end the loop:
 //! it logs at most one warning a second and waits 50 ms before accepting
