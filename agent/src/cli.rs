@@ -50,6 +50,9 @@ pub enum Command {
         eniwatch run --node-name \"$NODE_NAME\" --listen 127.0.0.1:9742 --grace-period 30s --no-condition\n\n\
         Endpoints on --listen: /metrics (Prometheus), /healthz (the loop is alive), /readyz (first full\n\
         cycle done), /debug/snapshot (the current snapshot and findings as JSON).\n\
+        With --secure-metrics the address speaks TLS and /metrics needs a ServiceAccount bearer token\n\
+        allowed to get the non-resource URL /metrics (TokenReview + SubjectAccessReview, as\n\
+        kube-rbac-proxy does); /healthz and /readyz stay open.\n\
         Logs: JSON lines by default, human text on a terminal or with --log-format text; RUST_LOG filters.")]
     Run(Box<RunArgs>),
     /// Print every finding reason with its meaning, likely cause and fix (markdown).
@@ -73,6 +76,18 @@ pub struct RunArgs {
     /// Address for /metrics, /healthz, /readyz and /debug/snapshot.
     #[arg(long, env = "ENIWATCH_LISTEN", default_value = "0.0.0.0:9742")]
     pub listen: std::net::SocketAddr,
+    /// Serve --listen over TLS; /metrics then needs a bearer token that TokenReview authenticates
+    /// and SubjectAccessReview allows to `get` the non-resource URL /metrics (/healthz and /readyz
+    /// stay open). Needs the Kubernetes API and system:auth-delegator for the agent.
+    #[arg(long, env = "ENIWATCH_SECURE_METRICS")]
+    pub secure_metrics: bool,
+    /// With --secure-metrics: the PEM certificate chain to serve (with --tls-key-file; neither: a
+    /// self-signed certificate generated at start). Read at start: restart to pick up a new one.
+    #[arg(long, env = "ENIWATCH_TLS_CERT_FILE", value_name = "PATH")]
+    pub tls_cert_file: Option<std::path::PathBuf>,
+    /// With --secure-metrics: the PEM private key of --tls-cert-file.
+    #[arg(long, env = "ENIWATCH_TLS_KEY_FILE", value_name = "PATH")]
+    pub tls_key_file: Option<std::path::PathBuf>,
     /// How often IMDS is re-read (at least 1s; also at once when a link other than a pod veth
     /// comes or goes).
     #[arg(long, default_value = "60s", value_parser = parse_duration)]

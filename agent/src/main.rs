@@ -10,6 +10,7 @@ use std::time::Duration;
 use clap::Parser;
 use eniwatch::cli::{Cli, Command, LogFormat, OutputFormat, RunArgs};
 use eniwatch::daemon::agent::{self, DaemonConfig};
+use eniwatch::daemon::http_tls::SecureMetrics;
 use eniwatch::daemon::run::LoopConfig;
 use eniwatch_core::report::{exit, render_text, Report};
 
@@ -52,9 +53,21 @@ fn run_daemon(args: RunArgs) -> ExitCode {
             return ExitCode::from(exit::USAGE as u8);
         }
     };
+    let secure_metrics = match SecureMetrics::from_flags(
+        args.secure_metrics,
+        args.tls_cert_file.clone(),
+        args.tls_key_file.clone(),
+    ) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("eniwatch: {e}");
+            return ExitCode::from(exit::USAGE as u8);
+        }
+    };
     let config = DaemonConfig {
         sources,
         listen: args.listen,
+        secure_metrics,
         pace: LoopConfig {
             imds_interval: args.imds_interval.max(Duration::from_secs(1)),
             grace: args.grace_period,

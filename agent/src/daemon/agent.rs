@@ -14,6 +14,8 @@ use super::api_sinks::{self, ApiSinks, API_QUEUE};
 use super::condition::ConditionSink;
 use super::events::{EventConfig, EventSink};
 use super::http;
+use super::http_auth::{self, Authorizer};
+use super::http_tls::{self, SecureMetrics, SelfSigned, TlsError};
 use super::metrics::Metrics;
 use super::run::{LoopConfig, Looper, Triggers};
 use super::sinks::{AgentSinks, Counters};
@@ -29,6 +31,9 @@ use eniwatch_core::sources::requests::RequestCounts;
 pub struct DaemonConfig {
     pub sources: SourceConfig,
     pub listen: SocketAddr,
+    /// `--secure-metrics`: TLS on `listen`, /metrics behind TokenReview and
+    /// SubjectAccessReview ([`http_auth`]); None: plain HTTP.
+    pub secure_metrics: Option<SecureMetrics>,
     pub pace: LoopConfig,
     pub events: bool,
     /// Heartbeat of the node condition; None: no condition.
@@ -51,6 +56,12 @@ pub enum DaemonError {
     Metrics(#[from] prometheus::Error),
     #[error(transparent)]
     Kube(#[from] KubeError),
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    #[error(
+        "--secure-metrics checks tokens with the Kubernetes API: it cannot be used with --no-kube"
+    )]
+    SecureMetricsWithoutKube,
 }
 
 /// Runs the daemon until `shutdown` resolves.
@@ -62,6 +73,7 @@ pub async fn run(
     let state = SharedState::new();
     let counters = Counters::default();
     let counts = counters.requests.clone();
+    let secure = secure_metrics(&config, &counts).await?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|source| DaemonError::Listen {
@@ -77,8 +89,19 @@ pub async fn run(
     let liveness =
         config.pace.idle_cycle.min(config.pace.imds_interval) * 3 + config.sources.gather_timeout;
     let router = http::router(state.clone(), metrics.clone(), liveness);
-    let server = tokio::spawn(http::serve(listener, router, stopped(stop_rx.clone())));
-    tracing::info!(listen = %config.listen, "serving /metrics, /healthz, /readyz, /debug/snapshot");
+    let server = match secure {
+        None => tokio::spawn(http::serve(listener, router, stopped(stop_rx.clone()))),
+        Some((tls, authorizer)) => {
+            let router = http_auth::require_authorized(router, authorizer);
+            tokio::spawn(http_tls::serve_tls(
+                listener,
+                router,
+                tls,
+                stopped(stop_rx.clone()),
+            ))
+        }
+    };
+    tracing::info!(listen = %config.listen, secure_metrics = config.secure_metrics.is_some(), "serving /metrics, /healthz, /readyz, /debug/snapshot");
 
     let (wake_tx, wake_rx) = mpsc::channel(1);
     let (cluster, api) = match &config.sources.kube {
@@ -102,6 +125,27 @@ pub async fn run(
     let _ = stop_tx.send(true);
     let _ = server.await;
     Ok(())
+}
+
+/// The TLS acceptor and the token checker for `--secure-metrics`.
+async fn secure_metrics(
+    config: &DaemonConfig,
+    counts: &RequestCounts,
+) -> Result<Option<(tokio_rustls::TlsAcceptor, Authorizer)>, DaemonError> {
+    let Some(secure) = &config.secure_metrics else {
+        return Ok(None);
+    };
+    let KubeMode::Api { kubeconfig } = &config.sources.kube else {
+        return Err(DaemonError::SecureMetricsWithoutKube);
+    };
+    let names = SelfSigned {
+        node_name: config.sources.node_name.clone(),
+        listen_ip: Some(config.listen.ip()),
+    };
+    let tls = http_tls::acceptor_for(secure.cert.as_deref(), secure.key.as_deref(), &names)?;
+    // kube's retry layer off: no retries in the request path.
+    let (client, _) = kube::check_client(kubeconfig.as_ref()).await?;
+    Ok(Some((tls, Authorizer::new(client, counts.clone()))))
 }
 
 /// Starts the Kubernetes side: the watches (which wake the loop through

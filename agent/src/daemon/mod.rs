@@ -55,6 +55,8 @@ pub mod api_sinks;
 pub mod condition;
 pub mod events;
 pub mod http;
+pub mod http_auth;
+pub mod http_tls;
 pub mod kernel_watch;
 pub mod metrics;
 pub mod metrics_pool;
