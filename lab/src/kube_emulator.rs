@@ -36,7 +36,9 @@
 //!   405), `deletecollection`, and every other resource (404 like an
 //!   unknown resource).
 //! - Namespaces as objects: any namespace in a URL exists.
-//! - Authentication and authorization: any or no bearer token is accepted;
+//! - Authentication and authorization of the requests themselves: any or no
+//!   bearer token is accepted (TokenReview and SubjectAccessReview *are*
+//!   answered, for the identities tests add: `auth`);
 //!   RBAC failures are a cluster property, not something this agent's
 //!   protocol handling can be tested against here.
 //! - The conversion between the two Event APIs: the real server stores one
@@ -50,12 +52,14 @@
 //! - Whether the API is reachable at all (`Scenario::kube_api`): that is the
 //!   lab runner's decision to serve this router or not.
 
+mod auth;
 pub mod cluster_facts;
 mod cluster_load;
 mod configmaps;
 mod events;
 mod fleet;
 mod handlers;
+mod identity;
 mod json_patch;
 mod labels;
 mod objects;
@@ -91,7 +95,9 @@ use patch::PatchType;
 use resources::Kind;
 use store::{ObjKey, Store};
 
+pub use auth::IdentitySpec;
 pub use cluster_load::{LoadError, Loaded};
+pub use identity::UserInfo;
 pub use fleet::{fleet, FleetNode};
 pub use objects::{DECOY_NODE, POD_ENI_ANNOTATION};
 
@@ -168,6 +174,8 @@ struct Shared {
     /// Continue tokens still to answer with 410 Gone (see
     /// [`KubeState::expire_continues`]).
     expire_continues: std::sync::atomic::AtomicU32,
+    /// Identities and review rules (`identity`, `auth`).
+    auth: Mutex<auth::AuthRules>,
 }
 
 /// The emulated API server's state, shared by the HTTP handlers and the lab.
@@ -219,6 +227,7 @@ impl KubeState {
                 stalled: AtomicBool::new(false),
                 refused: Mutex::new(std::collections::BTreeMap::new()),
                 expire_continues: std::sync::atomic::AtomicU32::new(0),
+                auth: Mutex::default(),
             }),
         }
     }
@@ -284,6 +293,8 @@ impl KubeState {
             })
             .collect();
         inner.store.sync(&SCENARIO_KINDS, rendered);
+        drop(inner);
+        self.apply_identities(&scenario.identities);
     }
 
     /// Every Event created (both APIs), current state, in creation order.
@@ -331,7 +342,10 @@ impl KubeState {
 
 /// The emulator's HTTP routes (serve with `axum::serve`).
 pub fn router(state: KubeState) -> axum::Router {
+    use axum::routing::post;
     axum::Router::new()
+        .route("/apis/authentication.k8s.io/v1/tokenreviews", post(auth::token_review))
+        .route("/apis/authorization.k8s.io/v1/subjectaccessreviews", post(auth::subject_access_review))
         .fallback(handlers::serve)
         .with_state(state)
 }
