@@ -25,7 +25,10 @@ fn identity(token: &str, name: &str, may_get: &[&str]) -> IdentitySpec {
         user: UserInfo {
             username: format!("system:serviceaccount:{name}"),
             uid: format!("uid-{name}"),
-            groups: vec!["system:serviceaccounts".into(), "system:authenticated".into()],
+            groups: vec![
+                "system:serviceaccounts".into(),
+                "system:authenticated".into(),
+            ],
             ..UserInfo::default()
         },
         may_get: may_get.iter().map(|s| s.to_string()).collect(),
@@ -96,7 +99,14 @@ fn metrics_need_a_token_the_api_server_allows() {
     let log = dir.path().join("eniwatch.log");
     let _agent = Agent(
         node.command(common::bin::eniwatch_bin())
-            .args(["run", "--secure-metrics", "--listen", LISTEN, "--node-name", &s.node.name])
+            .args([
+                "run",
+                "--secure-metrics",
+                "--listen",
+                LISTEN,
+                "--node-name",
+                &s.node.name,
+            ])
             .args(["--full-cycle-interval", "1s", "--log-format", "json"])
             .arg("--kubeconfig")
             .arg(node.kubeconfig())
@@ -108,7 +118,8 @@ fn metrics_need_a_token_the_api_server_allows() {
     );
     let logs = || std::fs::read_to_string(&log).unwrap_or_default();
     assert!(
-        wait_for(Duration::from_secs(20), || get(&node, "/readyz", None).0 == 200),
+        wait_for(Duration::from_secs(20), || get(&node, "/readyz", None).0
+            == 200),
         "not ready over TLS:\n{}",
         logs()
     );
@@ -121,7 +132,10 @@ fn metrics_need_a_token_the_api_server_allows() {
     assert_eq!(get(&node, "/metrics", Some("made-up")).0, 401);
     let (status, body) = get(&node, "/metrics", Some(NOT_ALLOWED));
     assert_eq!(status, 403, "{body}");
-    assert!(body.contains("system:serviceaccount:default:nobody"), "{body}");
+    assert!(
+        body.contains("system:serviceaccount:default:nobody"),
+        "{body}"
+    );
     let (status, body) = get(&node, "/metrics", Some(ALLOWED));
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("eniwatch_build_info{"), "{body}");
@@ -130,10 +144,14 @@ fn metrics_need_a_token_the_api_server_allows() {
     // Three tokens reviewed (made-up, nobody, prometheus), each once, however
     // often they scrape: the agent's own request counts say so.
     let reviews = |target: &str| {
-        metric(&node, &format!("eniwatch_requests_total{{target=\"{target}\",outcome=\"ok\"}}"))
+        metric(
+            &node,
+            &format!("eniwatch_requests_total{{target=\"{target}\",outcome=\"ok\"}}"),
+        )
     };
     assert!(
-        wait_for(Duration::from_secs(10), || reviews("tokenreview") == Some(3.0)),
+        wait_for(Duration::from_secs(10), || reviews("tokenreview")
+            == Some(3.0)),
         "one TokenReview per token: {:?}\n{}",
         reviews("tokenreview"),
         logs()
@@ -146,6 +164,10 @@ fn metrics_need_a_token_the_api_server_allows() {
     let (status, body) = get(&node, "/metrics", Some("fresh-token"));
     assert_eq!(status, 503, "{body}");
     assert!(body.contains("cannot review the token"), "{body}");
-    assert_eq!(get(&node, "/metrics", Some(ALLOWED)).0, 200, "an allowed token is cached");
+    assert_eq!(
+        get(&node, "/metrics", Some(ALLOWED)).0,
+        200,
+        "an allowed token is cached"
+    );
     assert_eq!(get(&node, "/healthz", None).0, 200);
 }

@@ -97,8 +97,8 @@ use store::{ObjKey, Store};
 
 pub use auth::IdentitySpec;
 pub use cluster_load::{LoadError, Loaded};
-pub use identity::UserInfo;
 pub use fleet::{fleet, FleetNode};
+pub use identity::UserInfo;
 pub use objects::{DECOY_NODE, POD_ENI_ANNOTATION};
 
 /// One client request, as received (for assertions on what the agent sent).
@@ -344,8 +344,14 @@ impl KubeState {
 pub fn router(state: KubeState) -> axum::Router {
     use axum::routing::post;
     axum::Router::new()
-        .route("/apis/authentication.k8s.io/v1/tokenreviews", post(auth::token_review))
-        .route("/apis/authorization.k8s.io/v1/subjectaccessreviews", post(auth::subject_access_review))
+        .route(
+            "/apis/authentication.k8s.io/v1/tokenreviews",
+            post(auth::token_review),
+        )
+        .route(
+            "/apis/authorization.k8s.io/v1/subjectaccessreviews",
+            post(auth::subject_access_review),
+        )
         .fallback(handlers::serve)
         .with_state(state)
 }

@@ -76,9 +76,11 @@ impl KubeState {
         for id in identities {
             self.add_identity(&id.token, id.user.clone());
             for path in &id.may_get {
-                let known = self.auth().non_resource.iter().any(|(s, p, v)| {
-                    *s == id.user.username && p == path && v == "get"
-                });
+                let known = self
+                    .auth()
+                    .non_resource
+                    .iter()
+                    .any(|(s, p, v)| *s == id.user.username && p == path && v == "get");
                 if !known {
                     self.allow_non_resource(&id.user.username, path, "get");
                 }
@@ -107,7 +109,10 @@ fn invalid(kind: &str, causes: &[(&str, &str)]) -> Response {
 }
 
 /// `POST /apis/authentication.k8s.io/v1/tokenreviews`.
-pub(crate) async fn token_review(State(state): State<KubeState>, Json(mut body): Json<Value>) -> Response {
+pub(crate) async fn token_review(
+    State(state): State<KubeState>,
+    Json(mut body): Json<Value>,
+) -> Response {
     state.lock().requests += 1;
     let token = body["spec"]["token"].as_str().unwrap_or("").to_string();
     if token.is_empty() {
@@ -140,11 +145,17 @@ pub(crate) async fn subject_access_review(
     state.lock().requests += 1;
     let spec = &body["spec"];
     let resource = spec.get("resourceAttributes").is_some_and(|v| !v.is_null());
-    let non_resource = spec.get("nonResourceAttributes").is_some_and(|v| !v.is_null());
+    let non_resource = spec
+        .get("nonResourceAttributes")
+        .is_some_and(|v| !v.is_null());
     let user = spec["user"].as_str().unwrap_or("").to_string();
     let groups: Vec<String> = spec["groups"]
         .as_array()
-        .map(|g| g.iter().filter_map(|v| v.as_str().map(String::from)).collect())
+        .map(|g| {
+            g.iter()
+                .filter_map(|v| v.as_str().map(String::from))
+                .collect()
+        })
         .unwrap_or_default();
     let mut causes = Vec::new();
     match (resource, non_resource) {
@@ -159,7 +170,10 @@ pub(crate) async fn subject_access_review(
         _ => {}
     }
     if user.is_empty() && groups.is_empty() {
-        causes.push(("spec.user", "at least one of user or group must be specified"));
+        causes.push((
+            "spec.user",
+            "at least one of user or group must be specified",
+        ));
     }
     if !causes.is_empty() {
         return invalid("SubjectAccessReview", &causes);
