@@ -52,6 +52,9 @@ pub enum Command {
         cycle done). On --debug-listen (loopback by default): /debug/snapshot (the current snapshot and\n\
         findings as JSON), /healthz. Each listener holds at most 256 connections (the longest idle is\n\
         closed for a new one) and gives a request head 5 s and 16 KiB.\n\
+        With --secure-metrics --listen speaks TLS and /metrics needs a ServiceAccount bearer token\n\
+        allowed to get the non-resource URL /metrics (TokenReview + SubjectAccessReview, as\n\
+        kube-rbac-proxy does); /healthz and /readyz stay open.\n\
         Logs: JSON lines by default, human text on a terminal or with --log-format text; RUST_LOG filters.")]
     Run(Box<RunArgs>),
     /// Print every finding reason with its meaning, likely cause and fix (markdown).
@@ -85,6 +88,18 @@ pub struct RunArgs {
         value_parser = parse_debug_listen
     )]
     pub debug_listen: DebugListen,
+    /// Serve --listen over TLS; /metrics then needs a bearer token that TokenReview authenticates
+    /// and SubjectAccessReview allows to `get` the non-resource URL /metrics (/healthz and /readyz
+    /// stay open). Needs the Kubernetes API and system:auth-delegator for the agent.
+    #[arg(long, env = "ENIWATCH_SECURE_METRICS")]
+    pub secure_metrics: bool,
+    /// With --secure-metrics: the PEM certificate chain to serve (with --tls-key-file; neither: a
+    /// self-signed certificate generated at start). Read at start: restart to pick up a new one.
+    #[arg(long, env = "ENIWATCH_TLS_CERT_FILE", value_name = "PATH")]
+    pub tls_cert_file: Option<std::path::PathBuf>,
+    /// With --secure-metrics: the PEM private key of --tls-cert-file.
+    #[arg(long, env = "ENIWATCH_TLS_KEY_FILE", value_name = "PATH")]
+    pub tls_key_file: Option<std::path::PathBuf>,
     /// How often IMDS is re-read (at least 1s; also at once when a link other than a pod veth
     /// comes or goes).
     #[arg(long, default_value = "60s", value_parser = parse_duration)]

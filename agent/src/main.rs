@@ -10,6 +10,7 @@ use std::time::Duration;
 use clap::Parser;
 use eniwatch::cli::{Cli, Command, LogFormat, OutputFormat, RunArgs};
 use eniwatch::daemon::agent::{self, DaemonConfig};
+use eniwatch::daemon::http_tls::SecureMetrics;
 use eniwatch::daemon::run::LoopConfig;
 use eniwatch_core::report::{exit, render_text, Report};
 
@@ -52,10 +53,22 @@ fn run_daemon(args: RunArgs) -> ExitCode {
             return ExitCode::from(exit::USAGE as u8);
         }
     };
+    let secure_metrics = match SecureMetrics::from_flags(
+        args.secure_metrics,
+        args.tls_cert_file.clone(),
+        args.tls_key_file.clone(),
+    ) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("eniwatch: {e}");
+            return ExitCode::from(exit::USAGE as u8);
+        }
+    };
     let config = DaemonConfig {
         sources,
         listen: args.listen,
         debug_listen: args.debug_listen.0,
+        secure_metrics,
         pace: LoopConfig {
             imds_interval: args.imds_interval.max(Duration::from_secs(1)),
             grace: args.grace_period,

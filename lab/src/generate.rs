@@ -99,6 +99,7 @@ pub fn healthy_node(enis: u32, ips_per_eni: u32, pods: u32) -> Option<Scenario> 
         ipamd: Default::default(),
         ec2: None,
         cluster: Default::default(),
+        identities: Vec::new(),
     })
 }
 

@@ -36,12 +36,13 @@
 //!   405), `deletecollection`, and every other resource (404 like an
 //!   unknown resource).
 //! - Namespaces as objects: any namespace in a URL exists.
-//! - Authentication and authorization: any or no bearer token is accepted
-//!   (a token registered with [`KubeState::add_identity`] is that user, and
-//!   its node status patches and event writes go through the shipped
-//!   admission policies, `admission`); RBAC failures are a cluster
-//!   property, not something this agent's protocol handling can be tested
-//!   against here.
+//! - Authentication and authorization of the requests themselves: any or
+//!   no bearer token is accepted. A token registered with
+//!   [`KubeState::add_identity`] is that user: its node status patches and
+//!   event writes go through the shipped admission policies (`admission`),
+//!   and TokenReview and SubjectAccessReview answer for it (`auth`). RBAC
+//!   failures are a cluster property, not something this agent's protocol
+//!   handling can be tested against here.
 //! - The conversion between the two Event APIs: the real server stores one
 //!   object and shows it through both; here each API holds its own events.
 //! - Server-side apply's field ownership (`managedFields`, conflicts,
@@ -54,6 +55,7 @@
 //!   lab runner's decision to serve this router or not.
 
 mod admission;
+mod auth;
 pub mod cluster_facts;
 mod cluster_load;
 mod configmaps;
@@ -98,6 +100,7 @@ use patch::PatchType;
 use resources::Kind;
 use store::{ObjKey, Store};
 
+pub use auth::IdentitySpec;
 pub use cluster_load::{LoadError, Loaded};
 pub use fleet::{fleet, FleetNode};
 pub use identity::{UserInfo, NODE_NAME_CLAIM};
@@ -177,6 +180,8 @@ struct Shared {
     /// [`KubeState::expire_continues`]).
     expire_continues: std::sync::atomic::AtomicU32,
     identities: identity::Identities,
+    /// Identities and review rules (`identity`, `auth`).
+    auth: Mutex<auth::AuthRules>,
 }
 
 /// The emulated API server's state, shared by the HTTP handlers and the lab.
@@ -229,6 +234,7 @@ impl KubeState {
                 refused: Mutex::new(std::collections::BTreeMap::new()),
                 expire_continues: std::sync::atomic::AtomicU32::new(0),
                 identities: identity::Identities::default(),
+                auth: Mutex::default(),
             }),
         }
     }
@@ -294,6 +300,8 @@ impl KubeState {
             })
             .collect();
         inner.store.sync(&SCENARIO_KINDS, rendered);
+        drop(inner);
+        self.apply_identities(&scenario.identities);
     }
 
     /// Every Event created (both APIs), current state, in creation order.
@@ -341,7 +349,16 @@ impl KubeState {
 
 /// The emulator's HTTP routes (serve with `axum::serve`).
 pub fn router(state: KubeState) -> axum::Router {
+    use axum::routing::post;
     axum::Router::new()
+        .route(
+            "/apis/authentication.k8s.io/v1/tokenreviews",
+            post(auth::token_review),
+        )
+        .route(
+            "/apis/authorization.k8s.io/v1/subjectaccessreviews",
+            post(auth::subject_access_review),
+        )
         .fallback(handlers::serve)
         .with_state(state)
 }

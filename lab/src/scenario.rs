@@ -80,6 +80,9 @@ pub struct Scenario {
     /// IPv6 pod addresses ([`ClusterSpec`]).
     #[serde(default)]
     pub cluster: ClusterSpec,
+    /// Bearer tokens the API emulator's TokenReview knows, with what they may get.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub identities: Vec<crate::kube_emulator::IdentitySpec>,
 }
 
 fn yes() -> bool {

@@ -14,7 +14,9 @@ use super::api_sinks::{self, ApiSinks, API_QUEUE};
 use super::condition::ConditionSink;
 use super::events::{EventConfig, EventSink};
 use super::http;
+use super::http_auth::{self, Authorizer};
 use super::http_server::{self, Limits};
+use super::http_tls::{self, SecureMetrics, SelfSigned, TlsError};
 use super::metrics::Metrics;
 use super::run::{LoopConfig, Looper, Triggers};
 use super::sinks::{AgentSinks, Counters};
@@ -32,6 +34,9 @@ pub struct DaemonConfig {
     pub listen: SocketAddr,
     /// `/debug/snapshot`'s listener; None: not served.
     pub debug_listen: Option<SocketAddr>,
+    /// `--secure-metrics`: TLS on `listen`, /metrics behind TokenReview and
+    /// SubjectAccessReview ([`http_auth`]); None: plain HTTP.
+    pub secure_metrics: Option<SecureMetrics>,
     pub pace: LoopConfig,
     pub events: bool,
     /// Heartbeat of the node condition; None: no condition.
@@ -54,6 +59,12 @@ pub enum DaemonError {
     Metrics(#[from] prometheus::Error),
     #[error(transparent)]
     Kube(#[from] KubeError),
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    #[error(
+        "--secure-metrics checks tokens with the Kubernetes API: it cannot be used with --no-kube"
+    )]
+    SecureMetricsWithoutKube,
 }
 
 /// Runs the daemon until `shutdown` resolves.
@@ -65,6 +76,7 @@ pub async fn run(
     let state = SharedState::new();
     let counters = Counters::default();
     let counts = counters.requests.clone();
+    let secure = secure_metrics(&config, &counts).await?;
     let listener = bind(config.listen).await?;
     let debug_listener = match config.debug_listen {
         Some(addr) => Some(bind(addr).await?),
@@ -79,14 +91,22 @@ pub async fn run(
     let liveness =
         config.pace.idle_cycle.min(config.pace.imds_interval) * 3 + config.sources.gather_timeout;
     let router = http::router(state.clone(), metrics.clone(), liveness);
+    let (router, tls) = match secure {
+        None => (router, None),
+        Some((tls, authorizer)) => (http_auth::require_authorized(router, authorizer), Some(tls)),
+    };
     let server = tokio::spawn(http_server::serve(
         listener,
         router,
         Limits::default(),
-        None,
+        tls,
         stopped(stop_rx.clone()),
     ));
-    tracing::info!(listen = %config.listen, "serving /metrics, /healthz, /readyz");
+    tracing::info!(
+        listen = %config.listen,
+        secure_metrics = config.secure_metrics.is_some(),
+        "serving /metrics, /healthz, /readyz"
+    );
     let debug_server = debug_listener.map(|listener| {
         let router = http::debug_router(state.clone(), liveness);
         tokio::spawn(http_server::serve(
@@ -157,6 +177,27 @@ fn log_debug_listen(addr: Option<SocketAddr>) {
             "serving /debug/snapshot on a non-loopback address: whoever reaches it sees the node's pod names and addresses, ENI, subnet and security-group ids"
         ),
     }
+}
+
+/// The TLS acceptor and the token checker for `--secure-metrics`.
+async fn secure_metrics(
+    config: &DaemonConfig,
+    counts: &RequestCounts,
+) -> Result<Option<(tokio_rustls::TlsAcceptor, Authorizer)>, DaemonError> {
+    let Some(secure) = &config.secure_metrics else {
+        return Ok(None);
+    };
+    let KubeMode::Api { kubeconfig } = &config.sources.kube else {
+        return Err(DaemonError::SecureMetricsWithoutKube);
+    };
+    let names = SelfSigned {
+        node_name: config.sources.node_name.clone(),
+        listen_ip: Some(config.listen.ip()),
+    };
+    let tls = http_tls::acceptor_for(secure.cert.as_deref(), secure.key.as_deref(), &names)?;
+    // kube's retry layer off: no retries in the request path.
+    let (client, _) = kube::check_client(kubeconfig.as_ref()).await?;
+    Ok(Some((tls, Authorizer::new(client, counts.clone()))))
 }
 
 /// Starts the Kubernetes side: the watches (which wake the loop through

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use axum::http::{header, HeaderMap};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::KubeState;
 
@@ -20,7 +20,8 @@ use super::KubeState;
 pub const NODE_NAME_CLAIM: &str = "authentication.kubernetes.io/node-name";
 
 /// An authenticated user, as `authentication.k8s.io/v1` UserInfo.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct UserInfo {
     pub username: String,
     #[serde(skip_serializing_if = "String::is_empty")]
@@ -71,7 +72,12 @@ impl KubeState {
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))?;
-        self.identities().get(token.trim()).cloned()
+        self.token_identity(token.trim())
+    }
+
+    /// The registered user `token` authenticates as, if any (TokenReview).
+    pub(crate) fn token_identity(&self, token: &str) -> Option<UserInfo> {
+        self.identities().get(token).cloned()
     }
 
     fn identities(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, UserInfo>> {

@@ -1,0 +1,106 @@
+use super::*;
+
+fn key(n: usize) -> [u8; 32] {
+    DecisionCache::key(&format!("token-{n}"))
+}
+
+#[test]
+fn the_cache_is_keyed_by_a_hash_not_the_token() {
+    let k = DecisionCache::key("secret-token");
+    assert_eq!(k, DecisionCache::key("secret-token"));
+    assert_ne!(k, DecisionCache::key("secret-tokeN"));
+    assert!(!k.windows(6).any(|w| w == b"secret"));
+}
+
+#[test]
+fn allowed_is_remembered_five_minutes_and_denied_thirty_seconds() {
+    let t0 = Instant::now();
+    let mut cache = DecisionCache::default();
+    cache.put(key(1), Decision::Allowed, t0);
+    cache.put(key(2), Decision::Forbidden("no".into()), t0);
+    cache.put(key(3), Decision::Unauthenticated("no".into()), t0);
+    cache.put(key(4), Decision::Unavailable("down".into()), t0);
+    assert_eq!(
+        cache.len(),
+        3,
+        "an API server that cannot answer is not cached"
+    );
+    let at = |s: u64| t0 + Duration::from_secs(s);
+    assert_eq!(cache.get(&key(1), at(299)), Some(Decision::Allowed));
+    assert_eq!(cache.get(&key(1), at(300)), None);
+    assert!(cache.get(&key(2), at(29)).is_some());
+    assert_eq!(cache.get(&key(2), at(30)), None);
+    assert_eq!(cache.get(&key(3), at(30)), None);
+    assert_eq!(cache.get(&key(4), at(0)), None);
+}
+
+#[test]
+fn the_cache_holds_at_most_64_tokens_and_drops_the_soonest_to_expire() {
+    let t0 = Instant::now();
+    let mut cache = DecisionCache::default();
+    cache.put(key(0), Decision::Allowed, t0);
+    for n in 1..200 {
+        cache.put(
+            key(n),
+            Decision::Forbidden("no".into()),
+            t0 + Duration::from_millis(n as u64),
+        );
+        assert!(cache.len() <= CACHE_ENTRIES);
+    }
+    assert_eq!(cache.len(), CACHE_ENTRIES);
+    assert_eq!(
+        cache.get(&key(0), t0),
+        Some(Decision::Allowed),
+        "a flood of bad tokens keeps the allowed one"
+    );
+    assert!(cache.get(&key(199), t0).is_some());
+    assert!(cache.get(&key(1), t0).is_none());
+    // Expired entries go first.
+    let later = t0 + Duration::from_secs(60);
+    cache.put(key(500), Decision::Allowed, later);
+    assert_eq!(cache.len(), 2);
+}
+
+#[test]
+fn decisions_map_to_statuses_with_one_line_bodies() {
+    assert!(Decision::Allowed.refusal().is_none());
+    let cases = [
+        (Decision::Unauthenticated("no\ntoken".into()), 401),
+        (Decision::Forbidden("x may not".into()), 403),
+        (Decision::Unavailable("down".into()), 503),
+    ];
+    for (decision, status) in cases {
+        let r = decision.refusal().unwrap();
+        assert_eq!(r.status().as_u16(), status);
+        let challenge = r.headers().get(header::WWW_AUTHENTICATE);
+        assert_eq!(challenge.is_some(), status == 401, "{status}");
+        if let Some(c) = challenge {
+            assert_eq!(c, "Bearer");
+        }
+    }
+}
+
+#[tokio::test]
+async fn bodies_are_one_line() {
+    let r = Decision::Unauthenticated("no\ntoken".into())
+        .refusal()
+        .unwrap();
+    let body = axum::body::to_bytes(r.into_body(), 1024).await.unwrap();
+    assert_eq!(&body[..], b"no token\n");
+}
+
+#[test]
+fn bearer_tokens_are_read_from_the_authorization_header() {
+    let mut h = HeaderMap::new();
+    assert_eq!(bearer(&h), None);
+    for (value, want) in [
+        ("Bearer abc", Some("abc")),
+        ("bearer  abc ", Some("abc")),
+        ("Basic abc", None),
+        ("Bearer ", None),
+        ("Bearer", None),
+    ] {
+        h.insert(header::AUTHORIZATION, value.parse().unwrap());
+        assert_eq!(bearer(&h), want, "{value}");
+    }
+}
