@@ -10,6 +10,7 @@ need_apt=()
 command -v ip >/dev/null 2>&1 || need_apt+=(iproute2)
 command -v cc >/dev/null 2>&1 || need_apt+=(gcc libc6-dev)
 command -v pkg-config >/dev/null 2>&1 || need_apt+=(pkg-config)
+command -v curl >/dev/null 2>&1 || need_apt+=(curl)
 if [ "${ENIWATCH_SETUP_PROMETHEUS:-1}" = 1 ]; then
   { command -v prometheus && command -v promtool; } >/dev/null 2>&1 || need_apt+=(prometheus)
 fi

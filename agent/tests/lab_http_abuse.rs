@@ -215,10 +215,9 @@ mod abuse {
         while Instant::now() < end {
             if let Ok(mut s) = TcpStream::connect(&target).await {
                 let head = b"GET /healthz HTTP/1.1\r\nx-slow: ";
-                let mut bytes = head.iter().chain(std::iter::repeat(&b'a'));
+                let bytes = head.iter().chain(std::iter::repeat(&b'a'));
                 let mut buf = [0u8; 16];
-                loop {
-                    let Some(b) = bytes.next() else { break };
+                for b in bytes {
                     if s.write_all(&[*b]).await.is_err() {
                         break;
                     }

@@ -75,8 +75,8 @@ impl Drop for Agent {
 #[test]
 fn metrics_need_a_token_the_api_server_allows() {
     lab!();
-    if Command::new("curl").arg("--version").output().is_err() {
-        eprintln!("skipped: curl is not installed");
+    if let Err(why) = skip::runs("curl", &["--version"]) {
+        skip::skip_or_fail("secure metrics (the test's HTTPS client is curl)", &why);
         return;
     }
     let mut s = scenario("healthy");
