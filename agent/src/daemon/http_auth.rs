@@ -28,6 +28,16 @@
 //! review each: they are not cached beyond that). An API server that cannot
 //! answer is never cached: the next scrape asks again.
 //!
+//! # Review budget
+//! Anyone who reaches the port can send made-up tokens, each costing the
+//! API server a review; across a fleet, that would turn every agent into an
+//! amplifier. Tokens not in the cache are reviewed within a budget of
+//! [`REVIEW_BURST`] (10) at once, refilled at [`REVIEWS_PER_MINUTE`] (6) a
+//! minute; beyond it the answer is 429 with `Retry-After`, and nothing is
+//! asked. A Prometheus uses one token (a new one when it restarts, or every
+//! hour when its projected token rotates), so it never meets the budget;
+//! an attacker gets at most 6 reviews a minute out of each agent.
+//!
 //! # Calls
 //! Through the agent's kube client, each bounded by [`REVIEW_TIMEOUT`]; no
 //! retries in the request path (the scraper retries on its next interval).
@@ -51,6 +61,7 @@ use kube::api::PostParams;
 use kube::Api;
 use sha2::{Digest, Sha256};
 
+use super::events::TokenBucket;
 use eniwatch_core::sources::requests::RequestCounts;
 
 /// How long an allowed token is trusted without asking again.
@@ -61,6 +72,11 @@ pub const DENIED_TTL: Duration = Duration::from_secs(30);
 pub const CACHE_ENTRIES: usize = 64;
 /// Longest wait for one review.
 pub const REVIEW_TIMEOUT: Duration = Duration::from_secs(5);
+/// Reviews of uncached tokens at once, and their refill.
+pub const REVIEW_BURST: u32 = 10;
+pub const REVIEWS_PER_MINUTE: u32 = 6;
+/// What a throttled client is told to wait, in seconds (one refill).
+const RETRY_AFTER_SECS: u64 = 10;
 
 /// The path that needs a token.
 const PROTECTED: &str = "/metrics";
@@ -75,13 +91,19 @@ pub enum Decision {
     Forbidden(String),
     /// 503: the API server could not answer.
     Unavailable(String),
+    /// 429: the review budget is spent (see the module docs).
+    Throttled,
 }
 
 impl Decision {
     /// The answer to a request refused for this decision (None: allowed).
     pub fn refusal(&self) -> Option<Response> {
+        let throttled = format!(
+            "too many new tokens to review; try again in {RETRY_AFTER_SECS}s"
+        );
         let (status, line) = match self {
             Decision::Allowed => return None,
+            Decision::Throttled => (StatusCode::TOO_MANY_REQUESTS, &throttled),
             Decision::Unauthenticated(why) => (StatusCode::UNAUTHORIZED, why),
             Decision::Forbidden(why) => (StatusCode::FORBIDDEN, why),
             Decision::Unavailable(why) => (StatusCode::SERVICE_UNAVAILABLE, why),
@@ -93,6 +115,12 @@ impl Decision {
             body,
         )
             .into_response();
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                header::HeaderValue::from(RETRY_AFTER_SECS),
+            );
+        }
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
@@ -107,7 +135,7 @@ impl Decision {
         match self {
             Decision::Allowed => Some(ALLOWED_TTL),
             Decision::Unauthenticated(_) | Decision::Forbidden(_) => Some(DENIED_TTL),
-            Decision::Unavailable(_) => None,
+            Decision::Unavailable(_) | Decision::Throttled => None,
         }
     }
 }
@@ -165,6 +193,7 @@ impl DecisionCache {
 pub struct Authorizer {
     client: kube::Client,
     cache: Arc<Mutex<DecisionCache>>,
+    budget: Arc<Mutex<TokenBucket>>,
     counts: RequestCounts,
 }
 
@@ -173,6 +202,10 @@ impl Authorizer {
         Authorizer {
             client,
             cache: Arc::default(),
+            budget: Arc::new(Mutex::new(TokenBucket::new(
+                REVIEW_BURST,
+                REVIEWS_PER_MINUTE,
+            ))),
             counts,
         }
     }
@@ -188,6 +221,14 @@ impl Authorizer {
         let key = DecisionCache::key(token);
         if let Some(d) = self.lock().get(&key, Instant::now()) {
             return d;
+        }
+        let spent = !self
+            .budget
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .try_take(Instant::now());
+        if spent {
+            return Decision::Throttled;
         }
         let decision = self.review(token).await;
         self.lock().put(key, decision.clone(), Instant::now());

@@ -104,3 +104,28 @@ fn bearer_tokens_are_read_from_the_authorization_header() {
         assert_eq!(bearer(&h), want, "{value}");
     }
 }
+
+#[tokio::test]
+async fn uncached_tokens_are_reviewed_within_a_budget() {
+    // Nothing listens on port 1: every review fails at once and is not
+    // cached, so each new token would cost the API server a request.
+    let config = kube::Config::new("http://127.0.0.1:1".parse().unwrap());
+    let client = kube::Client::try_from(config).unwrap();
+    let authorizer = Authorizer::new(client, RequestCounts::new());
+    let mut decisions = Vec::new();
+    for n in 0..=REVIEW_BURST {
+        let mut headers = HeaderMap::new();
+        let value = format!("Bearer made-up-{n}");
+        headers.insert(header::AUTHORIZATION, value.parse().unwrap());
+        decisions.push(authorizer.decide(&headers).await);
+    }
+    let unavailable = decisions
+        .iter()
+        .filter(|d| matches!(d, Decision::Unavailable(_)))
+        .count();
+    assert_eq!(unavailable, REVIEW_BURST as usize, "{decisions:?}");
+    assert_eq!(decisions.last(), Some(&Decision::Throttled));
+    let refused = Decision::Throttled.refusal().unwrap();
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(refused.headers()[header::RETRY_AFTER], "10");
+}
