@@ -246,7 +246,13 @@ def check_daemonset(check, ds, expect, cargo_version):
     check(spec.get("hostNetwork") is True, "hostNetwork is not true")
     check(spec.get("dnsPolicy") == "ClusterFirstWithHostNet", "dnsPolicy is not ClusterFirstWithHostNet")
     check(spec.get("serviceAccountName") == APP, "serviceAccountName is not %s" % APP)
-    check(spec.get("automountServiceAccountToken") is not False, "service account token not mounted")
+    check(spec.get("automountServiceAccountToken") is False, "the default service account token mount is on: its token may be extended to a year")
+    token = [src["serviceAccountToken"] for v in spec.get("volumes", [])
+             for src in dig(v, "projected", "sources", default=[]) if "serviceAccountToken" in src]
+    check(len(token) == 1 and token[0].get("expirationSeconds") == 3600 and token[0].get("path") == "token",
+          "no projected service account token of 3600 s at path token")
+    mounts = [m.get("mountPath") for c in spec.get("containers", []) for m in c.get("volumeMounts", [])]
+    check("/var/run/secrets/kubernetes.io/serviceaccount" in mounts, "the token volume is not mounted where clients read it")
     check(spec.get("priorityClassName") == "system-node-critical", "priorityClassName is not system-node-critical")
     check({"operator": "Exists"} in spec.get("tolerations", []), "no toleration {operator: Exists} for every taint")
     check(dig(spec, "nodeSelector", "kubernetes.io/os") == "linux", "nodeSelector kubernetes.io/os=linux missing")
