@@ -8,7 +8,7 @@
 #[macro_use]
 mod common;
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use common::daemon::LISTEN;
