@@ -76,48 +76,8 @@ pub async fn run(
     let state = SharedState::new();
     let counters = Counters::default();
     let counts = counters.requests.clone();
-    let secure = secure_metrics(&config, &counts).await?;
-    let listener = bind(config.listen).await?;
-    let debug_listener = match config.debug_listen {
-        Some(addr) => Some(bind(addr).await?),
-        None => None,
-    };
     let (stop_tx, stop_rx) = watch::channel(false);
-    let stopped = move |mut rx: watch::Receiver<bool>| async move {
-        let _ = rx.wait_for(|stop| *stop).await;
-    };
-    // The loop beats at least once per IMDS interval (or idle cycle, if
-    // shorter); three of them without a beat means it is stuck.
-    let liveness =
-        config.pace.idle_cycle.min(config.pace.imds_interval) * 3 + config.sources.gather_timeout;
-    let router = http::router(state.clone(), metrics.clone(), liveness);
-    let (router, tls) = match secure {
-        None => (router, None),
-        Some((tls, authorizer)) => (http_auth::require_authorized(router, authorizer), Some(tls)),
-    };
-    let server = tokio::spawn(http_server::serve(
-        listener,
-        router,
-        Limits::default(),
-        tls,
-        stopped(stop_rx.clone()),
-    ));
-    tracing::info!(
-        listen = %config.listen,
-        secure_metrics = config.secure_metrics.is_some(),
-        "serving /metrics, /healthz, /readyz"
-    );
-    let debug_server = debug_listener.map(|listener| {
-        let router = http::debug_router(state.clone(), liveness);
-        tokio::spawn(http_server::serve(
-            listener,
-            router,
-            Limits::default(),
-            None,
-            stopped(stop_rx.clone()),
-        ))
-    });
-    log_debug_listen(config.debug_listen);
+    let servers = serve(&config, &state, &metrics, &counts, &stop_rx).await?;
 
     let (wake_tx, wake_rx) = mpsc::channel(1);
     let (cluster, api) = match &config.sources.kube {
@@ -139,11 +99,63 @@ pub async fn run(
     looper.run(&mut sinks, triggers, shutdown).await;
     tracing::info!("shutting down");
     let _ = stop_tx.send(true);
-    let _ = server.await;
-    if let Some(debug_server) = debug_server {
-        let _ = debug_server.await;
+    for server in servers {
+        let _ = server.await;
     }
     Ok(())
+}
+
+/// Binds `--listen` (behind `--secure-metrics` when asked) and
+/// `--debug-listen`, and serves both until `stop` turns true.
+async fn serve(
+    config: &DaemonConfig,
+    state: &SharedState,
+    metrics: &Arc<Metrics>,
+    counts: &RequestCounts,
+    stop: &watch::Receiver<bool>,
+) -> Result<Vec<tokio::task::JoinHandle<std::io::Result<()>>>, DaemonError> {
+    let secure = secure_metrics(config, counts).await?;
+    let listener = bind(config.listen).await?;
+    let debug_listener = match config.debug_listen {
+        Some(addr) => Some(bind(addr).await?),
+        None => None,
+    };
+    let stopped = |mut rx: watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|stop| *stop).await;
+    };
+    // The loop beats at least once per IMDS interval (or idle cycle, if
+    // shorter); three of them without a beat means it is stuck.
+    let liveness =
+        config.pace.idle_cycle.min(config.pace.imds_interval) * 3 + config.sources.gather_timeout;
+    let router = http::router(state.clone(), metrics.clone(), liveness);
+    let (router, tls) = match secure {
+        None => (router, None),
+        Some((tls, authorizer)) => (http_auth::require_authorized(router, authorizer), Some(tls)),
+    };
+    let mut servers = vec![tokio::spawn(http_server::serve(
+        listener,
+        router,
+        Limits::default(),
+        tls,
+        stopped(stop.clone()),
+    ))];
+    tracing::info!(
+        listen = %config.listen,
+        secure_metrics = config.secure_metrics.is_some(),
+        "serving /metrics, /healthz, /readyz"
+    );
+    if let Some(listener) = debug_listener {
+        let router = http::debug_router(state.clone(), liveness);
+        servers.push(tokio::spawn(http_server::serve(
+            listener,
+            router,
+            Limits::default(),
+            None,
+            stopped(stop.clone()),
+        )));
+    }
+    log_debug_listen(config.debug_listen);
+    Ok(servers)
 }
 
 /// The listen backlog: connections the kernel completes before the loop

@@ -98,9 +98,7 @@ pub enum Decision {
 impl Decision {
     /// The answer to a request refused for this decision (None: allowed).
     pub fn refusal(&self) -> Option<Response> {
-        let throttled = format!(
-            "too many new tokens to review; try again in {RETRY_AFTER_SECS}s"
-        );
+        let throttled = format!("too many new tokens to review; try again in {RETRY_AFTER_SECS}s");
         let (status, line) = match self {
             Decision::Allowed => return None,
             Decision::Throttled => (StatusCode::TOO_MANY_REQUESTS, &throttled),
