@@ -76,7 +76,7 @@ AGENT_OBJECTS = {
 AGENT_POLICIES = {
     (kind, name)
     for kind in ("ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding")
-    for name in ("eniwatch-node-status", "eniwatch-events")
+    for name in ("eniwatch-node-status", "eniwatch-events", "eniwatch-cluster-configmaps")
 }
 AGENT_OBJECTS_BEFORE_1_30 = set(AGENT_OBJECTS)
 AGENT_OBJECTS |= AGENT_POLICIES

@@ -34,9 +34,12 @@
 //! amplifier. Tokens not in the cache are reviewed within a budget of
 //! [`REVIEW_BURST`] (10) at once, refilled at [`REVIEWS_PER_MINUTE`] (6) a
 //! minute; beyond it the answer is 429 with `Retry-After`, and nothing is
-//! asked. A Prometheus uses one token (a new one when it restarts, or every
-//! hour when its projected token rotates), so it never meets the budget;
-//! an attacker gets at most 6 reviews a minute out of each agent.
+//! asked. A token that was allowed before is reviewed again outside the
+//! budget when its decision expires, so an attacker who keeps the budget
+//! spent cannot lock out a Prometheus already scraping; a Prometheus's
+//! new token (when it restarts, or its projected token rotates) meets an
+//! attacker's at most, and an attacker gets at most 6 reviews a minute out
+//! of each agent.
 //!
 //! # Calls
 //! Through the agent's kube client, each bounded by [`REVIEW_TIMEOUT`]; no
@@ -157,12 +160,24 @@ impl DecisionCache {
             .map(|(d, _)| d.clone())
     }
 
+    /// Whether `key`'s token was allowed when last reviewed, however long
+    /// ago: such a token is reviewed again outside the budget.
+    pub fn was_allowed(&self, key: &[u8; 32]) -> bool {
+        matches!(self.entries.get(key), Some((Decision::Allowed, _)))
+    }
+
     pub fn put(&mut self, key: [u8; 32], decision: Decision, now: Instant) {
         let Some(ttl) = decision.ttl() else {
             return;
         };
         if !self.entries.contains_key(&key) && self.entries.len() >= CACHE_ENTRIES {
-            self.entries.retain(|_, (_, until)| *until > now);
+            // Expired refusals go first, then expired allowances (kept so
+            // far so that their tokens skip the review budget).
+            self.entries
+                .retain(|_, (d, until)| *until > now || *d == Decision::Allowed);
+            if self.entries.len() >= CACHE_ENTRIES {
+                self.entries.retain(|_, (_, until)| *until > now);
+            }
             if self.entries.len() >= CACHE_ENTRIES {
                 let soonest = self
                     .entries
@@ -217,14 +232,19 @@ impl Authorizer {
             );
         };
         let key = DecisionCache::key(token);
-        if let Some(d) = self.lock().get(&key, Instant::now()) {
+        let (cached, known) = {
+            let cache = self.lock();
+            (cache.get(&key, Instant::now()), cache.was_allowed(&key))
+        };
+        if let Some(d) = cached {
             return d;
         }
-        let spent = !self
-            .budget
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .try_take(Instant::now());
+        let spent = !known
+            && !self
+                .budget
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .try_take(Instant::now());
         if spent {
             return Decision::Throttled;
         }

@@ -129,3 +129,21 @@ async fn uncached_tokens_are_reviewed_within_a_budget() {
     assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(refused.headers()[header::RETRY_AFTER], "10");
 }
+
+#[test]
+fn an_allowed_token_outlives_its_decision_and_refusals_are_evicted_first() {
+    let t0 = Instant::now();
+    let at = |s: u64| t0 + Duration::from_secs(s);
+    let mut cache = DecisionCache::default();
+    cache.put(key(0), Decision::Allowed, t0);
+    // Long after its decision expired, the token is still known as allowed.
+    assert_eq!(cache.get(&key(0), at(600)), None);
+    assert!(cache.was_allowed(&key(0)));
+    // Refusals fill the cache; the expired ones make room, the allowance stays.
+    for n in 1..CACHE_ENTRIES {
+        cache.put(key(n), Decision::Forbidden("no".into()), at(600));
+    }
+    cache.put(key(1000), Decision::Forbidden("no".into()), at(700));
+    assert!(cache.was_allowed(&key(0)));
+    assert!(!cache.was_allowed(&key(1)));
+}

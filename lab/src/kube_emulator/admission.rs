@@ -122,11 +122,11 @@ pub(crate) fn check(
 }
 
 /// Enforces the shipped policies on `attrs` made by `user`, where they
-/// apply (node status patches and event writes only).
+/// apply (node status patches, event writes and ConfigMap writes only).
 pub(crate) fn admit(user: &UserInfo, attrs: &Attributes) -> Result<(), ApiError> {
     let confined = match attrs.def.kind {
         Kind::Node => attrs.sub == Some("status"),
-        Kind::Event | Kind::CoreEvent => true,
+        Kind::Event | Kind::CoreEvent | Kind::ConfigMap => true,
         _ => false,
     };
     if !confined {

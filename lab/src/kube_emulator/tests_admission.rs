@@ -10,6 +10,8 @@ use super::{admission, fleet, router, KubeState, UserInfo};
 const AGENT: &str = "agent-token";
 const NO_CLAIM: &str = "agent-token-without-claim";
 const OTHER_USER: &str = "kubelet-token";
+const MOVED_AGENT: &str = "agent-in-another-namespace-token";
+const CLUSTER: &str = "eniwatch-cluster-token";
 const CNR: &str = "CustomNetworkingReady";
 
 struct Api {
@@ -25,6 +27,10 @@ async fn api() -> Api {
     let agent = UserInfo::service_account("kube-system", "eniwatch");
     state.add_identity(AGENT, agent.clone().on_node(NODE));
     state.add_identity(NO_CLAIM, agent);
+    let moved = UserInfo::service_account("monitoring", "eniwatch").on_node(NODE);
+    state.add_identity(MOVED_AGENT, moved);
+    let cluster = UserInfo::service_account("kube-system", "eniwatch-cluster").on_node(NODE);
+    state.add_identity(CLUSTER, cluster);
     state.add_identity(
         OTHER_USER,
         UserInfo {
@@ -125,7 +131,7 @@ fn message(body: &Value) -> &str {
 
 #[test]
 fn the_shipped_policies_compile() {
-    assert_eq!(admission::loads(), Ok(2));
+    assert_eq!(admission::loads(), Ok(3));
 }
 
 #[tokio::test]
@@ -389,5 +395,56 @@ async fn events_are_confined_to_the_own_node_and_its_pods() -> TestResult {
             assert_eq!(status["details"]["kind"], "events", "{what}");
         }
     }
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_agent_is_confined_in_any_namespace_and_no_other_account_is() -> TestResult {
+    let api = api().await;
+    let other = api.other.clone();
+    // An overlay that moves the agent to its own namespace keeps it confined.
+    let (code, body) = api.patch_status(MOVED_AGENT, &other, cnr_patch()).await;
+    assert_eq!(code, 403, "{body}");
+    assert!(message(&body).contains("this token's node is"), "{body}");
+    assert_eq!(
+        api.patch_status(MOVED_AGENT, NODE, cnr_patch()).await.0,
+        200
+    );
+    // Another ServiceAccount (eniwatch-cluster's) is not matched.
+    let (code, body) = api.patch_status(CLUSTER, &other, cnr_patch()).await;
+    assert_eq!(code, 200, "{body}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn eniwatch_cluster_creates_only_its_own_config_map() -> TestResult {
+    let api = api().await;
+    let create = |name: &str| {
+        let body = json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": name, "namespace": "kube-system"}, "data": {}});
+        let url = format!("{}/api/v1/namespaces/kube-system/configmaps", api.base);
+        let req = api
+            .http
+            .post(url)
+            .header("content-type", "application/json");
+        (req, body)
+    };
+    let (req, body) = create("aws-auth");
+    let (code, answer) = api.send(req, CLUSTER, body).await;
+    assert_eq!(code, 403, "{answer}");
+    assert!(
+        message(&answer).contains(
+            "ValidatingAdmissionPolicy 'eniwatch-cluster-configmaps' with binding \
+             'eniwatch-cluster-configmaps' denied request: eniwatch-cluster may create only \
+             the ConfigMap eniwatch-cluster-facts, not aws-auth"
+        ),
+        "{answer}"
+    );
+    let (req, body) = create("eniwatch-cluster-facts");
+    let (code, answer) = api.send(req, CLUSTER, body).await;
+    assert_eq!(code, 201, "{answer}");
+    // Other users are not matched.
+    let (req, body) = create("someone-elses");
+    assert_eq!(api.send(req, OTHER_USER, body).await.0, 201);
     Ok(())
 }
